@@ -1,0 +1,263 @@
+//! Every diagnostic code etcdflow emits, with its default severity, a one-line summary
+//! and a longer explanation with an example (`etcdflow explain CODE`). A test checks that
+//! every code used in `src/` is listed here and has a case in `tests/cases/`.
+
+use super::Severity;
+
+pub struct CodeInfo {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    pub explanation: &'static str,
+}
+
+macro_rules! codes {
+    ($( $code:literal, $sev:ident, $summary:literal, $expl:literal; )*) => {
+        pub const CODES: &[CodeInfo] = &[ $( CodeInfo {
+            code: $code, severity: Severity::$sev, summary: $summary, explanation: $expl,
+        }, )* ];
+    };
+}
+
+codes! {
+"syntax-error", Error, "the text is not valid etcdflow",
+"The parser could not read the file at this point. The message says what it expected.
+Statements end at the end of a line; continue a long one with a trailing `\\`.
+Arguments are written `key: value`; flags are bare words.
+
+    step stop on masters {
+      run \"systemctl stop kubelet\" timeout: 30s
+    }";
+
+"invalid-escape", Error, "a string contains an unknown escape sequence",
+"Inside \"...\" strings the escapes are \\n \\t \\r \\\\ \\\" \\' \\{ \\} and \\$.
+Use '...' strings for text with many backslashes: they have no escapes and no
+interpolation.
+
+    run 'grep -E \"^a\\s+b\" /etc/hosts'";
+
+"invalid-literal", Error, "a number, duration or size literal is malformed",
+"Durations are digits with a unit: ms, s, m, h, d (`500ms`, `1h30m`). Sizes use B, KB, MB,
+GB, TB, KiB, MiB, GiB, TiB (`512MiB`). Integers fit in 64 bits.
+
+    param wait: duration = 5m     # not 5min";
+
+"invalid-port", Error, "a port is outside 1..65535",
+"A value of type `port` must be between 1 and 65535.
+
+    param etcd_port: port = 4001";
+
+"invalid-url", Error, "a URL literal is malformed or has no scheme",
+"URLs must have an explicit scheme (`http://` or `https://`) and a host. etcd peer URLs
+without a scheme silently become `http://` (SAFETY.md invariant 5).
+
+    etcd.member_add name: \"b\" peer_url: \"https://10.0.0.2:2380\"";
+
+"invalid-path", Error, "a path literal is empty, relative where it must be absolute, or `/`",
+"Remote paths must be absolute and normalised, never `/` or empty (SAFETY.md invariant
+21). Controller-side paths may be relative to the flow file.
+
+    copy snapshot to: \"/tmp/snapshot.db\"";
+
+"invalid-mode", Error, "a file mode is not an octal string",
+"File modes are strings of 3 or 4 octal digits, so `0600` is not read as decimal 600.
+
+    copy \"ca.pem\" to: \"/etc/etcd/ca.pem\" mode: \"0644\"";
+
+"file-not-found", Error, "a file named on the command line cannot be read",
+"etcdflow could not read the file. Check the path and permissions.";
+
+"include-not-found", Error, "an included flow file cannot be read",
+"`include` paths are relative to the including file.
+
+    include \"lib/common.flow\"";
+
+"include-cycle", Error, "flow files include each other in a loop",
+"A file may be included once; a loop of includes is refused. Move the shared items into
+a third file that both include.";
+
+"missing-flow-header", Warning, "the file has no `flow NAME` header",
+"Every top-level flow starts with a name, used in journals and `stdlib list`:
+
+    ## What this procedure does.
+    flow restore_icp";
+
+"duplicate-definition", Error, "a name is defined twice",
+"Params, host sets, clusters and steps share one namespace per flow (including included
+files). Rename one of them.";
+
+"duplicate-argument", Error, "an argument is given twice",
+"Each argument of an action, step or cluster may appear once.
+
+    copy \"a\" to: \"/tmp/a\" mode: \"0600\"     # not mode twice";
+
+"duplicate-binding", Error, "a `let` name is already bound",
+"`let` names are visible in later steps, so they must be unique in the flow and must not
+hide a param, host set or cluster.";
+
+"unknown-name", Error, "a name is not defined",
+"Names are params, host sets (`hosts`), clusters, `let` bindings of earlier statements and
+steps, loop variables, and `host` inside a step.";
+
+"use-before-definition", Error, "a binding is used before the statement that makes it",
+"A binding exists only after its `let` has run. A `rollback` block sees the bindings made
+before it in its step and in earlier steps.
+
+    step s on masters {
+      let old = run \"cat /etc/etcd/token\"
+      rollback { run \"echo {{ old.stdout }} > /etc/etcd/token\" }
+    }";
+
+"unknown-type", Error, "a type name is not known",
+"Types: str, int, bool, duration, size, path, url, port, host, hosts, secret, json,
+list[T], map[T], and the result records command_result, file_result, etcd_member,
+endpoint_status, endpoint_health, snapshot_info, kv, hash_kv. Add `?` for optional.";
+
+"unknown-function", Error, "a function is not a builtin",
+"See the language reference for the builtin functions (`group`, `first`, `len`, `join`,
+`leader_last`, `initial_cluster`, ...).";
+
+"wrong-arity", Error, "a function gets the wrong number of arguments",
+"Check the function's signature in the language reference.";
+
+"unknown-action", Error, "a statement names an action that does not exist",
+"Actions: run, copy, fetch, template, wait, fail, confirm, log, and the etcd actions
+`etcd.member_add`, `etcd.member_promote`, `etcd.member_remove`, `etcd.move_leader`,
+`etcd.snapshot_save`, `etcd.snapshot_verify`, `etcd.snapshot_restore`, `etcd.defrag`,
+`etcd.alarm_list`, `etcd.alarm_disarm`, `etcd.put`, `etcd.get`, `etcd.count`,
+`etcd.delete`, `etcd.wait_healthy`, `etcd.wait_started`, `etcd.wait_caught_up`,
+`etcd.wait_leader`, `etcd.status`, `etcd.members`, `etcd.health`, `etcd.hash_kv`.";
+
+"unknown-argument", Error, "an action, step or cluster has no such argument",
+"The message lists the arguments it takes.
+
+    step s on masters serial timeout: 5m { ... }";
+
+"missing-argument", Error, "a required argument is missing",
+"Some arguments are required, and some actions need one of a set (`wait` needs `port:`,
+`path:` or `until:`).
+
+    wait port: 4001 closed timeout: 5m";
+
+"conflicting-arguments", Error, "two arguments cannot be used together",
+"For example a step is `serial` or `parallel`, not both; `copy` takes a source file or
+`content:`, not both.";
+
+"flag-needs-no-value", Error, "a flag is given a value, or a value argument is used as a flag",
+"Flags are bare words (`serial`, `closed`, `become`); other arguments need `key: value`.";
+
+"unknown-field", Error, "a record has no such field",
+"Records have fixed fields; the message lists them.
+
+    let r = run \"hostname\"
+    assert r.rc == 0";
+
+"unknown-cluster", Error, "an etcd action names no declared cluster",
+"Declare the cluster with `cluster NAME { members: ... }`, and pass `cluster: NAME` when
+the flow declares more than one.";
+
+"type-mismatch", Error, "a value has the wrong type",
+"The label says which type was expected and which was found.
+
+    param wait: duration = 5m       # not \"5m\"";
+
+"not-interpolable", Error, "a value cannot be put inside `{{ }}`",
+"Only scalars (str, int, bool, duration, size, path, url, port, host, json) can be
+interpolated. Turn a list into text with `join(list, \" \")`.";
+
+"secret-in-command", Error, "a secret would reach a command line, a log line or a string",
+"Values of type `secret` are never interpolated (SAFETY.md invariant 24): they would be
+visible in `ps`, in logs and in the journal. Pass them on stdin, in a file written with
+`copy content:`, or as the cluster's `password:`.
+
+    run \"etcdctl --user root auth enable\" stdin: etcd_password";
+
+"secret-in-template", Error, "a secret is passed into a template",
+"Template contexts can be dumped in debug output, so secrets are never put in them
+(SAFETY.md invariant 24). Write the secret with `copy content: SECRET to: PATH mode: \"0600\"`
+and have the template reference the file path.";
+
+"missing-param", Error, "a required param has no value",
+"When params are given (`-e name=value` or `--vars FILE`) or a flow is run, every param
+without a default must have a value.
+
+    etcdflow check restore-icp.flow -e snapshot=/backups/etcd.db";
+
+"unknown-param", Error, "`-e` names a param the flow does not declare",
+"Only declared params can be set. The message suggests close names.";
+
+"invalid-param-value", Error, "a `-e` value does not fit the param's type",
+"Values are parsed by the param's type: `5m` for a duration, `4001` for a port, `true`
+for a bool, a comma-separated list for list[T].";
+
+"unknown-inventory-group", Error, "a host group is not in the inventory",
+"With `-i INVENTORY`, every `group(\"NAME\")` must exist in it. Mark a group that may be
+absent as optional: `group(\"management\")?` is then empty when missing.";
+
+"inventory-syntax", Error, "the inventory file cannot be read",
+"etcdflow reads Ansible INI and YAML inventories. The message points at the line.";
+
+"invalid-inventory-host", Error, "an inventory host, user or port is unsafe or malformed",
+"Hosts, users and ports are checked strictly (SAFETY.md invariant 22): no leading `-`, no
+whitespace or shell metacharacters, IPv6 only in brackets, ports in 1..65535.";
+
+"template-not-found", Error, "a template file cannot be read",
+"Template paths are relative to the flow file.";
+
+"template-path-not-literal", Error, "a template path is not a plain string",
+"Templates are checked before anything runs, so their path must be a string literal
+without `{{ }}`.";
+
+"template-syntax", Error, "a template file is not valid minijinja",
+"The message gives minijinja's error and the line in the template.";
+
+"template-undefined-variable", Error, "a template uses a variable the flow does not provide",
+"Templates render in strict mode (SAFETY.md invariant 21). Their variables are the
+action's `vars:` map, the flow's non-secret params and `host`.
+
+    template \"etcd.conf.j2\" to: \"/etc/etcd/etcd.conf\" vars: { token: token }";
+
+"misplaced-rollback", Error, "a `rollback` block is nested or repeated",
+"A step has at most one `rollback` block, directly in its body.";
+
+"misplaced-optional", Error, "`?` is used on something other than `group(...)`",
+"`group(\"NAME\")?` makes an inventory group optional; `?` means nothing elsewhere.";
+
+"misplaced-step-variable", Error, "`host` is used outside a step",
+"`host` is the host a step runs on; it does not exist in params, host sets or clusters.";
+
+"unreachable-action", Warning, "a statement can never run",
+"Nothing after `fail` in the same block runs. Remove it or move it before `fail`.";
+
+"unused-param", Warning, "a param is never used",
+"Remove the param, or use it.";
+
+"unused-binding", Warning, "a `let` binding is never used",
+"Remove the `let`, or use the value. To run an action only for its effect, drop `let`.";
+
+"unused-hosts", Warning, "a host set is never used",
+"Remove the `hosts` declaration, or run a step on it.";
+
+"internal-error", Error, "a bug in etcdflow",
+"This is a bug in etcdflow, not in your flow. Please report it with the input attached.";
+}
+
+pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
+    CODES.iter().find(|c| c.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn codes_are_unique_and_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in super::CODES {
+            assert!(seen.insert(c.code), "duplicate {}", c.code);
+            assert!(
+                c.code.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-'),
+                "{} is not kebab-case",
+                c.code
+            );
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! etcdflow: checked, resumable, etcd-aware procedures for Kubernetes control planes.
+
+pub mod diagnostics;
+pub mod source;
+pub mod syntax;

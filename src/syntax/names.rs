@@ -1,0 +1,220 @@
+//! Human names for grammar rules, and pest errors turned into diagnostics. The match in
+//! [`rule_name`] is exhaustive on purpose: a new grammar rule does not compile until
+//! someone says how an error message should call it.
+
+use super::Rule;
+use crate::diagnostics::Diagnostic;
+use crate::source::{FileId, Span};
+
+pub(crate) fn rule_name(rule: Rule) -> &'static str {
+    match rule {
+        Rule::EOI => "end of file",
+        Rule::item_kind => "an item",
+        Rule::field_sep => "`,` or a new line",
+        Rule::gap => "a new line",
+        Rule::stmt => "a statement",
+        Rule::operand => "a value",
+        Rule::prefix => "`not` or `-`",
+        Rule::postfix => "`.field`, `[index]` or `?`",
+        Rule::infix => "an operator",
+        Rule::literal => "a literal",
+        Rule::ident_char => "a letter, digit or `_`",
+        Rule::WHITESPACE => "whitespace",
+        Rule::COMMENT => "a comment",
+        Rule::file | Rule::items_tail => "a flow item",
+        Rule::item => "an item (`flow`, `param`, `hosts`, `cluster`, `step`, `include`)",
+        Rule::doc_block | Rule::doc => "a `##` doc comment",
+        Rule::flow_decl => "a `flow NAME` header",
+        Rule::include_decl => "an `include \"FILE\"`",
+        Rule::param_decl => "a `param NAME: TYPE` declaration",
+        Rule::hosts_decl => "a `hosts NAME = ...` declaration",
+        Rule::cluster_decl => "a `cluster NAME { ... }` declaration",
+        Rule::field => "a `key: value` field",
+        Rule::no_return_decl => "a `point_of_no_return \"...\"` marker",
+        Rule::step_decl => "a `step NAME on HOSTS { ... }` declaration",
+        Rule::type_expr | Rule::type_only => "a type",
+        Rule::optional_mark => "`?`",
+        Rule::block => "a `{ ... }` block",
+        Rule::rollback_block => "a `rollback { ... }` block",
+        Rule::if_stmt => "an `if` statement",
+        Rule::for_stmt => "a `for` loop",
+        Rule::let_stmt => "a `let` binding",
+        Rule::assert_stmt => "an `assert`",
+        Rule::action => "an action",
+        Rule::verb => "an action name",
+        Rule::positional => "an argument",
+        Rule::clause => "an argument (`key: value` or a flag)",
+        Rule::clause_key => "an argument name",
+        Rule::action_kw => "an action name",
+        Rule::expr | Rule::expr_only => "an expression",
+        Rule::paren => "`(`",
+        Rule::op_not => "`not`",
+        Rule::op_neg => "`-`",
+        Rule::field_access => "`.field`",
+        Rule::index => "`[index]`",
+        Rule::op_or => "`or`",
+        Rule::op_and => "`and`",
+        Rule::op_eq => "`==`",
+        Rule::op_ne => "`!=`",
+        Rule::op_le => "`<=`",
+        Rule::op_ge => "`>=`",
+        Rule::op_lt => "`<`",
+        Rule::op_gt => "`>`",
+        Rule::op_in => "`in`",
+        Rule::op_not_in => "`not in`",
+        Rule::op_union => "`|`",
+        Rule::op_inter => "`&`",
+        Rule::op_add => "`+`",
+        Rule::op_sub => "`-`",
+        Rule::op_mul => "`*`",
+        Rule::op_div => "`/`",
+        Rule::call => "a function call",
+        Rule::list => "a list `[...]`",
+        Rule::map => "a map `{...}`",
+        Rule::map_entry => "a map entry `key: value`",
+        Rule::boolean => "`true` or `false`",
+        Rule::none => "`none`",
+        Rule::int => "an integer",
+        Rule::duration => "a duration (`30s`, `5m`, `1h30m`)",
+        Rule::size => "a size (`512MiB`, `2GiB`)",
+        Rule::bad_number => "a number",
+        Rule::string => "a string",
+        Rule::str_text => "string text",
+        Rule::escape => "an escape sequence",
+        Rule::interp => "a `{{ ... }}` interpolation",
+        Rule::raw_string => "a '...' string",
+        Rule::raw_text => "string text",
+        Rule::ident | Rule::raw_ident => "a name",
+        Rule::keyword => "a keyword",
+        Rule::kw_flow => "`flow`",
+        Rule::kw_include => "`include`",
+        Rule::kw_param => "`param`",
+        Rule::kw_hosts => "`hosts`",
+        Rule::kw_cluster => "`cluster`",
+        Rule::kw_step => "`step`",
+        Rule::kw_on => "`on`",
+        Rule::kw_rollback => "`rollback`",
+        Rule::kw_if => "`if`",
+        Rule::kw_else => "`else`",
+        Rule::kw_for => "`for`",
+        Rule::kw_in => "`in`",
+        Rule::kw_let => "`let`",
+        Rule::kw_assert => "`assert`",
+        Rule::kw_when => "`when:`",
+        Rule::kw_point_of_no_return => "`point_of_no_return`",
+    }
+}
+
+/// What stands at `at`: a short, quoted description for "found ...".
+fn found(input: &str, at: usize) -> String {
+    let rest = &input[at.min(input.len())..];
+    let Some(c) = rest.chars().next() else {
+        return "end of file".to_string();
+    };
+    if c == '\n' || c == '\r' {
+        return "end of line".to_string();
+    }
+    if c.is_alphanumeric() || c == '_' {
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .take(40)
+            .collect();
+        return format!("`{word}`");
+    }
+    format!("`{c}`")
+}
+
+/// Convert a pest error to a diagnostic; also returns the error's offset in `input`.
+pub(crate) fn syntax_error(
+    file: FileId,
+    offset: usize,
+    input: &str,
+    err: &pest::error::Error<Rule>,
+) -> (Diagnostic, usize) {
+    let at = match err.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let mut expected: Vec<&'static str> = Vec::new();
+    let mut unexpected: Vec<&'static str> = Vec::new();
+    if let pest::error::ErrorVariant::ParsingError {
+        positives,
+        negatives,
+    } = &err.variant
+    {
+        for r in positives {
+            let n = rule_name(*r);
+            if !expected.contains(&n) {
+                expected.push(n);
+            }
+        }
+        for r in negatives {
+            let n = rule_name(*r);
+            if !unexpected.contains(&n) {
+                unexpected.push(n);
+            }
+        }
+    }
+    let what = found(input, at);
+    let end = at
+        + input[at.min(input.len())..]
+            .chars()
+            .next()
+            .filter(|c| *c != '\n')
+            .map_or(0, |c| {
+                if c.is_alphanumeric() || c == '_' {
+                    input[at..]
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .map(char::len_utf8)
+                        .sum()
+                } else {
+                    c.len_utf8()
+                }
+            });
+    let span = Span::new(file, offset + at, offset + end);
+    let expected_text = join_or(&expected);
+    let (message, label) = if !unexpected.is_empty() && expected.is_empty() {
+        (
+            format!("unexpected {}", join_or(&unexpected)),
+            format!("{} is not allowed here", join_or(&unexpected)),
+        )
+    } else if expected.is_empty() {
+        (format!("unexpected {what}"), "not expected here".to_string())
+    } else {
+        (
+            format!("expected {expected_text}, found {what}"),
+            format!("expected {expected_text}"),
+        )
+    };
+    let mut d = Diagnostic::error("syntax-error", message).at(span, label);
+    d = d.help(syntax_help(input, at, &what, &unexpected));
+    (d, at)
+}
+
+fn syntax_help(input: &str, at: usize, found: &str, unexpected: &[&str]) -> String {
+    let rest = &input[at.min(input.len())..];
+    if !unexpected.is_empty() {
+        return "keywords cannot be used as names; pick another name".to_string();
+    }
+    if rest.starts_with("=>") || rest.starts_with("->") {
+        return "etcdflow writes arguments as `key: value`".to_string();
+    }
+    if found == "end of file" {
+        return "the file ends too early: is a `}`, `]`, `)` or `\"` missing?".to_string();
+    }
+    if found == "end of line" {
+        return "a statement ends at the end of its line; continue it with a trailing `\\`"
+            .to_string();
+    }
+    "see the language reference in the README, or `etcdflow explain syntax-error`".to_string()
+}
+
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
