@@ -1,0 +1,845 @@
+//! Expressions: name resolution, operator and builtin typing, literal validation.
+
+use super::types::Ty;
+use super::Checker;
+use crate::diagnostics::{did_you_mean, Diagnostic};
+use crate::ir::{self, ExprKind as K};
+use crate::source::Span;
+use crate::syntax::ast::{self, BinOp, UnaryOp};
+
+/// Builtin functions: name, parameter count (min, max), one-line signature.
+pub const BUILTINS: &[(&str, usize, usize, &str)] = &[
+    ("group", 1, 1, "group(name: str) -> hosts   (an inventory group; `group(\"x\")?` if it may be absent)"),
+    ("first", 1, 1, "first(hosts) -> host"),
+    ("last", 1, 1, "last(hosts) -> host"),
+    ("nth", 2, 2, "nth(hosts, int) -> host   (0-based)"),
+    ("names", 1, 1, "names(hosts) -> list[str]"),
+    ("len", 1, 1, "len(list | map | str | hosts) -> int"),
+    ("contains", 2, 2, "contains(list[T] | str, T | str) -> bool"),
+    ("starts_with", 2, 2, "starts_with(str, str) -> bool"),
+    ("ends_with", 2, 2, "ends_with(str, str) -> bool"),
+    ("lower", 1, 1, "lower(str) -> str"),
+    ("upper", 1, 1, "upper(str) -> str"),
+    ("trim", 1, 1, "trim(str) -> str"),
+    ("join", 2, 2, "join(list[str], sep: str) -> str"),
+    ("split", 2, 2, "split(str, sep: str) -> list[str]"),
+    ("lines", 1, 1, "lines(str) -> list[str]"),
+    ("replace", 3, 3, "replace(str, from: str, to: str) -> str"),
+    ("json", 1, 1, "json(str) -> json   (parse JSON text)"),
+    ("to_str", 1, 1, "to_str(scalar) -> str"),
+    ("to_int", 1, 1, "to_int(str) -> int"),
+    ("basename", 1, 1, "basename(path) -> str"),
+    ("dirname", 1, 1, "dirname(path) -> path"),
+    ("path_join", 2, 2, "path_join(path, str) -> path"),
+    ("default", 2, 2, "default(T?, T) -> T"),
+    ("raw", 1, 1, "raw(str) -> str   (interpolate without shell quoting; `lint` flags it)"),
+    ("timestamp", 0, 0, "timestamp() -> str   (the run's start, UTC, `20260102T030405Z`)"),
+    ("run_id", 0, 0, "run_id() -> str"),
+    ("leader_last", 1, 1, "leader_last(cluster) -> ordering   (followers first, the leader last)"),
+    ("followers_first", 1, 1, "followers_first(cluster) -> ordering   (same as leader_last)"),
+    ("leader_first", 1, 1, "leader_first(cluster) -> ordering"),
+    ("member", 2, 2, "member(cluster, host) -> etcd_member   (the member running on a host)"),
+    ("peer_url", 2, 2, "peer_url(cluster, host) -> url"),
+    ("client_url", 2, 2, "client_url(cluster, host) -> url"),
+    ("member_name", 2, 2, "member_name(cluster, host) -> str"),
+    ("initial_cluster", 1, 1, "initial_cluster(cluster) -> str   (name=peer_url,... of every member host)"),
+];
+
+impl Checker<'_> {
+    fn err_expr(span: Span) -> ir::Expr {
+        ir::Expr {
+            kind: K::Error,
+            ty: Ty::Error,
+            span,
+        }
+    }
+
+    /// Check `e` where a value of type `want` is expected (`what` names the place).
+    pub(crate) fn expect(&mut self, e: &ast::Expr, want: &Ty, what: &str) -> ir::Expr {
+        let x = self.expr(e);
+        self.validate_literal(&x, want);
+        if !x.ty.fits(want) {
+            if x.ty.contains_secret() {
+                self.secret_leak(x.span, what);
+            } else {
+                let found = x.ty.clone();
+                let help = conversion_help(&found, want);
+                self.emit(
+                    Diagnostic::error("type-mismatch", format!("{what} must be `{want}`, found `{found}`"))
+                        .at(x.span, format!("this is `{found}`"))
+                        .help(help),
+                );
+            }
+            return ir::Expr { ty: Ty::Error, ..x };
+        }
+        x
+    }
+
+    pub(crate) fn secret_leak(&mut self, span: Span, what: &str) {
+        self.emit(
+            Diagnostic::error("secret-in-command", format!("a secret cannot be used as {what}"))
+                .at(span, "this is a `secret`")
+                .note("secrets never reach command lines, logs, strings or the journal (SAFETY.md invariant 24)")
+                .help("pass it with `stdin:` on `run`, `content:` on `copy`, or `password:` on a cluster"),
+        );
+    }
+
+    /// Literal checks that depend on the expected type: ports, URLs, paths.
+    pub(crate) fn validate_literal(&mut self, x: &ir::Expr, want: &Ty) {
+        match (want.strip_optional(), &x.kind) {
+            (Ty::Port, K::Int(n)) if !(1..=65535).contains(n) => self.emit(
+                Diagnostic::error("invalid-port", format!("port {n} is out of range"))
+                    .at(x.span, "ports are 1..65535")
+                    .help("etcd uses 2379 (client) and 2380 (peer) by default; ICP uses 4001"),
+            ),
+            (Ty::Url, K::Str(s)) => {
+                if let Err(why) = validate_url(s) {
+                    self.emit(
+                        Diagnostic::error("invalid-url", format!("`{s}` is not a valid URL"))
+                            .at(x.span, why)
+                            .help("write the scheme explicitly: `https://10.0.0.1:2380`"),
+                    );
+                }
+            }
+            (Ty::Path, K::Str(s)) => {
+                if let Err(why) = validate_path(s, false) {
+                    self.emit(
+                        Diagnostic::error("invalid-path", format!("`{s}` is not a usable path"))
+                            .at(x.span, why)
+                            .help("use a non-empty path that is not `/`"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn expr(&mut self, e: &ast::Expr) -> ir::Expr {
+        let span = e.span;
+        let mk = |kind, ty| ir::Expr { kind, ty, span };
+        match &e.kind {
+            ast::ExprKind::Str(s) => self.string(s),
+            ast::ExprKind::Int(n) => mk(K::Int(*n), Ty::Int),
+            ast::ExprKind::Bool(b) => mk(K::Bool(*b), Ty::Bool),
+            ast::ExprKind::None => mk(K::None, Ty::NoneTy),
+            ast::ExprKind::Duration(ms) => mk(K::Duration(*ms), Ty::Duration),
+            ast::ExprKind::Size(b) => mk(K::Size(*b), Ty::Size),
+            ast::ExprKind::Invalid(why) => {
+                self.emit(
+                    Diagnostic::error("invalid-literal", why.clone())
+                        .at(span, "invalid literal")
+                        .help("durations: `500ms`, `30s`, `5m`, `1h30m`; sizes: `512MiB`, `2GB`; integers fit in 64 bits"),
+                );
+                Self::err_expr(span)
+            }
+            ast::ExprKind::Name(n) => self.name(n, span),
+            ast::ExprKind::List(items) => {
+                let xs: Vec<ir::Expr> = items.iter().map(|i| self.expr(i)).collect();
+                let mut elem: Option<Ty> = None;
+                for x in &xs {
+                    match &elem {
+                        None => elem = Some(x.ty.clone()),
+                        Some(t) if x.ty.fits(t) => {}
+                        Some(t) if t.fits(&x.ty) => elem = Some(x.ty.clone()),
+                        Some(t) => {
+                            let t = t.clone();
+                            self.emit(
+                                Diagnostic::error("type-mismatch", format!("list items must have one type; this one is `{}`", x.ty))
+                                    .at(x.span, format!("`{}` in a list of `{t}`", x.ty))
+                                    .help("make every item the same type"),
+                            );
+                        }
+                    }
+                }
+                let elem = elem.unwrap_or(Ty::Str);
+                mk(K::List(xs), Ty::list(elem))
+            }
+            ast::ExprKind::Map(entries) => {
+                let mut seen: Vec<(&str, Span)> = Vec::new();
+                let mut out = Vec::new();
+                let mut elem: Option<Ty> = None;
+                for (k, v) in entries {
+                    if let Some((_, prev)) = seen.iter().find(|(n, _)| *n == k.name) {
+                        let prev = *prev;
+                        self.emit(
+                            Diagnostic::error("duplicate-argument", format!("key `{}` appears twice in this map", k.name))
+                                .at(k.span, "again here")
+                                .also(prev, "first here")
+                                .help("remove one of them"),
+                        );
+                    }
+                    seen.push((&k.name, k.span));
+                    let x = self.expr(v);
+                    elem = match elem {
+                        None => Some(x.ty.clone()),
+                        Some(t) if x.ty.fits(&t) => Some(t),
+                        Some(t) if t.fits(&x.ty) => Some(x.ty.clone()),
+                        Some(_) => Some(Ty::Json),
+                    };
+                    out.push((k.name.clone(), x));
+                }
+                mk(K::Map(out), Ty::Map(Box::new(elem.unwrap_or(Ty::Str))))
+            }
+            ast::ExprKind::Call { func, args } => self.call(func, args, span, false),
+            ast::ExprKind::Optional(inner) => match &inner.kind {
+                ast::ExprKind::Call { func, args } if func.name == "group" => self.call(func, args, span, true),
+                _ => {
+                    self.emit(
+                        Diagnostic::error("misplaced-optional", "`?` only makes an inventory group optional")
+                            .at(span, "`?` on something that is not `group(...)`")
+                            .help("write `group(\"name\")?`; for a default value use `default(x, fallback)`"),
+                    );
+                    self.expr(inner)
+                }
+            },
+            ast::ExprKind::Field { base, field } => {
+                let b = self.expr(base);
+                let ty = match &b.ty {
+                    Ty::Map(t) => Some((**t).clone()),
+                    t => t.field(&field.name),
+                };
+                match ty {
+                    Some(ty) => mk(
+                        K::Field {
+                            base: Box::new(b),
+                            field: field.name.clone(),
+                        },
+                        ty,
+                    ),
+                    None => {
+                        let names = b.ty.field_names();
+                        let help = if names.is_empty() {
+                            format!("a `{}` has no fields", b.ty)
+                        } else {
+                            did_you_mean(&field.name, names.iter().copied(), "fields")
+                        };
+                        self.emit(
+                            Diagnostic::error("unknown-field", format!("`{}` has no field `{}`", b.ty, field.name))
+                                .at(field.span, "unknown field")
+                                .help(help),
+                        );
+                        Self::err_expr(span)
+                    }
+                }
+            }
+            ast::ExprKind::Index { base, index } => {
+                let b = self.expr(base);
+                let (want_idx, elem) = match &b.ty {
+                    Ty::List(t) => (Ty::Int, (**t).clone()),
+                    Ty::Map(t) => (Ty::Str, (**t).clone()),
+                    Ty::Hosts => (Ty::Int, Ty::Host),
+                    Ty::Json | Ty::Error => (Ty::Json, b.ty.clone()),
+                    other => {
+                        let other = other.clone();
+                        self.emit(
+                            Diagnostic::error("type-mismatch", format!("cannot index a `{other}`"))
+                                .at(base.span, format!("this is `{other}`"))
+                                .help("lists, maps, host sets and json can be indexed"),
+                        );
+                        return Self::err_expr(span);
+                    }
+                };
+                let i = self.expect(index, &want_idx, "an index");
+                mk(
+                    K::Index {
+                        base: Box::new(b),
+                        index: Box::new(i),
+                    },
+                    elem,
+                )
+            }
+            ast::ExprKind::Unary { op, expr } => {
+                let (want, what) = match op {
+                    UnaryOp::Not => (Ty::Bool, "the operand of `not`"),
+                    UnaryOp::Neg => (Ty::Int, "the operand of `-`"),
+                };
+                let x = self.expect(expr, &want, what);
+                mk(K::Unary { op: *op, expr: Box::new(x) }, want)
+            }
+            ast::ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span),
+        }
+    }
+
+    fn name(&mut self, n: &str, span: Span) -> ir::Expr {
+        let mk = |kind, ty| ir::Expr { kind, ty, span };
+        for frame in self.locals.iter_mut().rev() {
+            if let Some(l) = frame.iter_mut().rev().find(|l| l.name == n) {
+                l.used = true;
+                return mk(K::Binding(ir::BindingRef::Local(n.to_string())), l.ty.clone());
+            }
+        }
+        if n == "host" {
+            if !self.in_step {
+                self.emit(
+                    Diagnostic::error("misplaced-step-variable", "`host` only exists inside a step")
+                        .at(span, "no step runs here")
+                        .help("use `host` in a step's body, `when:` or `until:`"),
+                );
+                return Self::err_expr(span);
+            }
+            return mk(K::CurrentHost, Ty::Host);
+        }
+        if n == "local" {
+            return mk(K::Local, Ty::Hosts);
+        }
+        if let Some((i, p)) = self.params.iter_mut().enumerate().find(|(_, p)| p.name == n) {
+            p.used = true;
+            return mk(K::Param(i), p.ty.clone());
+        }
+        let visible = self.hosts_visible;
+        if let Some((i, h)) = self.hosts.iter_mut().enumerate().take(visible).find(|(_, h)| h.name == n) {
+            h.used = true;
+            return mk(K::Hosts(i), Ty::Hosts);
+        }
+        if let Some((i, c)) = self.clusters.iter_mut().enumerate().find(|(_, c)| c.name == n) {
+            c.used = true;
+            return mk(K::Cluster(i), Ty::Cluster);
+        }
+        if let Some((i, b)) = self.bindings.iter_mut().enumerate().rev().find(|(_, b)| b.name == n) {
+            b.used = true;
+            return mk(K::Binding(ir::BindingRef::Flow(i)), b.ty.clone());
+        }
+        if let Some(def) = self.later_bindings.get(n).copied() {
+            self.emit(
+                Diagnostic::error("use-before-definition", format!("`{n}` is used before it is bound"))
+                    .at(span, "used here")
+                    .also(def, "bound later, here")
+                    .help("move the `let` above this use; a rollback block sees only what was bound before it"),
+            );
+            return Self::err_expr(span);
+        }
+        if let Some(h) = self.hosts.iter().find(|h| h.name == n) {
+            let def = h.span;
+            self.emit(
+                Diagnostic::error("use-before-definition", format!("host set `{n}` is used before it is declared"))
+                    .at(span, "used here")
+                    .also(def, "declared later, here")
+                    .help("a host set may only use host sets declared above it"),
+            );
+            return Self::err_expr(span);
+        }
+        if !self.prog.recovered {
+            let mut cands: Vec<String> = self.params.iter().map(|p| p.name.clone()).collect();
+            cands.extend(self.hosts.iter().map(|h| h.name.clone()));
+            cands.extend(self.clusters.iter().map(|c| c.name.clone()));
+            cands.extend(self.bindings.iter().map(|b| b.name.clone()));
+            cands.extend(self.locals.iter().flatten().map(|l| l.name.clone()));
+            if self.in_step {
+                cands.push("host".into());
+            }
+            let help = did_you_mean(n, cands.iter().map(String::as_str), "names");
+            let help = if n.starts_with(char::is_uppercase) || n.contains('-') {
+                help
+            } else if crate::diagnostics::suggest(n, cands.iter().map(String::as_str)).is_none() {
+                format!("{help}; text needs quotes: \"{n}\"")
+            } else {
+                help
+            };
+            self.emit(
+                Diagnostic::error("unknown-name", format!("unknown name `{n}`"))
+                    .at(span, "not defined")
+                    .help(help),
+            );
+        }
+        Self::err_expr(span)
+    }
+
+    fn string(&mut self, s: &ast::StrLit) -> ir::Expr {
+        if let Some(plain) = s.as_plain() {
+            return ir::Expr {
+                kind: K::Str(plain),
+                ty: Ty::Str,
+                span: s.span,
+            };
+        }
+        let mut parts = Vec::new();
+        for p in &s.parts {
+            match p {
+                ast::StrPart::Text(t) => parts.push(ir::InterpPart::Text(t.clone())),
+                ast::StrPart::BadEscape(esc, sp) => self.emit(
+                    Diagnostic::error("invalid-escape", format!("unknown escape `{esc}`"))
+                        .at(*sp, "not an escape sequence")
+                        .help("escapes are \\n \\t \\r \\\\ \\\" \\' \\{ \\} \\$; use a '...' string for literal backslashes"),
+                ),
+                ast::StrPart::Interp(e) => {
+                    let (inner, raw) = match &e.kind {
+                        ast::ExprKind::Call { func, args } if func.name == "raw" && args.len() == 1 => (&args[0], true),
+                        _ => (e, false),
+                    };
+                    let x = self.expr(inner);
+                    if x.ty.contains_secret() {
+                        self.secret_leak(x.span, "text inside `{{ }}`");
+                    } else if !x.ty.interpolable() {
+                        let t = x.ty.clone();
+                        let help = match t {
+                            Ty::List(_) => "turn it into text with `join(list, \" \")`",
+                            Ty::Hosts => "use `join(names(hosts), \",\")`",
+                            Ty::Cluster => "use a fact such as `main.leader.name`",
+                            _ => "interpolate one of its fields instead",
+                        };
+                        self.emit(
+                            Diagnostic::error("not-interpolable", format!("a `{t}` cannot be put inside `{{{{ }}}}`"))
+                                .at(x.span, format!("this is `{t}`"))
+                                .help(help),
+                        );
+                    }
+                    parts.push(ir::InterpPart::Value { expr: x, raw });
+                }
+            }
+        }
+        ir::Expr {
+            kind: K::Interp(parts),
+            ty: Ty::Str,
+            span: s.span,
+        }
+    }
+
+    fn call(&mut self, func: &ast::Ident, args: &[ast::Expr], span: Span, optional: bool) -> ir::Expr {
+        let Some(&(name, min, max, sig)) = BUILTINS.iter().find(|b| b.0 == func.name) else {
+            let help = did_you_mean(&func.name, BUILTINS.iter().map(|b| b.0), "functions");
+            self.emit(
+                Diagnostic::error("unknown-function", format!("unknown function `{}`", func.name))
+                    .at(func.span, "not a builtin function")
+                    .help(help),
+            );
+            for a in args {
+                self.expr(a);
+            }
+            return Self::err_expr(span);
+        };
+        if args.len() < min || args.len() > max {
+            self.emit(
+                Diagnostic::error("wrong-arity", format!("`{name}` takes {} argument{}, found {}", if min == max { min.to_string() } else { format!("{min} to {max}") }, if max == 1 { "" } else { "s" }, args.len()))
+                    .at(span, "wrong number of arguments")
+                    .help(format!("signature: {sig}")),
+            );
+            for a in args {
+                self.expr(a);
+            }
+            return Self::err_expr(span);
+        }
+        let mk = |kind, ty| ir::Expr { kind, ty, span };
+        if name == "group" {
+            let Some(g) = args[0].as_plain_str() else {
+                self.emit(
+                    Diagnostic::error("type-mismatch", "`group` needs the group's name as a plain string")
+                        .at(args[0].span, "not a string literal")
+                        .help("write `group(\"master\")`; groups are resolved before the run starts"),
+                );
+                return Self::err_expr(span);
+            };
+            self.groups_used.push((g.clone(), args[0].span, optional));
+            return mk(K::Group { name: g, optional }, Ty::Hosts);
+        }
+        let xs: Vec<ir::Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let ty = self.call_type(name, &xs, sig);
+        if matches!(name, "raw") {
+            // `raw` outside `{{ }}` changes nothing: the string is still quoted as a whole.
+        }
+        mk(K::Call { func: name, args: xs }, ty)
+    }
+
+    fn arg_is(&mut self, x: &ir::Expr, want: &Ty, func: &str, sig: &str) -> bool {
+        self.validate_literal(x, want);
+        if x.ty.fits(want) {
+            return true;
+        }
+        if x.ty.contains_secret() {
+            self.secret_leak(x.span, &format!("an argument of `{func}`"));
+        } else {
+            self.emit(
+                Diagnostic::error("type-mismatch", format!("`{func}` expects `{want}` here, found `{}`", x.ty))
+                    .at(x.span, format!("this is `{}`", x.ty))
+                    .help(format!("signature: {sig}")),
+            );
+        }
+        false
+    }
+
+    fn call_type(&mut self, name: &str, xs: &[ir::Expr], sig: &str) -> Ty {
+        use Ty::*;
+        let mut ok = true;
+        let mut want = |c: &mut Self, i: usize, t: Ty| {
+            ok &= c.arg_is(&xs[i], &t, name, sig);
+        };
+        let ret = match name {
+            "first" | "last" => {
+                want(self, 0, Hosts);
+                Host
+            }
+            "nth" => {
+                want(self, 0, Hosts);
+                want(self, 1, Int);
+                Host
+            }
+            "names" => {
+                want(self, 0, Hosts);
+                Ty::list(Str)
+            }
+            "len" => {
+                let t = xs[0].ty.strip_optional();
+                if !matches!(t, List(_) | Map(_) | Str | Hosts | Json | Error) {
+                    let t = t.clone();
+                    self.emit(
+                        Diagnostic::error("type-mismatch", format!("`len` of a `{t}`"))
+                            .at(xs[0].span, format!("this is `{t}`"))
+                            .help(format!("signature: {sig}")),
+                    );
+                }
+                Int
+            }
+            "contains" => {
+                match xs[0].ty.clone() {
+                    List(t) => want(self, 1, *t),
+                    Str | Path => want(self, 1, Str),
+                    Json | Error => {}
+                    t => {
+                        self.emit(
+                            Diagnostic::error("type-mismatch", format!("`contains` of a `{t}`"))
+                                .at(xs[0].span, format!("this is `{t}`"))
+                                .help(format!("signature: {sig}")),
+                        );
+                    }
+                }
+                Bool
+            }
+            "starts_with" | "ends_with" => {
+                want(self, 0, Str);
+                want(self, 1, Str);
+                Bool
+            }
+            "lower" | "upper" | "trim" | "raw" => {
+                want(self, 0, Str);
+                Str
+            }
+            "join" => {
+                want(self, 0, Ty::list(Str));
+                want(self, 1, Str);
+                Str
+            }
+            "split" => {
+                want(self, 0, Str);
+                want(self, 1, Str);
+                Ty::list(Str)
+            }
+            "lines" => {
+                want(self, 0, Str);
+                Ty::list(Str)
+            }
+            "replace" => {
+                for i in 0..3 {
+                    want(self, i, Str);
+                }
+                Str
+            }
+            "json" => {
+                want(self, 0, Str);
+                Json
+            }
+            "to_str" => {
+                if !xs[0].ty.interpolable() {
+                    want(self, 0, Str);
+                } else if xs[0].ty.contains_secret() {
+                    self.secret_leak(xs[0].span, "an argument of `to_str`");
+                }
+                Str
+            }
+            "to_int" => {
+                want(self, 0, Str);
+                Int
+            }
+            "basename" => {
+                want(self, 0, Path);
+                Str
+            }
+            "dirname" => {
+                want(self, 0, Path);
+                Path
+            }
+            "path_join" => {
+                want(self, 0, Path);
+                want(self, 1, Str);
+                Path
+            }
+            "default" => {
+                let inner = xs[0].ty.strip_optional().clone();
+                want(self, 1, inner.clone());
+                inner
+            }
+            "timestamp" | "run_id" => Str,
+            "leader_last" | "followers_first" | "leader_first" => {
+                want(self, 0, Cluster);
+                Ordering
+            }
+            "member" | "peer_url" | "client_url" | "member_name" => {
+                want(self, 0, Cluster);
+                want(self, 1, Host);
+                match name {
+                    "member" => Record(super::types::Record::EtcdMember),
+                    "member_name" => Str,
+                    _ => Url,
+                }
+            }
+            "initial_cluster" => {
+                want(self, 0, Cluster);
+                Str
+            }
+            _ => Error,
+        };
+        if ok {
+            ret
+        } else {
+            Error
+        }
+    }
+
+    fn binary(&mut self, op: BinOp, lhs: &ast::Expr, rhs: &ast::Expr, span: Span) -> ir::Expr {
+        use Ty::*;
+        let l = self.expr(lhs);
+        let r = self.expr(rhs);
+        if l.ty.contains_secret() || r.ty.contains_secret() {
+            let s = if l.ty.contains_secret() { l.span } else { r.span };
+            self.secret_leak(s, &format!("an operand of `{}`", op.symbol()));
+            return Self::err_expr(span);
+        }
+        let (lt, rt) = (l.ty.clone(), r.ty.clone());
+        let ty = if lt == Error || rt == Error {
+            Some(match op {
+                BinOp::Or | BinOp::And | BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::In | BinOp::NotIn => Bool,
+                _ => Error,
+            })
+        } else {
+            match op {
+                BinOp::Or | BinOp::And => (lt.fits(&Bool) && rt.fits(&Bool)).then_some(Bool),
+                BinOp::Eq | BinOp::Ne => (lt.fits(&rt) || rt.fits(&lt) || lt == NoneTy || rt == NoneTy).then_some(Bool),
+                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                    let ok = matches!((lt.strip_optional(), rt.strip_optional()), (Int | Port, Int | Port) | (Duration, Duration) | (Size, Size) | (Str, Str) | (Json, _) | (_, Json));
+                    ok.then_some(Bool)
+                }
+                BinOp::In | BinOp::NotIn => {
+                    let ok = match &rt {
+                        List(t) => lt.fits(t),
+                        Map(_) | Str => lt.fits(&Str),
+                        Hosts => lt.fits(&Host),
+                        Json => true,
+                        _ => false,
+                    };
+                    ok.then_some(Bool)
+                }
+                BinOp::Union | BinOp::Intersect => (lt.fits(&Hosts) && rt.fits(&Hosts)).then_some(Hosts),
+                BinOp::Add => match (&lt, &rt) {
+                    (Int | Port, Int | Port) => Some(Int),
+                    (Duration, Duration) => Some(Duration),
+                    (Size, Size) => Some(Size),
+                    (Str | Path | Url, Str | Path | Url) => Some(if lt == Path { Path } else { Str }),
+                    (List(a), List(b)) if b.fits(a) => Some(lt.clone()),
+                    _ => None,
+                },
+                BinOp::Sub => match (&lt, &rt) {
+                    (Int | Port, Int | Port) => Some(Int),
+                    (Duration, Duration) => Some(Duration),
+                    (Size, Size) => Some(Size),
+                    (Hosts | Host, Hosts | Host) => Some(Hosts),
+                    _ => None,
+                },
+                BinOp::Mul => match (&lt, &rt) {
+                    (Int, Int) => Some(Int),
+                    (Duration, Int) | (Int, Duration) => Some(Duration),
+                    (Size, Int) | (Int, Size) => Some(Size),
+                    _ => None,
+                },
+                BinOp::Div => match (&lt, &rt) {
+                    (Int, Int) => Some(Int),
+                    (Duration, Int) => Some(Duration),
+                    (Size, Int) => Some(Size),
+                    _ => None,
+                },
+            }
+        };
+        let Some(ty) = ty else {
+            self.emit(
+                Diagnostic::error("type-mismatch", format!("`{}` cannot combine `{lt}` and `{rt}`", op.symbol()))
+                    .at(span, format!("`{lt}` {} `{rt}`", op.symbol()))
+                    .also(l.span, format!("`{lt}`"))
+                    .also(r.span, format!("`{rt}`"))
+                    .help(op_help(op)),
+            );
+            return Self::err_expr(span);
+        };
+        ir::Expr {
+            kind: K::Binary {
+                op,
+                lhs: Box::new(l),
+                rhs: Box::new(r),
+            },
+            ty,
+            span,
+        }
+    }
+}
+
+fn op_help(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Or | BinOp::And => "`and`/`or` combine booleans; compare values first (`r.rc == 0`)",
+        BinOp::Eq | BinOp::Ne => "compare values of the same type; convert with `to_str`/`to_int`",
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => "order compares ints, durations, sizes or strings of the same type",
+        BinOp::In | BinOp::NotIn => "`x in list` needs x of the list's item type; `host in hosts`; `\"s\" in str`",
+        BinOp::Union | BinOp::Intersect => "`|` and `&` combine host sets",
+        BinOp::Add => "`+` adds numbers, durations or sizes, joins strings and lists",
+        BinOp::Sub => "`-` subtracts numbers, durations or sizes, or removes hosts from a host set",
+        BinOp::Mul | BinOp::Div => "`*` and `/` take ints, or a duration or size and an int",
+    }
+}
+
+fn conversion_help(found: &Ty, want: &Ty) -> String {
+    match (found, want) {
+        (Ty::Str, Ty::Duration) => "write a duration without quotes: `5m`, `30s`".into(),
+        (Ty::Str, Ty::Int | Ty::Port) => "write the number without quotes, or convert with `to_int(...)`".into(),
+        (Ty::Str, Ty::Size) => "write a size without quotes: `512MiB`".into(),
+        (Ty::Str, Ty::Bool) => "write `true` or `false` without quotes".into(),
+        (Ty::Int | Ty::Bool | Ty::Duration | Ty::Size | Ty::Port, Ty::Str) => "convert with `to_str(...)` or write it inside a string: \"{{ x }}\"".into(),
+        (Ty::Hosts, Ty::Host) => "pick one host with `first(...)` or `nth(..., i)`".into(),
+        (Ty::Str, Ty::Hosts) => "host sets come from the inventory: `group(\"name\")`".into(),
+        (Ty::Record(r), Ty::Str) if *r == super::types::Record::CommandResult => "use `.stdout` for the command's output".into(),
+        (Ty::Optional(t), w) if t.fits(w) => "this may be `none`: give a fallback with `default(x, value)`".into(),
+        _ => format!("give a `{want}` here"),
+    }
+}
+
+pub(crate) fn validate_url(s: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return Err("no scheme: etcd would silently assume `http://`".into());
+    };
+    if !matches!(scheme, "http" | "https" | "unix" | "unixs") {
+        return Err(format!("scheme `{scheme}` is not http, https, unix or unixs"));
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() {
+        return Err("no host after the scheme".into());
+    }
+    if authority.chars().any(|c| c.is_whitespace() || "\"'`$;&|<>\\".contains(c)) {
+        return Err("the host part has spaces or shell metacharacters".into());
+    }
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    if let Some(port) = host_port.strip_prefix('[').and_then(|r| r.split_once(']')).map(|(_, p)| p).or_else(|| host_port.rsplit_once(':').map(|(_, p)| p).map(|p| p)).filter(|p| !p.is_empty()) {
+        let port = port.trim_start_matches(':');
+        match port.parse::<u32>() {
+            Ok(p) if (1..=65535).contains(&p) => {}
+            _ => return Err(format!("port `{port}` is not in 1..65535")),
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_path(s: &str, absolute: bool) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("empty path".into());
+    }
+    if s.contains('\0') || s.contains('\n') {
+        return Err("control characters in a path".into());
+    }
+    if s.trim_end_matches('/').is_empty() {
+        return Err("`/` is never a target".into());
+    }
+    if absolute && !s.starts_with('/') {
+        return Err("paths on hosts must be absolute".into());
+    }
+    if absolute && s.split('/').any(|c| c == "..") {
+        return Err("`..` in a host path".into());
+    }
+    Ok(())
+}
+
+/// Parse a `-e` value by the param's type.
+pub(crate) fn param_value(raw: &str, ty: &Ty, span: Span) -> Result<ir::Expr, String> {
+    let mk = |kind, ty: Ty| ir::Expr { kind, ty, span };
+    let inner = ty.strip_optional();
+    Ok(match inner {
+        Ty::Str | Ty::Secret | Ty::Host => mk(K::Str(raw.to_string()), inner.clone()),
+        Ty::Path => {
+            validate_path(raw, false)?;
+            mk(K::Str(raw.to_string()), Ty::Path)
+        }
+        Ty::Url => {
+            validate_url(raw)?;
+            mk(K::Str(raw.to_string()), Ty::Url)
+        }
+        Ty::Int => mk(K::Int(raw.trim().parse::<i64>().map_err(|_| "not an integer".to_string())?), Ty::Int),
+        Ty::Port => {
+            let n = raw.trim().parse::<i64>().map_err(|_| "not a port number".to_string())?;
+            if !(1..=65535).contains(&n) {
+                return Err("ports are 1..65535".into());
+            }
+            mk(K::Int(n), Ty::Port)
+        }
+        Ty::Bool => mk(
+            K::Bool(match raw.trim() {
+                "true" | "yes" | "1" => true,
+                "false" | "no" | "0" => false,
+                _ => return Err("not `true` or `false`".into()),
+            }),
+            Ty::Bool,
+        ),
+        Ty::Duration => match crate::syntax::parse_expr(span.file, raw.trim()).map(|e| e.kind) {
+            Ok(ast::ExprKind::Duration(ms)) => mk(K::Duration(ms), Ty::Duration),
+            _ => return Err("not a duration like `30s` or `5m`".into()),
+        },
+        Ty::Size => match crate::syntax::parse_expr(span.file, raw.trim()).map(|e| e.kind) {
+            Ok(ast::ExprKind::Size(b)) => mk(K::Size(b), Ty::Size),
+            _ => return Err("not a size like `512MiB`".into()),
+        },
+        Ty::List(elem) => {
+            let items = if raw.trim().is_empty() {
+                Vec::new()
+            } else {
+                raw.split(',').map(|p| param_value(p.trim(), elem, span)).collect::<Result<Vec<_>, _>>()?
+            };
+            mk(K::List(items), ty.clone())
+        }
+        Ty::Json | Ty::Map(_) => {
+            serde_json::from_str::<serde_json::Value>(raw).map_err(|e| format!("not JSON: {e}"))?;
+            mk(K::Str(raw.to_string()), ty.clone())
+        }
+        other => return Err(format!("a `{other}` cannot be given on the command line")),
+    })
+}
+
+pub(crate) fn param_value_help(ty: &Ty) -> String {
+    match ty.strip_optional() {
+        Ty::Duration => "write a duration: `-e wait=5m`".into(),
+        Ty::Size => "write a size: `-e quota=2GiB`".into(),
+        Ty::Bool => "write `true` or `false`".into(),
+        Ty::Port => "write a port number in 1..65535".into(),
+        Ty::Int => "write an integer".into(),
+        Ty::Url => "write a URL with its scheme: `https://10.0.0.1:2379`".into(),
+        Ty::List(_) => "write the items separated by commas: `-e names=a,b,c`".into(),
+        Ty::Json | Ty::Map(_) => "write JSON: `-e labels='{\"a\": \"b\"}'`".into(),
+        t => format!("give a `{t}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(validate_url("https://10.0.0.1:2380").is_ok());
+        assert!(validate_url("http://[::1]:2379").is_ok());
+        assert!(validate_url("10.0.0.1:2380").is_err());
+        assert!(validate_url("https://:2380").is_ok() || validate_url("https://:2380").is_err());
+        assert!(validate_url("https://a:99999").is_err());
+        assert!(validate_url("ftp://a").is_err());
+        assert!(validate_url("https://a;b").is_err());
+    }
+
+    #[test]
+    fn paths() {
+        assert!(validate_path("/var/lib/etcd", true).is_ok());
+        assert!(validate_path("/", true).is_err());
+        assert!(validate_path("", false).is_err());
+        assert!(validate_path("rel/x", true).is_err());
+        assert!(validate_path("rel/x", false).is_ok());
+        assert!(validate_path("/a/../b", true).is_err());
+    }
+}

@@ -1,0 +1,793 @@
+//! The checker: AST to [`ir::Flow`], with every diagnostic a user can get before a host
+//! is touched.
+//!
+//! Algorithm, in one pass over the items in source order (included files spliced in
+//! where their `include` stands):
+//! 1. declare every param, host set, cluster and step name (one namespace;
+//!    `duplicate-definition`), and note every step-level `let` so that a use before it
+//!    can say "defined later" instead of "unknown";
+//! 2. check params (types, defaults, `-e` values), host sets (in order: a host set sees
+//!    the ones above it), clusters (fields by the schema in [`schema`]);
+//! 3. check steps in order: targets, options, then the body statement by statement. A
+//!    step-level `let` becomes a flow binding visible to later statements and steps; a
+//!    `let` inside `if`/`for` is local to its block. A `rollback` block sees what was
+//!    bound before it;
+//! 4. report unused params, host sets and bindings, and inventory groups the inventory
+//!    lacks.
+//!
+//! What it does not do: no IO (the loader read every file already), no evaluation of
+//! facts (that needs a live cluster), no flow-sensitive analysis (that is `lint`).
+
+mod args;
+mod expr;
+pub mod schema;
+pub mod types;
+
+use crate::diagnostics::{did_you_mean, Diagnostic};
+use crate::ir;
+use crate::load::Program;
+use crate::source::{FileId, SourceMap, Span};
+use crate::syntax::ast;
+use indexmap::IndexMap;
+use std::collections::{BTreeSet, HashMap};
+use types::Ty;
+
+/// A `-e name=value` from the command line, placed in the source map so that
+/// diagnostics can point at it.
+#[derive(Clone, Debug)]
+pub struct ParamArg {
+    pub name: String,
+    pub value: String,
+    pub name_span: Span,
+    pub value_span: Span,
+}
+
+#[derive(Default)]
+pub struct Options {
+    /// Group names of the inventory given with `-i`, if any.
+    pub inventory_groups: Option<BTreeSet<String>>,
+    pub params: Vec<ParamArg>,
+    /// Check a concrete invocation: every param without a default needs a value.
+    pub require_params: bool,
+}
+
+pub struct Checked {
+    pub flow: Option<ir::Flow>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Param values from `-e`, by param name, already typed.
+    pub param_values: IndexMap<String, ir::Expr>,
+}
+
+struct ParamInfo {
+    name: String,
+    ty: Ty,
+    span: Span,
+    used: bool,
+}
+
+struct NamedInfo {
+    name: String,
+    span: Span,
+    used: bool,
+}
+
+struct BindingInfo {
+    name: String,
+    ty: Ty,
+    span: Span,
+    used: bool,
+    step: usize,
+}
+
+struct Local {
+    name: String,
+    ty: Ty,
+    span: Span,
+    used: bool,
+    /// Loop variables are not reported unused.
+    report_unused: bool,
+}
+
+pub(crate) struct Checker<'a> {
+    prog: &'a Program,
+    sources: &'a SourceMap,
+    opts: &'a Options,
+    diags: Vec<Diagnostic>,
+    params: Vec<ParamInfo>,
+    hosts: Vec<NamedInfo>,
+    /// Host sets declared so far (a host set sees only those above it).
+    hosts_visible: usize,
+    clusters: Vec<NamedInfo>,
+    bindings: Vec<BindingInfo>,
+    /// Every step-level `let`, for "defined later" messages.
+    later_bindings: HashMap<String, Span>,
+    locals: Vec<Vec<Local>>,
+    in_step: bool,
+    step_index: usize,
+    file: FileId,
+    groups_used: Vec<(String, Span, bool)>,
+}
+
+pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
+    let mut c = Checker {
+        prog,
+        sources,
+        opts,
+        diags: Vec::new(),
+        params: Vec::new(),
+        hosts: Vec::new(),
+        hosts_visible: 0,
+        clusters: Vec::new(),
+        bindings: Vec::new(),
+        later_bindings: HashMap::new(),
+        locals: Vec::new(),
+        in_step: false,
+        step_index: 0,
+        file: prog.root.unwrap_or(FileId(0)),
+        groups_used: Vec::new(),
+    };
+    let (flow, param_values) = c.run();
+    Checked {
+        flow,
+        diagnostics: c.diags,
+        param_values,
+    }
+}
+
+/// Items of all files in order: an include is replaced by the included file's items.
+fn ordered_items(prog: &Program, sources: &SourceMap) -> Vec<(FileId, ast::Item)> {
+    let by_id: HashMap<FileId, &ast::File> = prog.files.iter().map(|f| (f.file, f)).collect();
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    if let Some(root) = prog.root {
+        splice(root, &by_id, sources, &mut seen, &mut out, true);
+    }
+    out
+}
+
+fn splice(
+    id: FileId,
+    by_id: &HashMap<FileId, &ast::File>,
+    sources: &SourceMap,
+    seen: &mut std::collections::HashSet<FileId>,
+    out: &mut Vec<(FileId, ast::Item)>,
+    is_root: bool,
+) {
+    if !seen.insert(id) {
+        return;
+    }
+    let Some(file) = by_id.get(&id) else { return };
+    let dir = sources
+        .get(id)
+        .and_then(|f| f.path.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_default();
+    for item in &file.items {
+        match &item.kind {
+            ast::ItemKind::Include(s) => {
+                if let Some(rel) = s.as_plain() {
+                    let full = normalize(&dir.join(rel));
+                    if let Some(inc) = sources.find(&full) {
+                        splice(inc, by_id, sources, seen, out, false);
+                    }
+                }
+            }
+            ast::ItemKind::Flow(_) if !is_root => {}
+            _ => out.push((id, item.clone())),
+        }
+    }
+}
+
+fn normalize(p: &std::path::Path) -> std::path::PathBuf {
+    let mut out = std::path::PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            c => out.push(c.as_os_str()),
+        }
+    }
+    out
+}
+
+impl<'a> Checker<'a> {
+    fn emit(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn run(&mut self) -> (Option<ir::Flow>, IndexMap<String, ir::Expr>) {
+        let items = ordered_items(self.prog, self.sources);
+        let root = self.prog.root;
+
+        // 1. Declarations.
+        let mut flow_name: Option<(String, Vec<String>)> = None;
+        let mut declared: HashMap<String, (&'static str, Span)> = HashMap::new();
+        for (_, item) in &items {
+            let (kind, ident) = match &item.kind {
+                ast::ItemKind::Flow(i) => {
+                    if let Some((prev, _)) = &flow_name {
+                        let prev = prev.clone();
+                        self.emit(
+                            Diagnostic::error("duplicate-definition", format!("a second `flow` header (`{}`)", i.name))
+                                .at(i.span, "second header")
+                                .help(format!("a file is one flow; it is already called `{prev}`")),
+                        );
+                    } else {
+                        flow_name = Some((i.name.clone(), item.docs.clone()));
+                    }
+                    continue;
+                }
+                ast::ItemKind::Param(p) => ("param", &p.name),
+                ast::ItemKind::Hosts(h) => ("host set", &h.name),
+                ast::ItemKind::Cluster(c) => ("cluster", &c.name),
+                ast::ItemKind::Step(s) => ("step", &s.name),
+                _ => continue,
+            };
+            if let Some((prev_kind, prev_span)) = declared.get(&ident.name) {
+                let d = Diagnostic::error(
+                    "duplicate-definition",
+                    format!("`{}` is defined twice", ident.name),
+                )
+                .at(ident.span, format!("this {kind} reuses the name"))
+                .also(*prev_span, format!("first defined here as a {prev_kind}"))
+                .help("params, host sets, clusters and steps share one namespace: rename one");
+                self.emit(d);
+            } else {
+                declared.insert(ident.name.clone(), (kind, ident.span));
+            }
+            if let ast::ItemKind::Step(s) = &item.kind {
+                collect_lets(&s.body, &mut self.later_bindings);
+            }
+        }
+        if flow_name.is_none() {
+            if let Some(root) = root {
+                let at = Span::new(root, 0, 0);
+                self.emit(
+                    Diagnostic::warning("missing-flow-header", "this file has no `flow NAME` header")
+                        .at(at, "expected `flow NAME` here")
+                        .help("start the file with `## what it does` and `flow my_procedure`"),
+                );
+            }
+        }
+
+        // 2-3. Items in order.
+        let mut params = Vec::new();
+        let mut hosts = Vec::new();
+        let mut clusters = Vec::new();
+        let mut steps = Vec::new();
+        let mut no_return: Option<String> = None;
+        // Params first, so that host sets and clusters above a param may use it.
+        for (file, item) in &items {
+            self.file = *file;
+            if let ast::ItemKind::Param(p) = &item.kind {
+                params.push(self.param(p, &item.docs));
+            }
+        }
+        let param_values = self.param_values();
+        for (file, item) in &items {
+            self.file = *file;
+            match &item.kind {
+                ast::ItemKind::Hosts(h) => {
+                    let value = self.expect(&h.value, &Ty::Hosts, "a host set");
+                    self.hosts.push(NamedInfo {
+                        name: h.name.name.clone(),
+                        span: h.name.span,
+                        used: false,
+                    });
+                    self.hosts_visible = self.hosts.len();
+                    hosts.push(ir::HostsDef {
+                        name: h.name.name.clone(),
+                        value,
+                        span: item.span,
+                    });
+                }
+                ast::ItemKind::Cluster(cl) => {
+                    let fields = self.cluster(cl);
+                    self.clusters.push(NamedInfo {
+                        name: cl.name.name.clone(),
+                        span: cl.name.span,
+                        used: false,
+                    });
+                    clusters.push(ir::Cluster {
+                        name: cl.name.name.clone(),
+                        fields,
+                        span: item.span,
+                    });
+                }
+                _ => {}
+            }
+        }
+        // Clusters may be named by steps anywhere; host sets declared below a step are
+        // visible to it too (only host sets themselves are ordered).
+        self.hosts_visible = self.hosts.len();
+        for (file, item) in &items {
+            self.file = *file;
+            match &item.kind {
+                ast::ItemKind::PointOfNoReturn(s) => {
+                    no_return = Some(s.as_plain().unwrap_or_else(|| {
+                        "this flow is past its point of no return; recover by hand".to_string()
+                    }));
+                }
+                ast::ItemKind::Step(s) => {
+                    self.step_index = steps.len();
+                    let mut st = self.step(s, &item.docs, item.span);
+                    st.no_return = no_return.clone();
+                    steps.push(st);
+                }
+                _ => {}
+            }
+        }
+
+        // 4. Unused things and inventory groups.
+        self.report_unused();
+        self.check_groups();
+
+        let bindings = self
+            .bindings
+            .iter()
+            .map(|b| ir::Binding {
+                name: b.name.clone(),
+                ty: b.ty.clone(),
+                step: b.step,
+                span: b.span,
+            })
+            .collect();
+        let (name, docs) = flow_name.unwrap_or_else(|| {
+            let stem = root
+                .and_then(|r| self.sources.get(r))
+                .and_then(|f| f.path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "flow".into());
+            (stem, Vec::new())
+        });
+        let flow = ir::Flow {
+            name,
+            docs,
+            params,
+            hosts,
+            clusters,
+            bindings,
+            steps,
+        };
+        (Some(flow), param_values)
+    }
+
+    fn param(&mut self, p: &ast::Param, docs: &[String]) -> ir::Param {
+        let ty = self.type_expr(&p.ty);
+        let default = p.default.as_ref().map(|d| {
+            let saved = std::mem::take(&mut self.params);
+            // A default may not use other params: it is a constant.
+            let e = self.expect(d, &ty, "the param's default");
+            self.params = saved;
+            e
+        });
+        if ty == Ty::Secret && default.is_some() {
+            self.emit(
+                Diagnostic::error("secret-in-command", format!("secret param `{}` has a default written in the flow", p.name.name))
+                    .at(p.default.as_ref().map_or(p.name.span, |d| d.span), "a secret in the source is no secret")
+                    .help("drop the default and pass it with `-e` or `--vars` from a protected file"),
+            );
+        }
+        self.params.push(ParamInfo {
+            name: p.name.name.clone(),
+            ty: ty.clone(),
+            span: p.name.span,
+            used: false,
+        });
+        ir::Param {
+            name: p.name.name.clone(),
+            ty,
+            default,
+            docs: docs.to_vec(),
+            span: p.name.span,
+        }
+    }
+
+    fn type_expr(&mut self, t: &ast::TypeExpr) -> Ty {
+        let base = match (t.name.name.as_str(), &t.arg) {
+            ("list", Some(arg)) => Ty::List(Box::new(self.type_expr(arg))),
+            ("map", Some(arg)) => Ty::Map(Box::new(self.type_expr(arg))),
+            ("list" | "map", None) => {
+                self.emit(
+                    Diagnostic::error("unknown-type", format!("`{}` needs an element type", t.name.name))
+                        .at(t.name.span, "missing `[T]`")
+                        .help(format!("write `{}[str]`, `{}[int]`...", t.name.name, t.name.name)),
+                );
+                Ty::Error
+            }
+            (name, arg) => {
+                let found = Ty::from_name(name);
+                if let (Some(_), Some(a)) = (&found, arg) {
+                    self.emit(
+                        Diagnostic::error("unknown-type", format!("`{name}` takes no element type"))
+                            .at(a.span, "remove this")
+                            .help("only `list[T]` and `map[T]` have element types"),
+                    );
+                }
+                match found {
+                    Some(ty) => ty,
+                    None => {
+                        let mut names: Vec<&str> = Ty::SCALAR_NAMES.to_vec();
+                        names.extend(["list", "map"]);
+                        names.extend(types::Record::ALL.iter().map(|r| r.name()));
+                        let help = did_you_mean(name, names.iter().copied(), "types");
+                        self.emit(
+                            Diagnostic::error("unknown-type", format!("unknown type `{name}`"))
+                                .at(t.name.span, "not a type")
+                                .help(help),
+                        );
+                        Ty::Error
+                    }
+                }
+            }
+        };
+        if t.optional {
+            Ty::Optional(Box::new(base))
+        } else {
+            base
+        }
+    }
+
+    fn cluster(&mut self, cl: &ast::Cluster) -> IndexMap<&'static str, ir::Expr> {
+        let spec = schema::cluster_fields();
+        let args = self.clauses(spec, None, &cl.fields, cl.name.span, "cluster");
+        args.into_iter()
+            .filter_map(|(k, v)| match v {
+                ir::Arg::Value(e) => Some((k, e)),
+                ir::Arg::Flag(_) => None,
+            })
+            .collect()
+    }
+
+    fn step(&mut self, s: &ast::Step, docs: &[String], span: Span) -> ir::Step {
+        self.in_step = true;
+        let targets = match &s.targets.kind {
+            ast::ExprKind::Name(n) if n == "local" => None,
+            _ => Some(self.expect(&s.targets, &Ty::Hosts, "a step's targets")),
+        };
+        let options = self.clauses(schema::step_options(), None, &s.options, s.name.span, "step");
+        self.locals.push(Vec::new());
+        let mut body = Vec::new();
+        let mut rollback: Option<Vec<ir::Stmt>> = None;
+        let mut rollback_span: Option<Span> = None;
+        let mut dead_reported = false;
+        let mut ended = false;
+        for st in &s.body.stmts {
+            if ended && !dead_reported && !matches!(st.kind, ast::StmtKind::Rollback(_)) {
+                self.unreachable(st.span);
+                dead_reported = true;
+            }
+            if let ast::StmtKind::Rollback(b) = &st.kind {
+                if let Some(prev) = rollback_span {
+                    self.emit(
+                        Diagnostic::error("misplaced-rollback", "a step has a second `rollback` block")
+                            .at(st.span, "second rollback")
+                            .also(prev, "first rollback")
+                            .help("merge them into one block"),
+                    );
+                    continue;
+                }
+                rollback_span = Some(st.span);
+                self.locals.push(Vec::new());
+                let stmts = self.block_stmts(b);
+                self.pop_locals();
+                rollback = Some(stmts);
+                continue;
+            }
+            ended |= ends_block(st);
+            if let Some(x) = self.stmt(st, true) {
+                body.push(x);
+            }
+        }
+        self.pop_locals();
+        self.in_step = false;
+        ir::Step {
+            name: s.name.name.clone(),
+            docs: docs.to_vec(),
+            targets,
+            options,
+            body,
+            rollback,
+            no_return: None,
+            span,
+        }
+    }
+
+    fn unreachable(&mut self, span: Span) {
+        self.emit(
+            Diagnostic::warning("unreachable-action", "this statement can never run")
+                .at(span, "unreachable")
+                .help("nothing after `fail` runs; remove it or move it before `fail`"),
+        );
+    }
+
+    fn block_stmts(&mut self, b: &ast::Block) -> Vec<ir::Stmt> {
+        let mut out = Vec::new();
+        let mut ended = false;
+        let mut dead_reported = false;
+        for st in &b.stmts {
+            if ended && !dead_reported {
+                self.unreachable(st.span);
+                dead_reported = true;
+            }
+            if let ast::StmtKind::Rollback(_) = st.kind {
+                self.emit(
+                    Diagnostic::error("misplaced-rollback", "`rollback` inside a nested block")
+                        .at(st.span, "not directly in a step")
+                        .help("put the `rollback` block directly in the step's body"),
+                );
+                continue;
+            }
+            ended |= ends_block(st);
+            if let Some(x) = self.stmt(st, false) {
+                out.push(x);
+            }
+        }
+        out
+    }
+
+    fn pop_locals(&mut self) {
+        if let Some(frame) = self.locals.pop() {
+            for l in frame {
+                if !l.used && l.report_unused && !l.name.starts_with('_') {
+                    self.emit(
+                        Diagnostic::warning("unused-binding", format!("`{}` is never used", l.name))
+                            .at(l.span, "bound here")
+                            .help(format!("drop `let {} =` to run the action only for its effect, or name it `_{}`", l.name, l.name)),
+                    );
+                }
+            }
+        }
+    }
+
+    fn stmt(&mut self, st: &ast::Stmt, step_level: bool) -> Option<ir::Stmt> {
+        match &st.kind {
+            ast::StmtKind::Action(a) => self.action(a).map(ir::Stmt::Action),
+            ast::StmtKind::Let { name, value } => {
+                let (value, ty) = match value {
+                    ast::LetValue::Action(a) => {
+                        let act = self.action(a)?;
+                        let ty = schema::action(&a.verb.name).map_or(Ty::Error, |s| s.result.clone());
+                        (ir::LetValue::Action(act), ty)
+                    }
+                    ast::LetValue::Expr(e) => {
+                        let x = self.expr(e);
+                        let ty = x.ty.clone();
+                        (ir::LetValue::Expr(x), ty)
+                    }
+                };
+                if ty == Ty::NoneTy {
+                    self.emit(
+                        Diagnostic::error("type-mismatch", format!("`{}` would be bound to nothing", name.name))
+                            .at(st.span, "this action returns no value")
+                            .help("drop the `let`"),
+                    );
+                }
+                let binding = self.bind(name, ty, step_level);
+                Some(ir::Stmt::Let { binding, value })
+            }
+            ast::StmtKind::Assert { cond, message } => {
+                let cond = self.expect(cond, &Ty::Bool, "an assert condition");
+                let message = message.as_ref().map(|m| self.expect(m, &Ty::Str, "an assert message"));
+                Some(ir::Stmt::Assert {
+                    cond,
+                    message,
+                    span: st.span,
+                })
+            }
+            ast::StmtKind::If { cond, then, otherwise } => {
+                let cond = self.expect(cond, &Ty::Bool, "an `if` condition");
+                self.locals.push(Vec::new());
+                let then = self.block_stmts(then);
+                self.pop_locals();
+                self.locals.push(Vec::new());
+                let otherwise = otherwise.as_ref().map(|b| self.block_stmts(b)).unwrap_or_default();
+                self.pop_locals();
+                Some(ir::Stmt::If { cond, then, otherwise })
+            }
+            ast::StmtKind::For { var, iter, body } => {
+                let it = self.expr(iter);
+                let elem = match &it.ty {
+                    Ty::List(t) => (**t).clone(),
+                    Ty::Hosts => Ty::Host,
+                    Ty::Map(_) => Ty::Str,
+                    Ty::Json | Ty::Error => it.ty.clone(),
+                    other => {
+                        let other = other.clone();
+                        self.emit(
+                            Diagnostic::error("type-mismatch", format!("cannot loop over a value of type `{other}`"))
+                                .at(iter.span, format!("this is `{other}`"))
+                                .help("`for` loops over a list, a map's keys or a host set"),
+                        );
+                        Ty::Error
+                    }
+                };
+                self.locals.push(vec![Local {
+                    name: var.name.clone(),
+                    ty: elem,
+                    span: var.span,
+                    used: false,
+                    report_unused: false,
+                }]);
+                let body = self.block_stmts(body);
+                self.pop_locals();
+                Some(ir::Stmt::For {
+                    var: var.name.clone(),
+                    iter: it,
+                    body,
+                })
+            }
+            ast::StmtKind::Rollback(_) => None,
+        }
+    }
+
+    fn bind(&mut self, name: &ast::Ident, ty: Ty, step_level: bool) -> ir::BindingRef {
+        let n = name.name.as_str();
+        let clash = self
+            .params
+            .iter()
+            .map(|p| (p.name.as_str(), p.span, "param"))
+            .chain(self.hosts.iter().map(|h| (h.name.as_str(), h.span, "host set")))
+            .chain(self.clusters.iter().map(|c| (c.name.as_str(), c.span, "cluster")))
+            .chain(self.bindings.iter().map(|b| (b.name.as_str(), b.span, "binding")))
+            .chain(self.locals.iter().flatten().map(|l| (l.name.as_str(), l.span, "binding")))
+            .find(|(other, _, _)| *other == n)
+            .map(|(_, s, k)| (s, k));
+        if let Some((prev, kind)) = clash {
+            self.emit(
+                Diagnostic::error("duplicate-binding", format!("`{n}` is already bound"))
+                    .at(name.span, "bound again here")
+                    .also(prev, format!("already a {kind} here"))
+                    .help("`let` names are visible in later steps, so each must be unique in the flow: pick another name"),
+            );
+        }
+        if n == "host" || n == "local" {
+            self.emit(
+                Diagnostic::error("duplicate-binding", format!("`{n}` is a built-in name"))
+                    .at(name.span, "cannot be rebound")
+                    .help("pick another name"),
+            );
+        }
+        if step_level {
+            self.bindings.push(BindingInfo {
+                name: n.to_string(),
+                ty,
+                span: name.span,
+                used: false,
+                step: self.step_index,
+            });
+            ir::BindingRef::Flow(self.bindings.len() - 1)
+        } else {
+            if let Some(frame) = self.locals.last_mut() {
+                frame.push(Local {
+                    name: n.to_string(),
+                    ty,
+                    span: name.span,
+                    used: false,
+                    report_unused: true,
+                });
+            }
+            ir::BindingRef::Local(n.to_string())
+        }
+    }
+
+    fn param_values(&mut self) -> IndexMap<String, ir::Expr> {
+        let mut out = IndexMap::new();
+        let declared: Vec<(String, Ty)> = self.params.iter().map(|p| (p.name.clone(), p.ty.clone())).collect();
+        for arg in &self.opts.params {
+            let Some((_, ty)) = declared.iter().find(|(n, _)| *n == arg.name) else {
+                let help = did_you_mean(&arg.name, declared.iter().map(|(n, _)| n.as_str()), "params");
+                self.emit(
+                    Diagnostic::error("unknown-param", format!("the flow has no param `{}`", arg.name))
+                        .at(arg.name_span, "not a param of this flow")
+                        .help(help),
+                );
+                continue;
+            };
+            match expr::param_value(&arg.value, ty, arg.value_span) {
+                Ok(e) => {
+                    if let Some(p) = self.params.iter_mut().find(|p| p.name == arg.name) {
+                        p.used = true;
+                    }
+                    out.insert(arg.name.clone(), e);
+                }
+                Err(reason) => self.emit(
+                    Diagnostic::error("invalid-param-value", format!("`{}` is not a valid `{ty}`", arg.value))
+                        .at(arg.value_span, reason)
+                        .help(expr::param_value_help(ty)),
+                ),
+            }
+        }
+        if self.opts.require_params {
+            let missing: Vec<(String, Ty, Span)> = self
+                .prog
+                .files
+                .iter()
+                .flat_map(|f| f.items.iter())
+                .filter_map(|i| match &i.kind {
+                    ast::ItemKind::Param(p) if p.default.is_none() && !p.ty.optional => Some(p),
+                    _ => None,
+                })
+                .filter(|p| !out.contains_key(&p.name.name))
+                .filter_map(|p| {
+                    let ty = declared.iter().find(|(n, _)| *n == p.name.name)?.1.clone();
+                    Some((p.name.name.clone(), ty, p.name.span))
+                })
+                .collect();
+            for (name, ty, span) in missing {
+                self.emit(
+                    Diagnostic::error("missing-param", format!("param `{name}` has no value"))
+                        .at(span, format!("required `{ty}` param without a default"))
+                        .help(format!("pass it with `-e {name}=VALUE`")),
+                );
+            }
+        }
+        out
+    }
+
+    fn report_unused(&mut self) {
+        let mut ds = Vec::new();
+        for p in &self.params {
+            if !p.used && !p.name.starts_with('_') {
+                ds.push(
+                    Diagnostic::warning("unused-param", format!("param `{}` is never used", p.name))
+                        .at(p.span, "declared here")
+                        .help("remove it, or use it in a step"),
+                );
+            }
+        }
+        for h in &self.hosts {
+            if !h.used && !h.name.starts_with('_') {
+                ds.push(
+                    Diagnostic::warning("unused-hosts", format!("host set `{}` is never used", h.name))
+                        .at(h.span, "declared here")
+                        .help("remove it, or run a step `on` it"),
+                );
+            }
+        }
+        for b in &self.bindings {
+            if !b.used && !b.name.starts_with('_') {
+                ds.push(
+                    Diagnostic::warning("unused-binding", format!("`{}` is never used", b.name))
+                        .at(b.span, "bound here")
+                        .help(format!("drop `let {} =` to run the action only for its effect, or name it `_{}`", b.name, b.name)),
+                );
+            }
+        }
+        self.diags.extend(ds);
+    }
+
+    fn check_groups(&mut self) {
+        let Some(groups) = &self.opts.inventory_groups else { return };
+        let mut ds = Vec::new();
+        for (name, span, optional) in &self.groups_used {
+            if *optional || groups.contains(name) || name == "all" || name == "ungrouped" {
+                continue;
+            }
+            let help = match crate::diagnostics::suggest(name, groups.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`? If the group may be absent, write `group(\"{name}\")?`"),
+                None => format!("the inventory has: {}; if the group may be absent, write `group(\"{name}\")?`", groups.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")),
+            };
+            ds.push(
+                Diagnostic::error("unknown-inventory-group", format!("the inventory has no group `{name}`"))
+                    .at(*span, "not in the inventory")
+                    .help(help),
+            );
+        }
+        self.diags.extend(ds);
+    }
+}
+
+fn ends_block(st: &ast::Stmt) -> bool {
+    matches!(&st.kind, ast::StmtKind::Action(a) if a.verb.name == "fail")
+}
+
+fn collect_lets(block: &ast::Block, out: &mut HashMap<String, Span>) {
+    for s in &block.stmts {
+        if let ast::StmtKind::Let { name, .. } = &s.kind {
+            out.entry(name.name.clone()).or_insert(name.span);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The INI inventory format.
+
+use super::{expand_range, Group, Host, Inventory};
+use crate::diagnostics::Diagnostic;
+use crate::source::{FileId, Span};
+
+enum Section {
+    Hosts(String),
+    Children(String),
+    Vars(String),
+}
+
+pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
+    let mut inv = Inventory::default();
+    let mut diags = Vec::new();
+    let mut section = Section::Hosts("ungrouped".into());
+    let mut offset = 0usize;
+    for raw_line in text.split_inclusive('\n') {
+        let line_start = offset;
+        offset += raw_line.len();
+        let line = raw_line.trim_end_matches(['\n', '\r']);
+        let trimmed = line.trim();
+        let lead = line.len() - line.trim_start().len();
+        let span = Span::new(file, line_start + lead, line_start + lead + trimmed.len());
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if let Some(head) = trimmed.strip_prefix('[') {
+            let Some(head) = head.strip_suffix(']') else {
+                diags.push(
+                    Diagnostic::error("inventory-syntax", "a section header is not closed")
+                        .at(span, "missing `]`")
+                        .help("write `[group]`, `[group:children]` or `[group:vars]`"),
+                );
+                continue;
+            };
+            let (name, kind) = match head.split_once(':') {
+                Some((n, k)) => (n.trim().to_string(), Some(k.trim())),
+                None => (head.trim().to_string(), None),
+            };
+            if name.is_empty() || name.chars().any(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
+                diags.push(
+                    Diagnostic::error("inventory-syntax", format!("`{name}` is not a valid group name"))
+                        .at(span, "bad group name")
+                        .help("group names use letters, digits, `_` and `-`"),
+                );
+                continue;
+            }
+            let g = inv.groups.entry(name.clone()).or_insert_with(|| Group {
+                span: Some(span),
+                ..Group::default()
+            });
+            if g.span.is_none() {
+                g.span = Some(span);
+            }
+            section = match kind {
+                None => Section::Hosts(name),
+                Some("children") => Section::Children(name),
+                Some("vars") => Section::Vars(name),
+                Some(other) => {
+                    diags.push(
+                        Diagnostic::error("inventory-syntax", format!("unknown section kind `:{other}`"))
+                            .at(span, "expected `:children` or `:vars`")
+                            .help("write `[group:children]` or `[group:vars]`"),
+                    );
+                    Section::Hosts(name)
+                }
+            };
+            continue;
+        }
+        match &section {
+            Section::Hosts(group) => {
+                let words = match split_words(trimmed) {
+                    Ok(w) => w,
+                    Err(why) => {
+                        diags.push(Diagnostic::error("inventory-syntax", why).at(span, "cannot split this line").help("quote values with spaces: key=\"a b\""));
+                        continue;
+                    }
+                };
+                let Some((pattern, vars)) = words.split_first() else { continue };
+                let names = match expand_range(pattern) {
+                    Ok(n) => n,
+                    Err(why) => {
+                        diags.push(Diagnostic::error("inventory-syntax", why).at(span, "bad host range").help("write ranges as `node[01:10]` or `db-[a:c]`"));
+                        continue;
+                    }
+                };
+                let mut host_vars = Vec::new();
+                for v in vars {
+                    match v.split_once('=') {
+                        Some((k, val)) => host_vars.push((k.to_string(), val.to_string())),
+                        None => diags.push(
+                            Diagnostic::error("inventory-syntax", format!("`{v}` is not `key=value`"))
+                                .at(span, "host variables are `key=value`")
+                                .help("write `ansible_host=10.0.0.1`"),
+                        ),
+                    }
+                }
+                for n in names {
+                    let h = inv.hosts.entry(n.clone()).or_insert_with(|| Host {
+                        name: n.clone(),
+                        span: Some(span),
+                        ..Host::default()
+                    });
+                    h.vars.extend(host_vars.iter().cloned());
+                    let g = inv.groups.entry(group.clone()).or_default();
+                    if !g.hosts.contains(&n) {
+                        g.hosts.push(n);
+                    }
+                }
+            }
+            Section::Children(group) => {
+                let child = trimmed.to_string();
+                inv.groups.entry(child.clone()).or_default();
+                let g = inv.groups.entry(group.clone()).or_default();
+                if !g.children.contains(&child) {
+                    g.children.push(child);
+                }
+            }
+            Section::Vars(group) => match trimmed.split_once('=') {
+                Some((k, v)) => {
+                    let v = unquote(v.trim());
+                    inv.groups.entry(group.clone()).or_default().vars.insert(k.trim().to_string(), v);
+                }
+                None => diags.push(
+                    Diagnostic::error("inventory-syntax", format!("`{trimmed}` is not `key=value`"))
+                        .at(span, "group variables are `key=value`")
+                        .help("write `ansible_user=admin`"),
+                ),
+            },
+        }
+    }
+    (inv, diags)
+}
+
+fn unquote(v: &str) -> String {
+    let b = v.as_bytes();
+    if b.len() >= 2 && ((b[0] == b'"' && b[b.len() - 1] == b'"') || (b[0] == b'\'' && b[b.len() - 1] == b'\'')) {
+        v[1..v.len() - 1].to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Split a host line into words, honouring quotes in `key="a b"`; ` #` starts a comment.
+fn split_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') if cur.is_empty() => break,
+            (None, c) if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+            (None, '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err("a quote is not closed".into());
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    Ok(words)
+}

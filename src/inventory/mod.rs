@@ -1,0 +1,319 @@
+//! Ansible inventories, INI and YAML, read as they are: groups, `[g:children]`,
+//! `[g:vars]`, inline host vars, ranges (`node[01:10]`), `all`/`ungrouped`, and the
+//! connection variables etcdflow uses (`ansible_host`, `ansible_port`, `ansible_user`,
+//! `ansible_ssh_private_key_file`, `ansible_become`, `ansible_connection`).
+//!
+//! Every host, user and port is validated strictly at load time (SAFETY.md invariant 22):
+//! a value that could become an ssh option or a shell word is refused with a diagnostic
+//! that points at its line.
+
+mod ini;
+mod yaml;
+
+use crate::diagnostics::Diagnostic;
+use crate::source::{FileId, SourceMap, Span};
+use indexmap::IndexMap;
+use std::collections::BTreeSet;
+
+#[derive(Clone, Debug, Default)]
+pub struct Host {
+    pub name: String,
+    pub vars: IndexMap<String, String>,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Group {
+    pub hosts: Vec<String>,
+    pub children: Vec<String>,
+    pub vars: IndexMap<String, String>,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Inventory {
+    pub file: Option<FileId>,
+    pub hosts: IndexMap<String, Host>,
+    pub groups: IndexMap<String, Group>,
+}
+
+/// The connection facts of one host, after group and host vars are merged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub key_file: Option<String>,
+    pub become_: bool,
+    pub local: bool,
+    pub vars: IndexMap<String, String>,
+}
+
+impl Inventory {
+    /// Parse by content: YAML when the file looks like a YAML mapping, else INI.
+    pub fn parse(file: FileId, sources: &SourceMap) -> (Inventory, Vec<Diagnostic>) {
+        let text = sources.text(file);
+        let name = sources.name(file);
+        let is_yaml = name.ends_with(".yml")
+            || name.ends_with(".yaml")
+            || text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+                .is_some_and(|l| l == "---" || (l.ends_with(':') && !l.starts_with('[')));
+        let (mut inv, mut diags) = if is_yaml { yaml::parse(file, text) } else { ini::parse(file, text) };
+        inv.file = Some(file);
+        inv.finish();
+        diags.extend(inv.validate());
+        (inv, diags)
+    }
+
+    pub fn group_names(&self) -> BTreeSet<String> {
+        let mut s: BTreeSet<String> = self.groups.keys().cloned().collect();
+        s.insert("all".into());
+        s.insert("ungrouped".into());
+        s
+    }
+
+    /// Ensure `all` and `ungrouped` exist and every host is reachable from `all`.
+    fn finish(&mut self) {
+        let grouped: BTreeSet<String> = self
+            .groups
+            .iter()
+            .filter(|(n, _)| n.as_str() != "all" && n.as_str() != "ungrouped")
+            .flat_map(|(_, g)| g.hosts.iter().cloned())
+            .collect();
+        let ungrouped: Vec<String> = self.hosts.keys().filter(|h| !grouped.contains(*h)).cloned().collect();
+        let ug = self.groups.entry("ungrouped".into()).or_default();
+        for h in ungrouped {
+            if !ug.hosts.contains(&h) {
+                ug.hosts.push(h);
+            }
+        }
+    }
+
+    /// Hosts of a group, children included, in inventory order, without duplicates.
+    pub fn group_hosts(&self, name: &str) -> Option<Vec<String>> {
+        if name == "all" {
+            return Some(self.hosts.keys().cloned().collect());
+        }
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        self.collect(name, &mut out, &mut seen)?;
+        Some(out)
+    }
+
+    fn collect(&self, name: &str, out: &mut Vec<String>, seen: &mut BTreeSet<String>) -> Option<()> {
+        if !seen.insert(name.to_string()) {
+            return Some(()); // a children cycle: each group once
+        }
+        let g = self.groups.get(name)?;
+        for h in &g.hosts {
+            if !out.contains(h) {
+                out.push(h.clone());
+            }
+        }
+        for c in &g.children {
+            let _ = self.collect(c, out, seen);
+        }
+        Some(())
+    }
+
+    /// Groups a host belongs to, directly or through children.
+    pub fn groups_of(&self, host: &str) -> Vec<String> {
+        self.groups
+            .keys()
+            .filter(|g| self.group_hosts(g).is_some_and(|hs| hs.iter().any(|h| h == host)))
+            .cloned()
+            .collect()
+    }
+
+    /// Variables for a host: `all` vars, then parent groups before children, then host vars.
+    pub fn host_vars(&self, host: &str) -> IndexMap<String, String> {
+        let mut vars = IndexMap::new();
+        if let Some(all) = self.groups.get("all") {
+            vars.extend(all.vars.clone());
+        }
+        let mut groups = self.groups_of(host);
+        groups.sort_by_key(|g| self.depth(g, &mut BTreeSet::new()));
+        for g in groups {
+            if g != "all" {
+                if let Some(gr) = self.groups.get(&g) {
+                    vars.extend(gr.vars.clone());
+                }
+            }
+        }
+        if let Some(h) = self.hosts.get(host) {
+            vars.extend(h.vars.clone());
+        }
+        vars
+    }
+
+    fn depth(&self, g: &str, seen: &mut BTreeSet<String>) -> usize {
+        if !seen.insert(g.to_string()) {
+            return 0;
+        }
+        let parents: Vec<&String> = self.groups.iter().filter(|(_, gr)| gr.children.iter().any(|c| c == g)).map(|(n, _)| n).collect();
+        parents.iter().map(|p| 1 + self.depth(p, seen)).max().unwrap_or(0)
+    }
+
+    pub fn target(&self, host: &str) -> Option<Target> {
+        self.hosts.get(host)?;
+        let vars = self.host_vars(host);
+        let get = |k: &str| vars.get(k).cloned();
+        Some(Target {
+            name: host.to_string(),
+            address: get("ansible_host").unwrap_or_else(|| host.to_string()),
+            port: get("ansible_port").and_then(|p| p.parse().ok()).unwrap_or(22),
+            user: get("ansible_user"),
+            key_file: get("ansible_ssh_private_key_file"),
+            become_: get("ansible_become").is_some_and(|b| truthy(&b)),
+            local: get("ansible_connection").as_deref() == Some("local"),
+            vars,
+        })
+    }
+
+    /// Strict checks of every host, user and port (SAFETY.md invariant 22).
+    fn validate(&self) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        let bad = |what: &str, value: &str, why: String, span: Option<Span>| {
+            let mut d = Diagnostic::error("invalid-inventory-host", format!("{what} `{}` is not allowed", value.escape_debug()));
+            d = match span {
+                Some(s) => d.at(s, why),
+                None => d.note(why),
+            };
+            d.help("hosts are DNS names or IP addresses (IPv6 in brackets), users are plain login names, ports 1..65535")
+        };
+        for (name, h) in &self.hosts {
+            if let Err(why) = check_host(name) {
+                out.push(bad("inventory host", name, why, h.span));
+            }
+            let vars = self.host_vars(name);
+            if let Some(a) = vars.get("ansible_host") {
+                if let Err(why) = check_host(a) {
+                    out.push(bad("`ansible_host`", a, why, h.span));
+                }
+            }
+            if let Some(u) = vars.get("ansible_user") {
+                if let Err(why) = check_user(u) {
+                    out.push(bad("`ansible_user`", u, why, h.span));
+                }
+            }
+            if let Some(p) = vars.get("ansible_port") {
+                if !p.parse::<u16>().is_ok_and(|n| n >= 1) {
+                    out.push(bad("`ansible_port`", p, "not a port in 1..65535".into(), h.span));
+                }
+            }
+        }
+        out
+    }
+}
+
+pub fn truthy(s: &str) -> bool {
+    matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "on")
+}
+
+/// A strict host name or IP address (SAFETY.md inv. 22).
+pub fn check_host(h: &str) -> Result<(), String> {
+    if h.is_empty() {
+        return Err("empty".into());
+    }
+    if h.starts_with('-') {
+        return Err("starts with `-` and would be read as an ssh option".into());
+    }
+    if let Some(inner) = h.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().map(|_| ()).map_err(|_| "not an IPv6 address".into());
+    }
+    if h.contains(':') {
+        return Err("IPv6 addresses must be in brackets; `:` is not allowed otherwise".into());
+    }
+    if h.len() > 253 {
+        return Err("longer than 253 characters".into());
+    }
+    if let Some(c) = h.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.' || *c == '_')) {
+        return Err(format!("contains `{}`, which is not allowed in a host name", c.escape_debug()));
+    }
+    if h.split('.').any(|l| l.is_empty() || l.starts_with('-')) {
+        return Err("has an empty label or a label starting with `-`".into());
+    }
+    Ok(())
+}
+
+pub fn check_user(u: &str) -> Result<(), String> {
+    if u.is_empty() {
+        return Err("empty".into());
+    }
+    if u.starts_with('-') {
+        return Err("starts with `-`".into());
+    }
+    if u.len() > 32 {
+        return Err("longer than 32 characters".into());
+    }
+    if let Some(c) = u.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || *c == '.')) {
+        return Err(format!("contains `{}`", c.escape_debug()));
+    }
+    Ok(())
+}
+
+/// Expand Ansible host ranges: `node[01:03]` → node01, node02, node03; `[a:c]`; strides.
+pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
+    let Some(open) = pattern.find('[') else {
+        return Ok(vec![pattern.to_string()]);
+    };
+    // `[v6]` as a whole host is not a range.
+    if open == 0 && pattern.ends_with(']') && pattern.contains(':') && !pattern[1..].contains('[') && pattern[1..pattern.len() - 1].matches(':').count() > 2 {
+        return Ok(vec![pattern.to_string()]);
+    }
+    let close = pattern[open..].find(']').map(|i| open + i).ok_or("unclosed `[` in a host range")?;
+    let (prefix, spec, suffix) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
+    let parts: Vec<&str> = spec.split(':').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return Err(format!("range `[{spec}]` must be `[start:end]` or `[start:end:step]`"));
+    }
+    let step: usize = match parts.get(2) {
+        Some(s) => s.parse().ok().filter(|n| *n > 0).ok_or("range step must be a positive integer")?,
+        None => 1,
+    };
+    let (a, b) = (parts[0], parts[1]);
+    let mut items = Vec::new();
+    if let (Ok(x), Ok(y)) = (a.parse::<u64>(), b.parse::<u64>()) {
+        if x > y {
+            return Err(format!("range `[{spec}]` runs backwards"));
+        }
+        if y - x > 100_000 {
+            return Err(format!("range `[{spec}]` is too large"));
+        }
+        let width = if a.starts_with('0') && a.len() > 1 { a.len() } else { 0 };
+        let mut n = x;
+        while n <= y {
+            items.push(format!("{n:0width$}"));
+            n += step as u64;
+        }
+    } else if a.len() == 1 && b.len() == 1 && a.chars().all(|c| c.is_ascii_alphabetic()) && b.chars().all(|c| c.is_ascii_alphabetic()) {
+        let (x, y) = (a.as_bytes()[0], b.as_bytes()[0]);
+        if x > y {
+            return Err(format!("range `[{spec}]` runs backwards"));
+        }
+        let mut c = x;
+        while c <= y {
+            items.push((c as char).to_string());
+            c = c.saturating_add(step as u8);
+            if c == u8::MAX {
+                break;
+            }
+        }
+    } else {
+        return Err(format!("range `[{spec}]` must be numbers or single letters"));
+    }
+    let mut out = Vec::new();
+    for i in items {
+        for rest in expand_range(suffix)? {
+            out.push(format!("{prefix}{i}{rest}"));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
