@@ -61,7 +61,7 @@ pub struct Step {
     pub body: Vec<Stmt>,
     pub rollback: Option<Vec<Stmt>>,
     /// After a `point_of_no_return`: a failure prints this instead of rolling back.
-    pub no_return: Option<String>,
+    pub no_return: Option<Expr>,
     pub span: Span,
 }
 

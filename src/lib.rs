@@ -11,3 +11,6 @@ pub mod source;
 pub mod syntax;
 pub mod template;
 pub mod inventory;
+pub mod cli;
+
+pub use cli::run;

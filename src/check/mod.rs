@@ -258,7 +258,7 @@ impl<'a> Checker<'a> {
         let mut hosts = Vec::new();
         let mut clusters = Vec::new();
         let mut steps = Vec::new();
-        let mut no_return: Option<String> = None;
+        let mut no_return: Option<ir::Expr> = None;
         // Params first, so that host sets and clusters above a param may use it.
         for (file, item) in &items {
             self.file = *file;
@@ -307,9 +307,11 @@ impl<'a> Checker<'a> {
             self.file = *file;
             match &item.kind {
                 ast::ItemKind::PointOfNoReturn(s) => {
-                    no_return = Some(s.as_plain().unwrap_or_else(|| {
-                        "this flow is past its point of no return; recover by hand".to_string()
-                    }));
+                    let e = ast::Expr {
+                        kind: ast::ExprKind::Str(s.clone()),
+                        span: s.span,
+                    };
+                    no_return = Some(self.expect(&e, &Ty::Str, "a recovery message"));
                 }
                 ast::ItemKind::Step(s) => {
                     self.step_index = steps.len();

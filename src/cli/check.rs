@@ -1,0 +1,194 @@
+//! `etcdflow check FILE... [-i INV] [-e k=v]... [--vars FILE] [--format human|json]`
+
+use super::{Exit, Format};
+use crate::check::{self, Options, ParamArg};
+use crate::diagnostics::{self, render, Diagnostic};
+use crate::inventory::Inventory;
+use crate::load::{self, RealFs};
+use crate::source::{SourceMap, Span};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub(crate) struct CheckArgs {
+    /// Flow files (`.flow` or `.etcdflow`).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// An Ansible inventory (INI or YAML): also check the groups the flows use.
+    #[arg(short, long, value_name = "INVENTORY")]
+    inventory: Option<PathBuf>,
+    /// Set a param: `-e name=value` (repeatable). Giving any param checks that all
+    /// required params have values.
+    #[arg(short = 'e', long = "extra-var", value_name = "NAME=VALUE")]
+    extra: Vec<String>,
+    /// A YAML or JSON file of param values.
+    #[arg(long, value_name = "FILE")]
+    vars: Option<PathBuf>,
+    /// Output format: `human` (on stderr) or `json` (one document on stdout).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+impl CheckArgs {
+    pub(crate) fn run(self, color: bool) -> Exit {
+        let mut sources = SourceMap::new();
+        let mut diags: Vec<Diagnostic> = Vec::new();
+        let mut usage = false;
+
+        let (params, mut pdiags) = param_args(&self.extra, self.vars.as_deref(), &mut sources);
+        usage |= pdiags.iter().any(|d| d.code == "file-not-found");
+        diags.append(&mut pdiags);
+
+        let mut groups = None;
+        if let Some(inv_path) = &self.inventory {
+            match std::fs::read_to_string(inv_path) {
+                Ok(text) => {
+                    let id = sources.add(inv_path.display().to_string(), inv_path, text);
+                    let (inv, mut d) = Inventory::parse(id, &sources);
+                    diags.append(&mut d);
+                    groups = Some(inv.group_names());
+                }
+                Err(e) => {
+                    usage = true;
+                    diags.push(
+                        Diagnostic::error("file-not-found", format!("cannot read inventory `{}`: {e}", inv_path.display()))
+                            .help("pass an Ansible inventory file with `-i`"),
+                    );
+                }
+            }
+        }
+        let require_params = !params.is_empty() || self.vars.is_some();
+        let opts = Options {
+            inventory_groups: groups,
+            params,
+            require_params,
+        };
+        for f in &self.files {
+            let prog = load::load(&RealFs, f, &mut sources);
+            if prog.root.is_none() {
+                usage = true;
+            }
+            diags.extend(prog.diagnostics.iter().cloned());
+            if prog.root.is_some() {
+                let checked = check::check(&prog, &sources, &opts);
+                diags.extend(checked.diagnostics);
+            }
+        }
+        // `-e` names are checked once per file; report each problem once.
+        dedup(&mut diags);
+        diagnostics::sort(&mut diags);
+        let errors = diags.iter().filter(|d| d.is_error()).count();
+        let warnings = diags.len() - errors;
+        match self.format {
+            Format::Json => println!("{}", render::json(&diags, &sources)),
+            Format::Human => {
+                eprint!("{}", render::human(&diags, &sources, color));
+                let n = self.files.len();
+                eprintln!(
+                    "checked {n} file{}: {errors} error{}, {warnings} warning{}",
+                    if n == 1 { "" } else { "s" },
+                    if errors == 1 { "" } else { "s" },
+                    if warnings == 1 { "" } else { "s" }
+                );
+            }
+        }
+        if usage {
+            Exit::Usage
+        } else if errors > 0 {
+            Exit::Failed
+        } else {
+            Exit::Ok
+        }
+    }
+}
+
+fn dedup(diags: &mut Vec<Diagnostic>) {
+    let mut seen = Vec::new();
+    diags.retain(|d| {
+        let key = (d.code, d.message.clone(), d.primary_span());
+        if seen.contains(&key) {
+            false
+        } else {
+            seen.push(key);
+            true
+        }
+    });
+}
+
+/// `-e` and `--vars` values, placed in the source map so diagnostics can point at them.
+pub(crate) fn param_args(extra: &[String], vars: Option<&std::path::Path>, sources: &mut SourceMap) -> (Vec<ParamArg>, Vec<Diagnostic>) {
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    if !extra.is_empty() {
+        let mut text = String::new();
+        let mut offsets = Vec::new();
+        for e in extra {
+            text.push_str("-e ");
+            offsets.push(text.len());
+            text.push_str(e);
+            text.push('\n');
+        }
+        let id = sources.add("<command line>", std::path::Path::new("<command line>"), text);
+        for (e, off) in extra.iter().zip(offsets) {
+            match e.split_once('=') {
+                Some((name, value)) if !name.trim().is_empty() => out.push(ParamArg {
+                    name: name.trim().to_string(),
+                    value: value.to_string(),
+                    name_span: Span::new(id, off, off + name.len()),
+                    value_span: Span::new(id, off + name.len() + 1, off + e.len()),
+                }),
+                _ => diags.push(
+                    Diagnostic::error("invalid-param-value", format!("`-e {e}` is not `name=value`"))
+                        .at(Span::new(id, off, off + e.len()), "expected `name=value`")
+                        .help("write `-e snapshot=/backups/etcd.db`"),
+                ),
+            }
+        }
+    }
+    if let Some(path) = vars {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let id = sources.add(path.display().to_string(), path, text.clone());
+                match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {
+                    Ok(serde_yaml_ng::Value::Mapping(m)) => {
+                        for (k, v) in m {
+                            let Some(name) = k.as_str().map(str::to_string) else { continue };
+                            let value = match v {
+                                serde_yaml_ng::Value::String(s) => s,
+                                serde_yaml_ng::Value::Number(n) => n.to_string(),
+                                serde_yaml_ng::Value::Bool(b) => b.to_string(),
+                                serde_yaml_ng::Value::Sequence(items) => items
+                                    .iter()
+                                    .map(|i| match i {
+                                        serde_yaml_ng::Value::String(s) => s.clone(),
+                                        other => serde_json::to_string(other).unwrap_or_default(),
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join(","),
+                                other => serde_json::to_string(&other).unwrap_or_default(),
+                            };
+                            let at = text.find(&format!("{name}:")).unwrap_or(0);
+                            let span = Span::new(id, at, at + name.len());
+                            out.push(ParamArg {
+                                name,
+                                value,
+                                name_span: span,
+                                value_span: span,
+                            });
+                        }
+                    }
+                    Ok(_) | Err(_) => diags.push(
+                        Diagnostic::error("invalid-param-value", format!("`{}` is not a YAML or JSON mapping of param values", path.display()))
+                            .at(Span::new(id, 0, text.len().min(1)), "expected `name: value` lines")
+                            .help("write one `name: value` per line"),
+                    ),
+                }
+            }
+            Err(e) => diags.push(
+                Diagnostic::error("file-not-found", format!("cannot read vars file `{}`: {e}", path.display()))
+                    .help("pass a YAML or JSON file of param values with `--vars`"),
+            ),
+        }
+    }
+    (out, diags)
+}

@@ -1,0 +1,97 @@
+//! The command line: one clap struct per subcommand, each with a short `run` that
+//! delegates to the library. Exit codes are documented in the README and in [`Exit`].
+
+mod check;
+mod explain;
+mod inventory;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// Process exit codes (stable; documented in the README).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Success (warnings allowed).
+    Ok = 0,
+    /// The input has errors (check), or the run failed and was rolled back.
+    Failed = 1,
+    /// Usage error: bad flags, unreadable files given on the command line.
+    Usage = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "etcdflow", version, about = "Checked, resumable, etcd-aware procedures for Kubernetes control planes")]
+pub struct Cli {
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check flows for every mistake that can be found before a host is touched.
+    Check(check::CheckArgs),
+    /// Explain a diagnostic code, with an example (`etcdflow explain --list` lists them).
+    Explain(explain::ExplainArgs),
+    /// Show how an Ansible inventory was understood.
+    Inventory(inventory::InventoryArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq, Default)]
+pub(crate) enum Format {
+    #[default]
+    Human,
+    Json,
+}
+
+impl Color {
+    fn enabled(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
+/// Run the CLI with these arguments (the first is the program name).
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => Exit::Ok.into(),
+                _ => Exit::Usage.into(),
+            };
+        }
+    };
+    let color = cli.color.enabled();
+    let exit = match cli.command {
+        Command::Check(a) => a.run(color),
+        Command::Explain(a) => a.run(),
+        Command::Inventory(a) => a.run(color),
+    };
+    exit.into()
+}
