@@ -220,5 +220,8 @@ pub enum ExprKind {
 pub enum InterpPart {
     Text(String),
     /// Shell-quoted when the string is a command (SAFETY.md inv. 20), unless `raw`.
-    Value { expr: Expr, raw: bool },
+    Value {
+        expr: Expr,
+        raw: bool,
+    },
 }

@@ -4,13 +4,13 @@
 //! phase reports [`diagnostics::Diagnostic`]s, rendered by `diagnostics::render` only.
 
 pub mod check;
+pub mod cli;
 pub mod diagnostics;
+pub mod inventory;
 pub mod ir;
 pub mod load;
 pub mod source;
 pub mod syntax;
 pub mod template;
-pub mod inventory;
-pub mod cli;
 
 pub use cli::run;

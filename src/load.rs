@@ -61,8 +61,11 @@ pub fn load(fs: &dyn Fs, path: &Path, sources: &mut SourceMap) -> Program {
             load_file(fs, id, sources, &mut prog, &mut stack);
         }
         Err(e) => prog.diagnostics.push(
-            Diagnostic::error("file-not-found", format!("cannot read `{}`: {e}", path.display()))
-                .help("check the path; flow files end in `.flow` or `.etcdflow`"),
+            Diagnostic::error(
+                "file-not-found",
+                format!("cannot read `{}`: {e}", path.display()),
+            )
+            .help("check the path; flow files end in `.flow` or `.etcdflow`"),
         ),
     }
     prog
@@ -72,7 +75,13 @@ fn dir_of(path: &Path) -> PathBuf {
     path.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-fn load_file(fs: &dyn Fs, id: FileId, sources: &mut SourceMap, prog: &mut Program, stack: &mut Vec<PathBuf>) {
+fn load_file(
+    fs: &dyn Fs,
+    id: FileId,
+    sources: &mut SourceMap,
+    prog: &mut Program,
+    stack: &mut Vec<PathBuf>,
+) {
     let parsed = syntax::parse(id, sources.text(id));
     prog.recovered |= parsed.recovered;
     prog.diagnostics.extend(parsed.diagnostics);
@@ -90,7 +99,7 @@ fn load_file(fs: &dyn Fs, id: FileId, sources: &mut SourceMap, prog: &mut Progra
         if prog.templates.contains_key(&(id, rel.clone())) {
             continue;
         }
-        let full = dir.join(&rel);
+        let full = normalize(&dir.join(&rel));
         let entry = match sources.find(&full) {
             Some(t) => Ok(t),
             None => match fs.read(&full) {
@@ -120,10 +129,13 @@ fn load_file(fs: &dyn Fs, id: FileId, sources: &mut SourceMap, prog: &mut Progra
                 .map(|p| p.display().to_string())
                 .collect();
             prog.diagnostics.push(
-                Diagnostic::error("include-cycle", format!("`{rel}` is already being included"))
-                    .at(span, "this include closes a loop")
-                    .note(format!("include chain: {}", chain.join(" -> ")))
-                    .help("move what both files need into a third file that both include"),
+                Diagnostic::error(
+                    "include-cycle",
+                    format!("`{rel}` is already being included"),
+                )
+                .at(span, "this include closes a loop")
+                .note(format!("include chain: {}", chain.join(" -> ")))
+                .help("move what both files need into a third file that both include"),
             );
             continue;
         }
@@ -138,9 +150,15 @@ fn load_file(fs: &dyn Fs, id: FileId, sources: &mut SourceMap, prog: &mut Progra
                 stack.pop();
             }
             Err(e) => prog.diagnostics.push(
-                Diagnostic::error("include-not-found", format!("cannot read included file `{rel}`"))
-                    .at(span, format!("{e}"))
-                    .help(format!("include paths are relative to this file's directory (`{}`)", dir.display())),
+                Diagnostic::error(
+                    "include-not-found",
+                    format!("cannot read included file `{rel}`"),
+                )
+                .at(span, format!("{e}"))
+                .help(format!(
+                    "include paths are relative to this file's directory (`{}`)",
+                    dir.display()
+                )),
             ),
         }
     }
@@ -149,20 +167,26 @@ fn load_file(fs: &dyn Fs, id: FileId, sources: &mut SourceMap, prog: &mut Progra
 fn collect_templates(block: &ast::Block, out: &mut Vec<String>) {
     for s in &block.stmts {
         match &s.kind {
-            ast::StmtKind::Action(a) | ast::StmtKind::Let { value: ast::LetValue::Action(a), .. } => {
-                if a.verb.name == "template" {
-                    if let Some(p) = a.positional.as_ref().and_then(|e| e.as_plain_str()) {
-                        out.push(p);
-                    }
+            ast::StmtKind::Action(a)
+            | ast::StmtKind::Let {
+                value: ast::LetValue::Action(a),
+                ..
+            } if a.verb.name == "template" => {
+                if let Some(p) = a.positional.as_ref().and_then(|e| e.as_plain_str()) {
+                    out.push(p);
                 }
             }
-            ast::StmtKind::If { then, otherwise, .. } => {
+            ast::StmtKind::If {
+                then, otherwise, ..
+            } => {
                 collect_templates(then, out);
                 if let Some(o) = otherwise {
                     collect_templates(o, out);
                 }
             }
-            ast::StmtKind::For { body, .. } | ast::StmtKind::Rollback(body) => collect_templates(body, out),
+            ast::StmtKind::For { body, .. } | ast::StmtKind::Rollback(body) => {
+                collect_templates(body, out)
+            }
             _ => {}
         }
     }

@@ -71,6 +71,13 @@ impl SourceMap {
         id
     }
 
+    /// Rename files for display (tests show paths relative to the repository).
+    pub fn rename_all(&mut self, f: impl Fn(&str) -> String) {
+        for file in &mut self.files {
+            file.name = f(&file.name);
+        }
+    }
+
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {
         self.files.get(id.0 as usize)
     }

@@ -12,7 +12,17 @@ pub struct TemplateError {
 }
 
 /// Names minijinja itself provides to every template.
-const BUILTIN_GLOBALS: &[&str] = &["range", "dict", "namespace", "loop", "self", "super", "varargs", "kwargs", "caller"];
+const BUILTIN_GLOBALS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "loop",
+    "self",
+    "super",
+    "varargs",
+    "kwargs",
+    "caller",
+];
 
 fn env<'a>() -> Environment<'a> {
     let mut env = Environment::new();
@@ -25,10 +35,12 @@ fn env<'a>() -> Environment<'a> {
 /// The variables a template reads that it does not define itself.
 pub fn undeclared_variables(name: &str, source: &str) -> Result<BTreeSet<String>, TemplateError> {
     let env = env();
-    let tpl = env.template_from_named_str(name, source).map_err(|e| TemplateError {
-        message: e.detail().map_or_else(|| e.to_string(), str::to_string),
-        line: e.line(),
-    })?;
+    let tpl = env
+        .template_from_named_str(name, source)
+        .map_err(|e| TemplateError {
+            message: e.detail().map_or_else(|| e.to_string(), str::to_string),
+            line: e.line(),
+        })?;
     Ok(tpl
         .undeclared_variables(false)
         .into_iter()
@@ -39,10 +51,12 @@ pub fn undeclared_variables(name: &str, source: &str) -> Result<BTreeSet<String>
 /// Render with strict undefined behaviour and fuel. `ctx` never holds secrets (inv. 24).
 pub fn render(name: &str, source: &str, ctx: &serde_json::Value) -> Result<String, TemplateError> {
     let env = env();
-    let tpl = env.template_from_named_str(name, source).map_err(|e| TemplateError {
-        message: e.detail().map_or_else(|| e.to_string(), str::to_string),
-        line: e.line(),
-    })?;
+    let tpl = env
+        .template_from_named_str(name, source)
+        .map_err(|e| TemplateError {
+            message: e.detail().map_or_else(|| e.to_string(), str::to_string),
+            line: e.line(),
+        })?;
     tpl.render(ctx).map_err(|e| TemplateError {
         message: e.detail().map_or_else(|| e.to_string(), str::to_string),
         line: e.line(),
@@ -55,7 +69,11 @@ mod tests {
 
     #[test]
     fn finds_undeclared_variables_but_not_loop_locals() {
-        let vars = undeclared_variables("t", "{% for m in members %}{{ m }}{{ loop.index }}{% endfor %}{{ token }}").unwrap_or_default();
+        let vars = undeclared_variables(
+            "t",
+            "{% for m in members %}{{ m }}{{ loop.index }}{% endfor %}{{ token }}",
+        )
+        .unwrap_or_default();
         assert_eq!(vars.into_iter().collect::<Vec<_>>(), ["members", "token"]);
     }
 
@@ -68,6 +86,11 @@ mod tests {
     #[test]
     fn render_is_strict() {
         assert!(render("t", "{{ missing }}", &serde_json::json!({})).is_err());
-        assert_eq!(render("t", "{{ a }}", &serde_json::json!({"a": 1})).ok().as_deref(), Some("1"));
+        assert_eq!(
+            render("t", "{{ a }}", &serde_json::json!({"a": 1}))
+                .ok()
+                .as_deref(),
+            Some("1")
+        );
     }
 }

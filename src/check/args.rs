@@ -1,6 +1,6 @@
 //! Actions, step options and cluster fields: arguments checked against [`schema`].
 
-use super::expr::{validate_path, validate_url};
+use super::expr::validate_path;
 use super::schema::{self, ActionSpec, ArgTy};
 use super::types::Ty;
 use super::Checker;
@@ -13,37 +13,67 @@ use indexmap::IndexMap;
 impl Checker<'_> {
     pub(crate) fn action(&mut self, a: &ast::Action) -> Option<ir::Action> {
         let Some(spec) = schema::action(&a.verb.name) else {
-            let help = did_you_mean(&a.verb.name, schema::actions().iter().map(|s| s.verb), "actions");
+            let help = did_you_mean(
+                &a.verb.name,
+                schema::actions().iter().map(|s| s.verb),
+                "actions",
+            );
             self.emit(
-                Diagnostic::error("unknown-action", format!("unknown action `{}`", a.verb.name))
-                    .at(a.verb.span, "not an action")
-                    .help(help),
+                Diagnostic::error(
+                    "unknown-action",
+                    format!("unknown action `{}`", a.verb.name),
+                )
+                .at(a.verb.span, "not an action")
+                .help(help),
             );
             return None;
         };
         let positional = match (&spec.positional, &a.positional) {
-            (Some((name, ty, _)), Some(e)) => Some(self.arg_value(e, ty, &format!("`{}`'s {name}", spec.verb))),
+            (Some((name, ty, _)), Some(e)) => {
+                Some(self.arg_value(e, ty, &format!("`{}`'s {name}", spec.verb)))
+            }
             (None, Some(e)) => {
-                let hint = spec.args.iter().find(|x| !matches!(x.ty, ArgTy::Flag)).map(|x| format!("; write it as `{}: ...`", x.name)).unwrap_or_default();
+                let hint = spec
+                    .args
+                    .iter()
+                    .find(|x| !matches!(x.ty, ArgTy::Flag))
+                    .map(|x| format!("; write it as `{}: ...`", x.name))
+                    .unwrap_or_default();
                 self.emit(
-                    Diagnostic::error("unknown-argument", format!("`{}` takes no positional argument", spec.verb))
-                        .at(e.span, "unexpected argument")
-                        .help(format!("`{}` takes {}{hint}", spec.verb, arg_list(spec))),
+                    Diagnostic::error(
+                        "unknown-argument",
+                        format!("`{}` takes no positional argument", spec.verb),
+                    )
+                    .at(e.span, "unexpected argument")
+                    .help(format!(
+                        "`{}` takes {}{hint}",
+                        spec.verb,
+                        arg_list(spec)
+                    )),
                 );
                 None
             }
             (Some((name, _, true)), None) if !in_one_of(spec, "_") => {
                 self.emit(
-                    Diagnostic::error("missing-argument", format!("`{}` needs its {name}", spec.verb))
-                        .at(a.verb.span, format!("no {name} given"))
-                        .help(format!("write `{} <{name}>`", spec.verb)),
+                    Diagnostic::error(
+                        "missing-argument",
+                        format!("`{}` needs its {name}", spec.verb),
+                    )
+                    .at(a.verb.span, format!("no {name} given"))
+                    .help(format!("write `{} <{name}>`", spec.verb)),
                 );
                 None
             }
             _ => None,
         };
         let has_positional = a.positional.is_some();
-        let mut args = self.clauses(spec, Some(has_positional), &a.clauses, a.verb.span, spec.verb);
+        let mut args = self.clauses(
+            spec,
+            Some(has_positional),
+            &a.clauses,
+            a.verb.span,
+            spec.verb,
+        );
 
         let mut cluster = None;
         if let ActionKind::Etcd(_) = spec.kind {
@@ -63,7 +93,11 @@ impl Checker<'_> {
         })
     }
 
-    fn resolve_cluster(&mut self, args: &mut IndexMap<&'static str, ir::Arg>, a: &ast::Action) -> Option<usize> {
+    fn resolve_cluster(
+        &mut self,
+        args: &mut IndexMap<&'static str, ir::Arg>,
+        a: &ast::Action,
+    ) -> Option<usize> {
         if let Some(ir::Arg::Value(e)) = args.get("cluster") {
             return match &e.kind {
                 ir::ExprKind::Cluster(i) => Some(*i),
@@ -77,31 +111,54 @@ impl Checker<'_> {
             }
             0 => {
                 self.emit(
-                    Diagnostic::error("unknown-cluster", format!("`{}` needs an etcd cluster, and the flow declares none", a.verb.name))
-                        .at(a.verb.span, "no cluster to talk to")
-                        .help("declare one: `cluster main { members: group(\"etcd\") }`"),
+                    Diagnostic::error(
+                        "unknown-cluster",
+                        format!(
+                            "`{}` needs an etcd cluster, and the flow declares none",
+                            a.verb.name
+                        ),
+                    )
+                    .at(a.verb.span, "no cluster to talk to")
+                    .help("declare one: `cluster main { members: group(\"etcd\") }`"),
                 );
                 None
             }
             _ => {
-                let names: Vec<String> = self.clusters.iter().map(|c| format!("`{}`", c.name)).collect();
+                let names: Vec<String> = self
+                    .clusters
+                    .iter()
+                    .map(|c| format!("`{}`", c.name))
+                    .collect();
                 self.emit(
-                    Diagnostic::error("missing-argument", format!("`{}` needs `cluster:`: the flow declares several", a.verb.name))
-                        .at(a.verb.span, "which cluster?")
-                        .help(format!("add `cluster: NAME`, one of {}", names.join(", "))),
+                    Diagnostic::error(
+                        "missing-argument",
+                        format!(
+                            "`{}` needs `cluster:`: the flow declares several",
+                            a.verb.name
+                        ),
+                    )
+                    .at(a.verb.span, "which cluster?")
+                    .help(format!("add `cluster: NAME`, one of {}", names.join(", "))),
                 );
                 None
             }
         }
     }
 
-    fn template(&mut self, a: &ast::Action, vars: Option<&ir::Arg>) -> Option<crate::source::FileId> {
+    fn template(
+        &mut self,
+        a: &ast::Action,
+        vars: Option<&ir::Arg>,
+    ) -> Option<crate::source::FileId> {
         let pos = a.positional.as_ref()?;
         let Some(rel) = pos.as_plain_str() else {
             self.emit(
-                Diagnostic::error("template-path-not-literal", "the template path must be a plain string")
-                    .at(pos.span, "computed path")
-                    .help("write the path as a literal so the template can be checked before the run"),
+                Diagnostic::error(
+                    "template-path-not-literal",
+                    "the template path must be a plain string",
+                )
+                .at(pos.span, "computed path")
+                .help("write the path as a literal so the template can be checked before the run"),
             );
             return None;
         };
@@ -110,9 +167,12 @@ impl Checker<'_> {
             Ok(id) => id,
             Err(why) => {
                 self.emit(
-                    Diagnostic::error("template-not-found", format!("cannot read template `{rel}`"))
-                        .at(pos.span, why)
-                        .help("template paths are relative to the flow file"),
+                    Diagnostic::error(
+                        "template-not-found",
+                        format!("cannot read template `{rel}`"),
+                    )
+                    .at(pos.span, why)
+                    .help("template paths are relative to the flow file"),
                 );
                 return None;
             }
@@ -121,13 +181,19 @@ impl Checker<'_> {
         let undeclared = match crate::template::undeclared_variables(&rel, &source) {
             Ok(v) => v,
             Err(e) => {
-                let line_span = e.line.and_then(|l| line_span(&source, l)).map(|(s, e2)| Span::new(id, s, e2));
-                let mut d = Diagnostic::error("template-syntax", format!("template `{rel}` is not valid: {}", e.message));
+                let line_span = e
+                    .line
+                    .and_then(|l| line_span(&source, l))
+                    .map(|(s, e2)| Span::new(id, s, e2));
+                let mut d = Diagnostic::error(
+                    "template-syntax",
+                    format!("template `{rel}` is not valid: {}", e.message),
+                );
                 d = match line_span {
                     Some(s) => d.at(s, e.message.clone()).also(pos.span, "used here"),
                     None => d.at(pos.span, e.message.clone()),
                 };
-                self.emit(d.help("see the minijinja syntax reference"));
+                self.emit(d.help("see the Jinja2 template syntax reference"));
                 return None;
             }
         };
@@ -137,26 +203,36 @@ impl Checker<'_> {
                 provided.extend(entries.iter().map(|(k, _)| k.clone()));
             }
         }
-        for (i, p) in self.params.iter_mut().enumerate() {
+        for p in self.params.iter_mut() {
             if p.ty != Ty::Secret && undeclared.contains(&p.name) {
                 p.used = true;
-                let _ = i;
             }
         }
-        provided.extend(self.params.iter().filter(|p| p.ty != Ty::Secret).map(|p| p.name.clone()));
+        provided.extend(
+            self.params
+                .iter()
+                .filter(|p| p.ty != Ty::Secret)
+                .map(|p| p.name.clone()),
+        );
         for var in &undeclared {
             if provided.contains(var) {
                 continue;
             }
             let at = find_var(&source, var).map(|(s, e)| crate::source::Span::new(id, s, e));
-            let secret = self.params.iter().any(|p| p.ty == Ty::Secret && p.name == *var);
+            let secret = self
+                .params
+                .iter()
+                .any(|p| p.ty == Ty::Secret && p.name == *var);
             let help = if secret {
                 format!("`{var}` is a secret and secrets never enter templates: write it to a file with `copy content: {var} to: ...`")
             } else {
                 let h = did_you_mean(var, provided.iter().map(String::as_str), "variables");
                 format!("{h}; pass it with `vars: {{ {var}: ... }}`")
             };
-            let mut d = Diagnostic::error("template-undefined-variable", format!("template `{rel}` uses `{var}`, which the flow does not provide"));
+            let mut d = Diagnostic::error(
+                "template-undefined-variable",
+                format!("template `{rel}` uses `{var}`, which the flow does not provide"),
+            );
             d = match at {
                 Some(s) => d.at(s, "undefined here").also(pos.span, "rendered here"),
                 None => d.at(pos.span, format!("`{var}` is undefined")),
@@ -168,15 +244,25 @@ impl Checker<'_> {
 
     /// Check `key: value` / flag clauses against a spec. `positional` is whether a
     /// positional argument was given (for `one_of` groups that include it).
-    pub(crate) fn clauses(&mut self, spec: &ActionSpec, positional: Option<bool>, clauses: &[ast::Clause], at: Span, what: &str) -> IndexMap<&'static str, ir::Arg> {
+    pub(crate) fn clauses(
+        &mut self,
+        spec: &ActionSpec,
+        positional: Option<bool>,
+        clauses: &[ast::Clause],
+        at: Span,
+        what: &str,
+    ) -> IndexMap<&'static str, ir::Arg> {
         let mut out: IndexMap<&'static str, ir::Arg> = IndexMap::new();
         let mut spans: IndexMap<&'static str, Span> = IndexMap::new();
         for c in clauses {
             let Some(arg) = spec.arg(&c.key.name) else {
                 let help = did_you_mean(&c.key.name, spec.args.iter().map(|a| a.name), "arguments");
-                let d = Diagnostic::error("unknown-argument", format!("`{what}` has no argument `{}`", c.key.name))
-                    .at(c.key.span, "unknown argument")
-                    .help(help);
+                let d = Diagnostic::error(
+                    "unknown-argument",
+                    format!("`{what}` has no argument `{}`", c.key.name),
+                )
+                .at(c.key.span, "unknown argument")
+                .help(help);
                 self.emit(d);
                 if let Some(v) = &c.value {
                     self.expr(v);
@@ -186,10 +272,13 @@ impl Checker<'_> {
             if let Some(prev) = spans.get(arg.name) {
                 let prev = *prev;
                 self.emit(
-                    Diagnostic::error("duplicate-argument", format!("`{}` is given twice", arg.name))
-                        .at(c.span, "again here")
-                        .also(prev, "first here")
-                        .help("keep one of them"),
+                    Diagnostic::error(
+                        "duplicate-argument",
+                        format!("`{}` is given twice", arg.name),
+                    )
+                    .at(c.span, "again here")
+                    .also(prev, "first here")
+                    .help("keep one of them"),
                 );
                 continue;
             }
@@ -200,17 +289,23 @@ impl Checker<'_> {
                 }
                 (ArgTy::Flag, Some(v)) => {
                     self.emit(
-                        Diagnostic::error("flag-needs-no-value", format!("`{}` is a flag and takes no value", arg.name))
-                            .at(v.span, "remove this value")
-                            .help(format!("write just `{}`", arg.name)),
+                        Diagnostic::error(
+                            "flag-needs-no-value",
+                            format!("`{}` is a flag and takes no value", arg.name),
+                        )
+                        .at(v.span, "remove this value")
+                        .help(format!("write just `{}`", arg.name)),
                     );
                     out.insert(arg.name, ir::Arg::Flag(c.span));
                 }
                 (_, None) => {
                     self.emit(
-                        Diagnostic::error("flag-needs-no-value", format!("`{}` needs a value", arg.name))
-                            .at(c.span, "no value")
-                            .help(format!("write `{}: VALUE` ({})", arg.name, arg.doc)),
+                        Diagnostic::error(
+                            "flag-needs-no-value",
+                            format!("`{}` needs a value", arg.name),
+                        )
+                        .at(c.span, "no value")
+                        .help(format!("write `{}: VALUE` ({})", arg.name, arg.doc)),
                     );
                 }
                 (ty, Some(v)) => {
@@ -222,9 +317,12 @@ impl Checker<'_> {
         for arg in spec.args.iter().filter(|a| a.required) {
             if !out.contains_key(arg.name) && !spans.contains_key(arg.name) {
                 self.emit(
-                    Diagnostic::error("missing-argument", format!("`{what}` needs `{}:`", arg.name))
-                        .at(at, format!("`{}` missing", arg.name))
-                        .help(format!("add `{}: ...` ({})", arg.name, arg.doc)),
+                    Diagnostic::error(
+                        "missing-argument",
+                        format!("`{what}` needs `{}:`", arg.name),
+                    )
+                    .at(at, format!("`{}` missing", arg.name))
+                    .help(format!("add `{}: ...` ({})", arg.name, arg.doc)),
                 );
             }
         }
@@ -232,32 +330,65 @@ impl Checker<'_> {
             let given: Vec<&str> = group
                 .iter()
                 .copied()
-                .filter(|g| if *g == "_" { positional == Some(true) } else { spans.contains_key(g) })
+                .filter(|g| {
+                    if *g == "_" {
+                        positional == Some(true)
+                    } else {
+                        spans.contains_key(g)
+                    }
+                })
                 .collect();
-            let show = |g: &str| if g == "_" { format!("a {}", spec.positional.as_ref().map_or("positional argument", |p| p.0)) } else { format!("`{g}:`") };
+            let show = |g: &str| {
+                if g == "_" {
+                    format!(
+                        "a {}",
+                        spec.positional
+                            .as_ref()
+                            .map_or("positional argument", |p| p.0)
+                    )
+                } else {
+                    format!("`{g}:`")
+                }
+            };
             let options: Vec<String> = group.iter().map(|g| show(g)).collect();
             if given.is_empty() {
                 self.emit(
-                    Diagnostic::error("missing-argument", format!("`{what}` needs one of {}", options.join(", ")))
-                        .at(at, "none given")
-                        .help(format!("give exactly one of {}", options.join(", "))),
+                    Diagnostic::error(
+                        "missing-argument",
+                        format!("`{what}` needs one of {}", options.join(", ")),
+                    )
+                    .at(at, "none given")
+                    .help(format!("give exactly one of {}", options.join(", "))),
                 );
             } else if given.len() > 1 {
                 let second = given[1];
-                let s = if second == "_" { at } else { spans.get(second).copied().unwrap_or(at) };
+                let s = if second == "_" {
+                    at
+                } else {
+                    spans.get(second).copied().unwrap_or(at)
+                };
                 self.emit(
-                    Diagnostic::error("conflicting-arguments", format!("`{what}` takes only one of {}", options.join(", ")))
-                        .at(s, format!("{} given too", show(second)))
-                        .help(format!("keep one of {}", given.iter().map(|g| show(g)).collect::<Vec<_>>().join(", "))),
+                    Diagnostic::error(
+                        "conflicting-arguments",
+                        format!("`{what}` takes only one of {}", options.join(", ")),
+                    )
+                    .at(s, format!("{} given too", show(second)))
+                    .help(format!(
+                        "keep one of {}",
+                        given.iter().map(|g| show(g)).collect::<Vec<_>>().join(", ")
+                    )),
                 );
             }
         }
         for (a, b) in &spec.conflicts {
             if let (Some(_), Some(sb)) = (spans.get(a), spans.get(b)) {
                 self.emit(
-                    Diagnostic::error("conflicting-arguments", format!("`{a}` and `{b}` cannot be used together"))
-                        .at(*sb, format!("conflicts with `{a}`"))
-                        .help(format!("keep either `{a}` or `{b}`")),
+                    Diagnostic::error(
+                        "conflicting-arguments",
+                        format!("`{a}` and `{b}` cannot be used together"),
+                    )
+                    .at(*sb, format!("conflicts with `{a}`"))
+                    .help(format!("keep either `{a}` or `{b}`")),
                 );
             }
         }
@@ -289,9 +420,12 @@ impl Checker<'_> {
                 if !(x.ty.fits(&Ty::Str) || x.ty == Ty::Secret) {
                     let t = x.ty.clone();
                     self.emit(
-                        Diagnostic::error("type-mismatch", format!("{what} must be text or a secret, found `{t}`"))
-                            .at(x.span, format!("this is `{t}`"))
-                            .help("convert with `to_str(...)`"),
+                        Diagnostic::error(
+                            "type-mismatch",
+                            format!("{what} must be text or a secret, found `{t}`"),
+                        )
+                        .at(x.span, format!("this is `{t}`"))
+                        .help("convert with `to_str(...)`"),
                     );
                 }
                 x
@@ -300,11 +434,15 @@ impl Checker<'_> {
                 let x = self.expect(e, &Ty::Str, what);
                 if let ir::ExprKind::Str(s) = &x.kind {
                     if !choices.contains(&s.as_str()) {
-                        let list: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
+                        let list: Vec<String> =
+                            choices.iter().map(|c| format!("\"{c}\"")).collect();
                         self.emit(
-                            Diagnostic::error("type-mismatch", format!("{what} must be one of {}", list.join(", ")))
-                                .at(x.span, format!("`{s}` is not allowed"))
-                                .help(format!("write one of {}", list.join(", "))),
+                            Diagnostic::error(
+                                "type-mismatch",
+                                format!("{what} must be one of {}", list.join(", ")),
+                            )
+                            .at(x.span, format!("`{s}` is not allowed"))
+                            .help(format!("write one of {}", list.join(", "))),
                         );
                     }
                 }
@@ -314,25 +452,35 @@ impl Checker<'_> {
                 let x = self.expr(e);
                 match &x.kind {
                     ir::ExprKind::Str(s) => {
-                        let ok = (3..=4).contains(&s.len()) && s.chars().all(|c| ('0'..='7').contains(&c));
+                        let ok = (3..=4).contains(&s.len())
+                            && s.chars().all(|c| ('0'..='7').contains(&c));
                         if !ok {
                             self.emit(
-                                Diagnostic::error("invalid-mode", format!("`{s}` is not an octal file mode"))
-                                    .at(x.span, "expected 3 or 4 octal digits")
-                                    .help("write a mode like \"0644\" or \"0600\""),
+                                Diagnostic::error(
+                                    "invalid-mode",
+                                    format!("`{s}` is not an octal file mode"),
+                                )
+                                .at(x.span, "expected 3 or 4 octal digits")
+                                .help("write a mode like \"0644\" or \"0600\""),
                             );
                         }
                     }
                     ir::ExprKind::Int(n) => self.emit(
-                        Diagnostic::error("invalid-mode", format!("file mode `{n}` is a decimal number"))
-                            .at(x.span, "a number here would be read as decimal")
-                            .help(format!("write the mode as a string: mode: \"{n:0>4}\"")),
+                        Diagnostic::error(
+                            "invalid-mode",
+                            format!("file mode `{n}` is a decimal number"),
+                        )
+                        .at(x.span, "a number here would be read as decimal")
+                        .help(format!("write the mode as a string: mode: \"{n:0>4}\"")),
                     ),
                     _ if x.ty.fits(&Ty::Str) => {}
                     _ => self.emit(
-                        Diagnostic::error("type-mismatch", format!("{what} must be a mode string, found `{}`", x.ty))
-                            .at(x.span, format!("this is `{}`", x.ty))
-                            .help("write a mode like \"0644\""),
+                        Diagnostic::error(
+                            "type-mismatch",
+                            format!("{what} must be a mode string, found `{}`", x.ty),
+                        )
+                        .at(x.span, format!("this is `{}`", x.ty))
+                        .help("write a mode like \"0644\""),
                     ),
                 }
                 x
@@ -345,9 +493,12 @@ impl Checker<'_> {
                         // `validate_literal` already reported empty and `/`.
                         if !(s.is_empty() || s.trim_end_matches('/').is_empty()) {
                             self.emit(
-                                Diagnostic::error("invalid-path", format!("`{s}` is not a usable path here"))
-                                    .at(x.span, why)
-                                    .help("paths on hosts are absolute: \"/var/lib/etcd\""),
+                                Diagnostic::error(
+                                    "invalid-path",
+                                    format!("`{s}` is not a usable path here"),
+                                )
+                                .at(x.span, why)
+                                .help("paths on hosts are absolute: \"/var/lib/etcd\""),
                             );
                         }
                     }
@@ -371,9 +522,12 @@ impl Checker<'_> {
                     }
                     _ if x.ty == Ty::Error => {}
                     _ => self.emit(
-                        Diagnostic::error("type-mismatch", format!("{what} must be a map literal `{{ name: value }}`"))
-                            .at(x.span, format!("this is `{}`", x.ty))
-                            .help("write `vars: { token: token, members: names(masters) }`"),
+                        Diagnostic::error(
+                            "type-mismatch",
+                            format!("{what} must be a map literal `{{ name: value }}`"),
+                        )
+                        .at(x.span, format!("this is `{}`", x.ty))
+                        .help("write `vars: { token: token, members: names(masters) }`"),
                     ),
                 }
                 x
@@ -381,11 +535,18 @@ impl Checker<'_> {
             ArgTy::ClusterName => {
                 let x = self.expr(e);
                 if !matches!(x.kind, ir::ExprKind::Cluster(_)) && x.ty != Ty::Error {
-                    let help = did_you_mean(&format!("{:?}", e.kind), self.clusters.iter().map(|c| c.name.as_str()), "clusters");
+                    let help = did_you_mean(
+                        &format!("{:?}", e.kind),
+                        self.clusters.iter().map(|c| c.name.as_str()),
+                        "clusters",
+                    );
                     self.emit(
-                        Diagnostic::error("unknown-cluster", format!("{what} must name a declared cluster"))
-                            .at(x.span, format!("this is `{}`", x.ty))
-                            .help(help),
+                        Diagnostic::error(
+                            "unknown-cluster",
+                            format!("{what} must name a declared cluster"),
+                        )
+                        .at(x.span, format!("this is `{}`", x.ty))
+                        .help(help),
                     );
                 }
                 x
@@ -427,15 +588,13 @@ fn find_var(src: &str, var: &str) -> Option<(usize, usize)> {
         let before = src[..s].chars().next_back();
         let after = src[e..].chars().next();
         let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-        if !ident(before) && !ident(after) && src[..s].rfind("{{").or(src[..s].rfind("{%")).is_some() {
+        if !ident(before)
+            && !ident(after)
+            && src[..s].rfind("{{").or(src[..s].rfind("{%")).is_some()
+        {
             return Some((s, e));
         }
         from = e;
     }
     None
-}
-
-#[allow(dead_code)]
-fn _url_ok(s: &str) -> bool {
-    validate_url(s).is_ok()
 }

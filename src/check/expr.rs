@@ -9,7 +9,12 @@ use crate::syntax::ast::{self, BinOp, UnaryOp};
 
 /// Builtin functions: name, parameter count (min, max), one-line signature.
 pub const BUILTINS: &[(&str, usize, usize, &str)] = &[
-    ("group", 1, 1, "group(name: str) -> hosts   (an inventory group; `group(\"x\")?` if it may be absent)"),
+    (
+        "group",
+        1,
+        1,
+        "group(name: str) -> hosts   (an inventory group; `group(\"x\")?` if it may be absent)",
+    ),
     ("first", 1, 1, "first(hosts) -> host"),
     ("last", 1, 1, "last(hosts) -> host"),
     ("nth", 2, 2, "nth(hosts, int) -> host   (0-based)"),
@@ -32,17 +37,47 @@ pub const BUILTINS: &[(&str, usize, usize, &str)] = &[
     ("dirname", 1, 1, "dirname(path) -> path"),
     ("path_join", 2, 2, "path_join(path, str) -> path"),
     ("default", 2, 2, "default(T?, T) -> T"),
-    ("raw", 1, 1, "raw(str) -> str   (interpolate without shell quoting; `lint` flags it)"),
-    ("timestamp", 0, 0, "timestamp() -> str   (the run's start, UTC, `20260102T030405Z`)"),
+    (
+        "raw",
+        1,
+        1,
+        "raw(str) -> str   (interpolate without shell quoting; `lint` flags it)",
+    ),
+    (
+        "timestamp",
+        0,
+        0,
+        "timestamp() -> str   (the run's start, UTC, `20260102T030405Z`)",
+    ),
     ("run_id", 0, 0, "run_id() -> str"),
-    ("leader_last", 1, 1, "leader_last(cluster) -> ordering   (followers first, the leader last)"),
-    ("followers_first", 1, 1, "followers_first(cluster) -> ordering   (same as leader_last)"),
+    (
+        "leader_last",
+        1,
+        1,
+        "leader_last(cluster) -> ordering   (followers first, the leader last)",
+    ),
+    (
+        "followers_first",
+        1,
+        1,
+        "followers_first(cluster) -> ordering   (same as leader_last)",
+    ),
     ("leader_first", 1, 1, "leader_first(cluster) -> ordering"),
-    ("member", 2, 2, "member(cluster, host) -> etcd_member   (the member running on a host)"),
+    (
+        "member",
+        2,
+        2,
+        "member(cluster, host) -> etcd_member   (the member running on a host)",
+    ),
     ("peer_url", 2, 2, "peer_url(cluster, host) -> url"),
     ("client_url", 2, 2, "client_url(cluster, host) -> url"),
     ("member_name", 2, 2, "member_name(cluster, host) -> str"),
-    ("initial_cluster", 1, 1, "initial_cluster(cluster) -> str   (name=peer_url,... of every member host)"),
+    (
+        "initial_cluster",
+        1,
+        1,
+        "initial_cluster(cluster) -> str   (name=peer_url,... of every member host)",
+    ),
 ];
 
 impl Checker<'_> {
@@ -65,9 +100,12 @@ impl Checker<'_> {
                 let found = x.ty.clone();
                 let help = conversion_help(&found, want);
                 self.emit(
-                    Diagnostic::error("type-mismatch", format!("{what} must be `{want}`, found `{found}`"))
-                        .at(x.span, format!("this is `{found}`"))
-                        .help(help),
+                    Diagnostic::error(
+                        "type-mismatch",
+                        format!("{what} must be `{want}`, found `{found}`"),
+                    )
+                    .at(x.span, format!("this is `{found}`"))
+                    .help(help),
                 );
             }
             return ir::Expr { ty: Ty::Error, ..x };
@@ -138,15 +176,28 @@ impl Checker<'_> {
                 let mut elem: Option<Ty> = None;
                 for x in &xs {
                     match &elem {
+                        None if x.ty.contains_secret() => {
+                            self.secret_leak(x.span, "a list item");
+                            elem = Some(Ty::Error);
+                        }
                         None => elem = Some(x.ty.clone()),
+                        Some(_) if x.ty.contains_secret() => {
+                            self.secret_leak(x.span, "a list item")
+                        }
                         Some(t) if x.ty.fits(t) => {}
                         Some(t) if t.fits(&x.ty) => elem = Some(x.ty.clone()),
                         Some(t) => {
                             let t = t.clone();
                             self.emit(
-                                Diagnostic::error("type-mismatch", format!("list items must have one type; this one is `{}`", x.ty))
-                                    .at(x.span, format!("`{}` in a list of `{t}`", x.ty))
-                                    .help("make every item the same type"),
+                                Diagnostic::error(
+                                    "type-mismatch",
+                                    format!(
+                                        "list items must have one type; this one is `{}`",
+                                        x.ty
+                                    ),
+                                )
+                                .at(x.span, format!("`{}` in a list of `{t}`", x.ty))
+                                .help("make every item the same type"),
                             );
                         }
                     }
@@ -162,10 +213,13 @@ impl Checker<'_> {
                     if let Some((_, prev)) = seen.iter().find(|(n, _)| *n == k.name) {
                         let prev = *prev;
                         self.emit(
-                            Diagnostic::error("duplicate-argument", format!("key `{}` appears twice in this map", k.name))
-                                .at(k.span, "again here")
-                                .also(prev, "first here")
-                                .help("remove one of them"),
+                            Diagnostic::error(
+                                "duplicate-argument",
+                                format!("key `{}` appears twice in this map", k.name),
+                            )
+                            .at(k.span, "again here")
+                            .also(prev, "first here")
+                            .help("remove one of them"),
                         );
                     }
                     seen.push((&k.name, k.span));
@@ -182,7 +236,9 @@ impl Checker<'_> {
             }
             ast::ExprKind::Call { func, args } => self.call(func, args, span, false),
             ast::ExprKind::Optional(inner) => match &inner.kind {
-                ast::ExprKind::Call { func, args } if func.name == "group" => self.call(func, args, span, true),
+                ast::ExprKind::Call { func, args } if func.name == "group" => {
+                    self.call(func, args, span, true)
+                }
                 _ => {
                     self.emit(
                         Diagnostic::error("misplaced-optional", "`?` only makes an inventory group optional")
@@ -214,9 +270,12 @@ impl Checker<'_> {
                             did_you_mean(&field.name, names.iter().copied(), "fields")
                         };
                         self.emit(
-                            Diagnostic::error("unknown-field", format!("`{}` has no field `{}`", b.ty, field.name))
-                                .at(field.span, "unknown field")
-                                .help(help),
+                            Diagnostic::error(
+                                "unknown-field",
+                                format!("`{}` has no field `{}`", b.ty, field.name),
+                            )
+                            .at(field.span, "unknown field")
+                            .help(help),
                         );
                         Self::err_expr(span)
                     }
@@ -254,7 +313,13 @@ impl Checker<'_> {
                     UnaryOp::Neg => (Ty::Int, "the operand of `-`"),
                 };
                 let x = self.expect(expr, &want, what);
-                mk(K::Unary { op: *op, expr: Box::new(x) }, want)
+                mk(
+                    K::Unary {
+                        op: *op,
+                        expr: Box::new(x),
+                    },
+                    want,
+                )
             }
             ast::ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span),
         }
@@ -265,15 +330,21 @@ impl Checker<'_> {
         for frame in self.locals.iter_mut().rev() {
             if let Some(l) = frame.iter_mut().rev().find(|l| l.name == n) {
                 l.used = true;
-                return mk(K::Binding(ir::BindingRef::Local(n.to_string())), l.ty.clone());
+                return mk(
+                    K::Binding(ir::BindingRef::Local(n.to_string())),
+                    l.ty.clone(),
+                );
             }
         }
         if n == "host" {
             if !self.in_step {
                 self.emit(
-                    Diagnostic::error("misplaced-step-variable", "`host` only exists inside a step")
-                        .at(span, "no step runs here")
-                        .help("use `host` in a step's body, `when:` or `until:`"),
+                    Diagnostic::error(
+                        "misplaced-step-variable",
+                        "`host` only exists inside a step",
+                    )
+                    .at(span, "no step runs here")
+                    .help("use `host` in a step's body, `when:` or `until:`"),
                 );
                 return Self::err_expr(span);
             }
@@ -282,22 +353,44 @@ impl Checker<'_> {
         if n == "local" {
             return mk(K::Local, Ty::Hosts);
         }
-        if let Some((i, p)) = self.params.iter_mut().enumerate().find(|(_, p)| p.name == n) {
+        if let Some((i, b)) = self
+            .bindings
+            .iter_mut()
+            .enumerate()
+            .rev()
+            .find(|(_, b)| b.name == n)
+        {
+            b.used = true;
+            return mk(K::Binding(ir::BindingRef::Flow(i)), b.ty.clone());
+        }
+        if let Some((i, p)) = self
+            .params
+            .iter_mut()
+            .enumerate()
+            .find(|(_, p)| p.name == n)
+        {
             p.used = true;
             return mk(K::Param(i), p.ty.clone());
         }
         let visible = self.hosts_visible;
-        if let Some((i, h)) = self.hosts.iter_mut().enumerate().take(visible).find(|(_, h)| h.name == n) {
+        if let Some((i, h)) = self
+            .hosts
+            .iter_mut()
+            .enumerate()
+            .take(visible)
+            .find(|(_, h)| h.name == n)
+        {
             h.used = true;
             return mk(K::Hosts(i), Ty::Hosts);
         }
-        if let Some((i, c)) = self.clusters.iter_mut().enumerate().find(|(_, c)| c.name == n) {
+        if let Some((i, c)) = self
+            .clusters
+            .iter_mut()
+            .enumerate()
+            .find(|(_, c)| c.name == n)
+        {
             c.used = true;
             return mk(K::Cluster(i), Ty::Cluster);
-        }
-        if let Some((i, b)) = self.bindings.iter_mut().enumerate().rev().find(|(_, b)| b.name == n) {
-            b.used = true;
-            return mk(K::Binding(ir::BindingRef::Flow(i)), b.ty.clone());
         }
         if let Some(def) = self.later_bindings.get(n).copied() {
             self.emit(
@@ -308,13 +401,15 @@ impl Checker<'_> {
             );
             return Self::err_expr(span);
         }
-        if let Some(h) = self.hosts.iter().find(|h| h.name == n) {
-            let def = h.span;
+        if let Some(def) = self.later_hosts.get(n).copied() {
             self.emit(
-                Diagnostic::error("use-before-definition", format!("host set `{n}` is used before it is declared"))
-                    .at(span, "used here")
-                    .also(def, "declared later, here")
-                    .help("a host set may only use host sets declared above it"),
+                Diagnostic::error(
+                    "use-before-definition",
+                    format!("host set `{n}` is used before it is declared"),
+                )
+                .at(span, "used here")
+                .also(def, "declared later, here")
+                .help("a host set may only use host sets declared above it"),
             );
             return Self::err_expr(span);
         }
@@ -394,13 +489,22 @@ impl Checker<'_> {
         }
     }
 
-    fn call(&mut self, func: &ast::Ident, args: &[ast::Expr], span: Span, optional: bool) -> ir::Expr {
+    fn call(
+        &mut self,
+        func: &ast::Ident,
+        args: &[ast::Expr],
+        span: Span,
+        optional: bool,
+    ) -> ir::Expr {
         let Some(&(name, min, max, sig)) = BUILTINS.iter().find(|b| b.0 == func.name) else {
             let help = did_you_mean(&func.name, BUILTINS.iter().map(|b| b.0), "functions");
             self.emit(
-                Diagnostic::error("unknown-function", format!("unknown function `{}`", func.name))
-                    .at(func.span, "not a builtin function")
-                    .help(help),
+                Diagnostic::error(
+                    "unknown-function",
+                    format!("unknown function `{}`", func.name),
+                )
+                .at(func.span, "not a builtin function")
+                .help(help),
             );
             for a in args {
                 self.expr(a);
@@ -409,9 +513,21 @@ impl Checker<'_> {
         };
         if args.len() < min || args.len() > max {
             self.emit(
-                Diagnostic::error("wrong-arity", format!("`{name}` takes {} argument{}, found {}", if min == max { min.to_string() } else { format!("{min} to {max}") }, if max == 1 { "" } else { "s" }, args.len()))
-                    .at(span, "wrong number of arguments")
-                    .help(format!("signature: {sig}")),
+                Diagnostic::error(
+                    "wrong-arity",
+                    format!(
+                        "`{name}` takes {} argument{}, found {}",
+                        if min == max {
+                            min.to_string()
+                        } else {
+                            format!("{min} to {max}")
+                        },
+                        if max == 1 { "" } else { "s" },
+                        args.len()
+                    ),
+                )
+                .at(span, "wrong number of arguments")
+                .help(format!("signature: {sig}")),
             );
             for a in args {
                 self.expr(a);
@@ -422,9 +538,12 @@ impl Checker<'_> {
         if name == "group" {
             let Some(g) = args[0].as_plain_str() else {
                 self.emit(
-                    Diagnostic::error("type-mismatch", "`group` needs the group's name as a plain string")
-                        .at(args[0].span, "not a string literal")
-                        .help("write `group(\"master\")`; groups are resolved before the run starts"),
+                    Diagnostic::error(
+                        "type-mismatch",
+                        "`group` needs the group's name as a plain string",
+                    )
+                    .at(args[0].span, "not a string literal")
+                    .help("write `group(\"master\")`; groups are resolved before the run starts"),
                 );
                 return Self::err_expr(span);
             };
@@ -433,10 +552,13 @@ impl Checker<'_> {
         }
         let xs: Vec<ir::Expr> = args.iter().map(|a| self.expr(a)).collect();
         let ty = self.call_type(name, &xs, sig);
-        if matches!(name, "raw") {
-            // `raw` outside `{{ }}` changes nothing: the string is still quoted as a whole.
-        }
-        mk(K::Call { func: name, args: xs }, ty)
+        mk(
+            K::Call {
+                func: name,
+                args: xs,
+            },
+            ty,
+        )
     }
 
     fn arg_is(&mut self, x: &ir::Expr, want: &Ty, func: &str, sig: &str) -> bool {
@@ -448,9 +570,12 @@ impl Checker<'_> {
             self.secret_leak(x.span, &format!("an argument of `{func}`"));
         } else {
             self.emit(
-                Diagnostic::error("type-mismatch", format!("`{func}` expects `{want}` here, found `{}`", x.ty))
-                    .at(x.span, format!("this is `{}`", x.ty))
-                    .help(format!("signature: {sig}")),
+                Diagnostic::error(
+                    "type-mismatch",
+                    format!("`{func}` expects `{want}` here, found `{}`", x.ty),
+                )
+                .at(x.span, format!("this is `{}`", x.ty))
+                .help(format!("signature: {sig}")),
             );
         }
         false
@@ -598,22 +723,45 @@ impl Checker<'_> {
         let l = self.expr(lhs);
         let r = self.expr(rhs);
         if l.ty.contains_secret() || r.ty.contains_secret() {
-            let s = if l.ty.contains_secret() { l.span } else { r.span };
+            let s = if l.ty.contains_secret() {
+                l.span
+            } else {
+                r.span
+            };
             self.secret_leak(s, &format!("an operand of `{}`", op.symbol()));
             return Self::err_expr(span);
         }
         let (lt, rt) = (l.ty.clone(), r.ty.clone());
         let ty = if lt == Error || rt == Error {
             Some(match op {
-                BinOp::Or | BinOp::And | BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::In | BinOp::NotIn => Bool,
+                BinOp::Or
+                | BinOp::And
+                | BinOp::Eq
+                | BinOp::Ne
+                | BinOp::Lt
+                | BinOp::Le
+                | BinOp::Gt
+                | BinOp::Ge
+                | BinOp::In
+                | BinOp::NotIn => Bool,
                 _ => Error,
             })
         } else {
             match op {
                 BinOp::Or | BinOp::And => (lt.fits(&Bool) && rt.fits(&Bool)).then_some(Bool),
-                BinOp::Eq | BinOp::Ne => (lt.fits(&rt) || rt.fits(&lt) || lt == NoneTy || rt == NoneTy).then_some(Bool),
+                BinOp::Eq | BinOp::Ne => {
+                    (lt.fits(&rt) || rt.fits(&lt) || lt == NoneTy || rt == NoneTy).then_some(Bool)
+                }
                 BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                    let ok = matches!((lt.strip_optional(), rt.strip_optional()), (Int | Port, Int | Port) | (Duration, Duration) | (Size, Size) | (Str, Str) | (Json, _) | (_, Json));
+                    let ok = matches!(
+                        (lt.strip_optional(), rt.strip_optional()),
+                        (Int | Port, Int | Port)
+                            | (Duration, Duration)
+                            | (Size, Size)
+                            | (Str, Str)
+                            | (Json, _)
+                            | (_, Json)
+                    );
                     ok.then_some(Bool)
                 }
                 BinOp::In | BinOp::NotIn => {
@@ -626,12 +774,16 @@ impl Checker<'_> {
                     };
                     ok.then_some(Bool)
                 }
-                BinOp::Union | BinOp::Intersect => (lt.fits(&Hosts) && rt.fits(&Hosts)).then_some(Hosts),
+                BinOp::Union | BinOp::Intersect => {
+                    (lt.fits(&Hosts) && rt.fits(&Hosts)).then_some(Hosts)
+                }
                 BinOp::Add => match (&lt, &rt) {
                     (Int | Port, Int | Port) => Some(Int),
                     (Duration, Duration) => Some(Duration),
                     (Size, Size) => Some(Size),
-                    (Str | Path | Url, Str | Path | Url) => Some(if lt == Path { Path } else { Str }),
+                    (Str | Path | Url, Str | Path | Url) => {
+                        Some(if lt == Path { Path } else { Str })
+                    }
                     (List(a), List(b)) if b.fits(a) => Some(lt.clone()),
                     _ => None,
                 },
@@ -658,11 +810,14 @@ impl Checker<'_> {
         };
         let Some(ty) = ty else {
             self.emit(
-                Diagnostic::error("type-mismatch", format!("`{}` cannot combine `{lt}` and `{rt}`", op.symbol()))
-                    .at(span, format!("`{lt}` {} `{rt}`", op.symbol()))
-                    .also(l.span, format!("`{lt}`"))
-                    .also(r.span, format!("`{rt}`"))
-                    .help(op_help(op)),
+                Diagnostic::error(
+                    "type-mismatch",
+                    format!("`{}` cannot combine `{lt}` and `{rt}`", op.symbol()),
+                )
+                .at(span, format!("`{lt}` {} `{rt}`", op.symbol()))
+                .also(l.span, format!("`{lt}`"))
+                .also(r.span, format!("`{rt}`"))
+                .help(op_help(op)),
             );
             return Self::err_expr(span);
         };
@@ -682,8 +837,12 @@ fn op_help(op: BinOp) -> &'static str {
     match op {
         BinOp::Or | BinOp::And => "`and`/`or` combine booleans; compare values first (`r.rc == 0`)",
         BinOp::Eq | BinOp::Ne => "compare values of the same type; convert with `to_str`/`to_int`",
-        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => "order compares ints, durations, sizes or strings of the same type",
-        BinOp::In | BinOp::NotIn => "`x in list` needs x of the list's item type; `host in hosts`; `\"s\" in str`",
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+            "order compares ints, durations, sizes or strings of the same type"
+        }
+        BinOp::In | BinOp::NotIn => {
+            "`x in list` needs x of the list's item type; `host in hosts`; `\"s\" in str`"
+        }
         BinOp::Union | BinOp::Intersect => "`|` and `&` combine host sets",
         BinOp::Add => "`+` adds numbers, durations or sizes, joins strings and lists",
         BinOp::Sub => "`-` subtracts numbers, durations or sizes, or removes hosts from a host set",
@@ -694,14 +853,22 @@ fn op_help(op: BinOp) -> &'static str {
 fn conversion_help(found: &Ty, want: &Ty) -> String {
     match (found, want) {
         (Ty::Str, Ty::Duration) => "write a duration without quotes: `5m`, `30s`".into(),
-        (Ty::Str, Ty::Int | Ty::Port) => "write the number without quotes, or convert with `to_int(...)`".into(),
+        (Ty::Str, Ty::Int | Ty::Port) => {
+            "write the number without quotes, or convert with `to_int(...)`".into()
+        }
         (Ty::Str, Ty::Size) => "write a size without quotes: `512MiB`".into(),
         (Ty::Str, Ty::Bool) => "write `true` or `false` without quotes".into(),
-        (Ty::Int | Ty::Bool | Ty::Duration | Ty::Size | Ty::Port, Ty::Str) => "convert with `to_str(...)` or write it inside a string: \"{{ x }}\"".into(),
+        (Ty::Int | Ty::Bool | Ty::Duration | Ty::Size | Ty::Port, Ty::Str) => {
+            "convert with `to_str(...)` or write it inside a string: \"{{ x }}\"".into()
+        }
         (Ty::Hosts, Ty::Host) => "pick one host with `first(...)` or `nth(..., i)`".into(),
         (Ty::Str, Ty::Hosts) => "host sets come from the inventory: `group(\"name\")`".into(),
-        (Ty::Record(r), Ty::Str) if *r == super::types::Record::CommandResult => "use `.stdout` for the command's output".into(),
-        (Ty::Optional(t), w) if t.fits(w) => "this may be `none`: give a fallback with `default(x, value)`".into(),
+        (Ty::Record(r), Ty::Str) if *r == super::types::Record::CommandResult => {
+            "use `.stdout` for the command's output".into()
+        }
+        (Ty::Optional(t), w) if t.fits(w) => {
+            "this may be `none`: give a fallback with `default(x, value)`".into()
+        }
         _ => format!("give a `{want}` here"),
     }
 }
@@ -711,18 +878,26 @@ pub(crate) fn validate_url(s: &str) -> Result<(), String> {
         return Err("no scheme: etcd would silently assume `http://`".into());
     };
     if !matches!(scheme, "http" | "https" | "unix" | "unixs") {
-        return Err(format!("scheme `{scheme}` is not http, https, unix or unixs"));
+        return Err(format!(
+            "scheme `{scheme}` is not http, https, unix or unixs"
+        ));
     }
     let authority = rest.split('/').next().unwrap_or("");
     if authority.is_empty() {
         return Err("no host after the scheme".into());
     }
-    if authority.chars().any(|c| c.is_whitespace() || "\"'`$;&|<>\\".contains(c)) {
+    if authority
+        .chars()
+        .any(|c| c.is_whitespace() || "\"'`$;&|<>\\".contains(c))
+    {
         return Err("the host part has spaces or shell metacharacters".into());
     }
     let host_port = authority.rsplit('@').next().unwrap_or(authority);
-    if let Some(port) = host_port.strip_prefix('[').and_then(|r| r.split_once(']')).map(|(_, p)| p).or_else(|| host_port.rsplit_once(':').map(|(_, p)| p).map(|p| p)).filter(|p| !p.is_empty()) {
-        let port = port.trim_start_matches(':');
+    let port = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map(|(_, p)| p.trim_start_matches(':')),
+        None => host_port.rsplit_once(':').map(|(_, p)| p),
+    };
+    if let Some(port) = port.filter(|p| !p.is_empty()) {
         match port.parse::<u32>() {
             Ok(p) if (1..=65535).contains(&p) => {}
             _ => return Err(format!("port `{port}` is not in 1..65535")),
@@ -764,9 +939,19 @@ pub(crate) fn param_value(raw: &str, ty: &Ty, span: Span) -> Result<ir::Expr, St
             validate_url(raw)?;
             mk(K::Str(raw.to_string()), Ty::Url)
         }
-        Ty::Int => mk(K::Int(raw.trim().parse::<i64>().map_err(|_| "not an integer".to_string())?), Ty::Int),
+        Ty::Int => mk(
+            K::Int(
+                raw.trim()
+                    .parse::<i64>()
+                    .map_err(|_| "not an integer".to_string())?,
+            ),
+            Ty::Int,
+        ),
         Ty::Port => {
-            let n = raw.trim().parse::<i64>().map_err(|_| "not a port number".to_string())?;
+            let n = raw
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| "not a port number".to_string())?;
             if !(1..=65535).contains(&n) {
                 return Err("ports are 1..65535".into());
             }
@@ -792,7 +977,9 @@ pub(crate) fn param_value(raw: &str, ty: &Ty, span: Span) -> Result<ir::Expr, St
             let items = if raw.trim().is_empty() {
                 Vec::new()
             } else {
-                raw.split(',').map(|p| param_value(p.trim(), elem, span)).collect::<Result<Vec<_>, _>>()?
+                raw.split(',')
+                    .map(|p| param_value(p.trim(), elem, span))
+                    .collect::<Result<Vec<_>, _>>()?
             };
             mk(K::List(items), ty.clone())
         }

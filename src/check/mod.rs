@@ -101,6 +101,8 @@ pub(crate) struct Checker<'a> {
     bindings: Vec<BindingInfo>,
     /// Every step-level `let`, for "defined later" messages.
     later_bindings: HashMap<String, Span>,
+    /// Every host set, for "declared later" messages.
+    later_hosts: HashMap<String, Span>,
     locals: Vec<Vec<Local>>,
     in_step: bool,
     step_index: usize,
@@ -120,6 +122,7 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
         clusters: Vec::new(),
         bindings: Vec::new(),
         later_bindings: HashMap::new(),
+        later_hosts: HashMap::new(),
         locals: Vec::new(),
         in_step: false,
         step_index: 0,
@@ -211,9 +214,12 @@ impl<'a> Checker<'a> {
                     if let Some((prev, _)) = &flow_name {
                         let prev = prev.clone();
                         self.emit(
-                            Diagnostic::error("duplicate-definition", format!("a second `flow` header (`{}`)", i.name))
-                                .at(i.span, "second header")
-                                .help(format!("a file is one flow; it is already called `{prev}`")),
+                            Diagnostic::error(
+                                "duplicate-definition",
+                                format!("a second `flow` header (`{}`)", i.name),
+                            )
+                            .at(i.span, "second header")
+                            .help(format!("a file is one flow; it is already called `{prev}`")),
                         );
                     } else {
                         flow_name = Some((i.name.clone(), item.docs.clone()));
@@ -238,17 +244,26 @@ impl<'a> Checker<'a> {
             } else {
                 declared.insert(ident.name.clone(), (kind, ident.span));
             }
-            if let ast::ItemKind::Step(s) = &item.kind {
-                collect_lets(&s.body, &mut self.later_bindings);
+            match &item.kind {
+                ast::ItemKind::Step(s) => collect_lets(&s.body, &mut self.later_bindings),
+                ast::ItemKind::Hosts(h) => {
+                    self.later_hosts
+                        .entry(h.name.name.clone())
+                        .or_insert(h.name.span);
+                }
+                _ => {}
             }
         }
         if flow_name.is_none() {
             if let Some(root) = root {
                 let at = Span::new(root, 0, 0);
                 self.emit(
-                    Diagnostic::warning("missing-flow-header", "this file has no `flow NAME` header")
-                        .at(at, "expected `flow NAME` here")
-                        .help("start the file with `## what it does` and `flow my_procedure`"),
+                    Diagnostic::warning(
+                        "missing-flow-header",
+                        "this file has no `flow NAME` header",
+                    )
+                    .at(at, "expected `flow NAME` here")
+                    .help("start the file with `## what it does` and `flow my_procedure`"),
                 );
             }
         }
@@ -323,8 +338,11 @@ impl<'a> Checker<'a> {
             }
         }
 
-        // 4. Unused things and inventory groups.
-        self.report_unused();
+        // 4. Unused things (only for a flow without errors: a broken expression leaves
+        // names unused that are not), and inventory groups.
+        if !self.prog.recovered && !self.diags.iter().any(Diagnostic::is_error) {
+            self.report_unused();
+        }
         self.check_groups();
 
         let bindings = self
@@ -358,18 +376,27 @@ impl<'a> Checker<'a> {
 
     fn param(&mut self, p: &ast::Param, docs: &[String]) -> ir::Param {
         let ty = self.type_expr(&p.ty);
-        let default = p.default.as_ref().map(|d| {
+        let default = p.default.as_ref().filter(|_| ty != Ty::Secret).map(|d| {
             let saved = std::mem::take(&mut self.params);
             // A default may not use other params: it is a constant.
             let e = self.expect(d, &ty, "the param's default");
             self.params = saved;
             e
         });
-        if ty == Ty::Secret && default.is_some() {
+        if ty == Ty::Secret && p.default.is_some() {
             self.emit(
-                Diagnostic::error("secret-in-command", format!("secret param `{}` has a default written in the flow", p.name.name))
-                    .at(p.default.as_ref().map_or(p.name.span, |d| d.span), "a secret in the source is no secret")
-                    .help("drop the default and pass it with `-e` or `--vars` from a protected file"),
+                Diagnostic::error(
+                    "secret-in-command",
+                    format!(
+                        "secret param `{}` has a default written in the flow",
+                        p.name.name
+                    ),
+                )
+                .at(
+                    p.default.as_ref().map_or(p.name.span, |d| d.span),
+                    "a secret in the source is no secret",
+                )
+                .help("drop the default and pass it with `-e` or `--vars` from a protected file"),
             );
         }
         self.params.push(ParamInfo {
@@ -393,9 +420,15 @@ impl<'a> Checker<'a> {
             ("map", Some(arg)) => Ty::Map(Box::new(self.type_expr(arg))),
             ("list" | "map", None) => {
                 self.emit(
-                    Diagnostic::error("unknown-type", format!("`{}` needs an element type", t.name.name))
-                        .at(t.name.span, "missing `[T]`")
-                        .help(format!("write `{}[str]`, `{}[int]`...", t.name.name, t.name.name)),
+                    Diagnostic::error(
+                        "unknown-type",
+                        format!("`{}` needs an element type", t.name.name),
+                    )
+                    .at(t.name.span, "missing `[T]`")
+                    .help(format!(
+                        "write `{}[str]`, `{}[int]`...",
+                        t.name.name, t.name.name
+                    )),
                 );
                 Ty::Error
             }
@@ -403,9 +436,12 @@ impl<'a> Checker<'a> {
                 let found = Ty::from_name(name);
                 if let (Some(_), Some(a)) = (&found, arg) {
                     self.emit(
-                        Diagnostic::error("unknown-type", format!("`{name}` takes no element type"))
-                            .at(a.span, "remove this")
-                            .help("only `list[T]` and `map[T]` have element types"),
+                        Diagnostic::error(
+                            "unknown-type",
+                            format!("`{name}` takes no element type"),
+                        )
+                        .at(a.span, "remove this")
+                        .help("only `list[T]` and `map[T]` have element types"),
                     );
                 }
                 match found {
@@ -449,7 +485,13 @@ impl<'a> Checker<'a> {
             ast::ExprKind::Name(n) if n == "local" => None,
             _ => Some(self.expect(&s.targets, &Ty::Hosts, "a step's targets")),
         };
-        let options = self.clauses(schema::step_options(), None, &s.options, s.name.span, "step");
+        let options = self.clauses(
+            schema::step_options(),
+            None,
+            &s.options,
+            s.name.span,
+            "step",
+        );
         self.locals.push(Vec::new());
         let mut body = Vec::new();
         let mut rollback: Option<Vec<ir::Stmt>> = None;
@@ -464,10 +506,13 @@ impl<'a> Checker<'a> {
             if let ast::StmtKind::Rollback(b) = &st.kind {
                 if let Some(prev) = rollback_span {
                     self.emit(
-                        Diagnostic::error("misplaced-rollback", "a step has a second `rollback` block")
-                            .at(st.span, "second rollback")
-                            .also(prev, "first rollback")
-                            .help("merge them into one block"),
+                        Diagnostic::error(
+                            "misplaced-rollback",
+                            "a step has a second `rollback` block",
+                        )
+                        .at(st.span, "second rollback")
+                        .also(prev, "first rollback")
+                        .help("merge them into one block"),
                     );
                     continue;
                 }
@@ -531,9 +576,10 @@ impl<'a> Checker<'a> {
     }
 
     fn pop_locals(&mut self) {
+        let quiet = self.prog.recovered || self.diags.iter().any(Diagnostic::is_error);
         if let Some(frame) = self.locals.pop() {
             for l in frame {
-                if !l.used && l.report_unused && !l.name.starts_with('_') {
+                if !quiet && !l.used && l.report_unused && !l.name.starts_with('_') {
                     self.emit(
                         Diagnostic::warning("unused-binding", format!("`{}` is never used", l.name))
                             .at(l.span, "bound here")
@@ -551,7 +597,8 @@ impl<'a> Checker<'a> {
                 let (value, ty) = match value {
                     ast::LetValue::Action(a) => {
                         let act = self.action(a)?;
-                        let ty = schema::action(&a.verb.name).map_or(Ty::Error, |s| s.result.clone());
+                        let ty =
+                            schema::action(&a.verb.name).map_or(Ty::Error, |s| s.result.clone());
                         (ir::LetValue::Action(act), ty)
                     }
                     ast::LetValue::Expr(e) => {
@@ -562,9 +609,12 @@ impl<'a> Checker<'a> {
                 };
                 if ty == Ty::NoneTy {
                     self.emit(
-                        Diagnostic::error("type-mismatch", format!("`{}` would be bound to nothing", name.name))
-                            .at(st.span, "this action returns no value")
-                            .help("drop the `let`"),
+                        Diagnostic::error(
+                            "type-mismatch",
+                            format!("`{}` would be bound to nothing", name.name),
+                        )
+                        .at(st.span, "this action returns no value")
+                        .help("drop the `let`"),
                     );
                 }
                 let binding = self.bind(name, ty, step_level);
@@ -572,22 +622,35 @@ impl<'a> Checker<'a> {
             }
             ast::StmtKind::Assert { cond, message } => {
                 let cond = self.expect(cond, &Ty::Bool, "an assert condition");
-                let message = message.as_ref().map(|m| self.expect(m, &Ty::Str, "an assert message"));
+                let message = message
+                    .as_ref()
+                    .map(|m| self.expect(m, &Ty::Str, "an assert message"));
                 Some(ir::Stmt::Assert {
                     cond,
                     message,
                     span: st.span,
                 })
             }
-            ast::StmtKind::If { cond, then, otherwise } => {
+            ast::StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let cond = self.expect(cond, &Ty::Bool, "an `if` condition");
                 self.locals.push(Vec::new());
                 let then = self.block_stmts(then);
                 self.pop_locals();
                 self.locals.push(Vec::new());
-                let otherwise = otherwise.as_ref().map(|b| self.block_stmts(b)).unwrap_or_default();
+                let otherwise = otherwise
+                    .as_ref()
+                    .map(|b| self.block_stmts(b))
+                    .unwrap_or_default();
                 self.pop_locals();
-                Some(ir::Stmt::If { cond, then, otherwise })
+                Some(ir::Stmt::If {
+                    cond,
+                    then,
+                    otherwise,
+                })
             }
             ast::StmtKind::For { var, iter, body } => {
                 let it = self.expr(iter);
@@ -599,9 +662,12 @@ impl<'a> Checker<'a> {
                     other => {
                         let other = other.clone();
                         self.emit(
-                            Diagnostic::error("type-mismatch", format!("cannot loop over a value of type `{other}`"))
-                                .at(iter.span, format!("this is `{other}`"))
-                                .help("`for` loops over a list, a map's keys or a host set"),
+                            Diagnostic::error(
+                                "type-mismatch",
+                                format!("cannot loop over a value of type `{other}`"),
+                            )
+                            .at(iter.span, format!("this is `{other}`"))
+                            .help("`for` loops over a list, a map's keys or a host set"),
                         );
                         Ty::Error
                     }
@@ -631,10 +697,27 @@ impl<'a> Checker<'a> {
             .params
             .iter()
             .map(|p| (p.name.as_str(), p.span, "param"))
-            .chain(self.hosts.iter().map(|h| (h.name.as_str(), h.span, "host set")))
-            .chain(self.clusters.iter().map(|c| (c.name.as_str(), c.span, "cluster")))
-            .chain(self.bindings.iter().map(|b| (b.name.as_str(), b.span, "binding")))
-            .chain(self.locals.iter().flatten().map(|l| (l.name.as_str(), l.span, "binding")))
+            .chain(
+                self.hosts
+                    .iter()
+                    .map(|h| (h.name.as_str(), h.span, "host set")),
+            )
+            .chain(
+                self.clusters
+                    .iter()
+                    .map(|c| (c.name.as_str(), c.span, "cluster")),
+            )
+            .chain(
+                self.bindings
+                    .iter()
+                    .map(|b| (b.name.as_str(), b.span, "binding")),
+            )
+            .chain(
+                self.locals
+                    .iter()
+                    .flatten()
+                    .map(|l| (l.name.as_str(), l.span, "binding")),
+            )
             .find(|(other, _, _)| *other == n)
             .map(|(_, s, k)| (s, k));
         if let Some((prev, kind)) = clash {
@@ -677,14 +760,25 @@ impl<'a> Checker<'a> {
 
     fn param_values(&mut self) -> IndexMap<String, ir::Expr> {
         let mut out = IndexMap::new();
-        let declared: Vec<(String, Ty)> = self.params.iter().map(|p| (p.name.clone(), p.ty.clone())).collect();
+        let declared: Vec<(String, Ty)> = self
+            .params
+            .iter()
+            .map(|p| (p.name.clone(), p.ty.clone()))
+            .collect();
         for arg in &self.opts.params {
             let Some((_, ty)) = declared.iter().find(|(n, _)| *n == arg.name) else {
-                let help = did_you_mean(&arg.name, declared.iter().map(|(n, _)| n.as_str()), "params");
+                let help = did_you_mean(
+                    &arg.name,
+                    declared.iter().map(|(n, _)| n.as_str()),
+                    "params",
+                );
                 self.emit(
-                    Diagnostic::error("unknown-param", format!("the flow has no param `{}`", arg.name))
-                        .at(arg.name_span, "not a param of this flow")
-                        .help(help),
+                    Diagnostic::error(
+                        "unknown-param",
+                        format!("the flow has no param `{}`", arg.name),
+                    )
+                    .at(arg.name_span, "not a param of this flow")
+                    .help(help),
                 );
                 continue;
             };
@@ -696,9 +790,12 @@ impl<'a> Checker<'a> {
                     out.insert(arg.name.clone(), e);
                 }
                 Err(reason) => self.emit(
-                    Diagnostic::error("invalid-param-value", format!("`{}` is not a valid `{ty}`", arg.value))
-                        .at(arg.value_span, reason)
-                        .help(expr::param_value_help(ty)),
+                    Diagnostic::error(
+                        "invalid-param-value",
+                        format!("`{}` is not a valid `{ty}`", arg.value),
+                    )
+                    .at(arg.value_span, reason)
+                    .help(expr::param_value_help(ty)),
                 ),
             }
         }
@@ -734,18 +831,24 @@ impl<'a> Checker<'a> {
         for p in &self.params {
             if !p.used && !p.name.starts_with('_') {
                 ds.push(
-                    Diagnostic::warning("unused-param", format!("param `{}` is never used", p.name))
-                        .at(p.span, "declared here")
-                        .help("remove it, or use it in a step"),
+                    Diagnostic::warning(
+                        "unused-param",
+                        format!("param `{}` is never used", p.name),
+                    )
+                    .at(p.span, "declared here")
+                    .help("remove it, or use it in a step"),
                 );
             }
         }
         for h in &self.hosts {
             if !h.used && !h.name.starts_with('_') {
                 ds.push(
-                    Diagnostic::warning("unused-hosts", format!("host set `{}` is never used", h.name))
-                        .at(h.span, "declared here")
-                        .help("remove it, or run a step `on` it"),
+                    Diagnostic::warning(
+                        "unused-hosts",
+                        format!("host set `{}` is never used", h.name),
+                    )
+                    .at(h.span, "declared here")
+                    .help("remove it, or run a step `on` it"),
                 );
             }
         }
@@ -762,20 +865,34 @@ impl<'a> Checker<'a> {
     }
 
     fn check_groups(&mut self) {
-        let Some(groups) = &self.opts.inventory_groups else { return };
+        let Some(groups) = &self.opts.inventory_groups else {
+            return;
+        };
         let mut ds = Vec::new();
         for (name, span, optional) in &self.groups_used {
             if *optional || groups.contains(name) || name == "all" || name == "ungrouped" {
                 continue;
             }
             let help = match crate::diagnostics::suggest(name, groups.iter().map(String::as_str)) {
-                Some(s) => format!("did you mean `{s}`? If the group may be absent, write `group(\"{name}\")?`"),
-                None => format!("the inventory has: {}; if the group may be absent, write `group(\"{name}\")?`", groups.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")),
+                Some(s) => format!(
+                    "did you mean `{s}`? If the group may be absent, write `group(\"{name}\")?`"
+                ),
+                None => format!(
+                    "the inventory has: {}; if the group may be absent, write `group(\"{name}\")?`",
+                    groups
+                        .iter()
+                        .map(|g| format!("`{g}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             };
             ds.push(
-                Diagnostic::error("unknown-inventory-group", format!("the inventory has no group `{name}`"))
-                    .at(*span, "not in the inventory")
-                    .help(help),
+                Diagnostic::error(
+                    "unknown-inventory-group",
+                    format!("the inventory has no group `{name}`"),
+                )
+                .at(*span, "not in the inventory")
+                .help(help),
             );
         }
         self.diags.extend(ds);

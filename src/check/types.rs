@@ -217,10 +217,10 @@ impl Ty {
     /// Values that `{{ }}` can render into text.
     pub fn interpolable(&self) -> bool {
         use Ty::*;
-        match self.strip_optional() {
-            Str | Int | Bool | Duration | Size | Path | Url | Port | Host | Json | Error => true,
-            _ => false,
-        }
+        matches!(
+            self.strip_optional(),
+            Str | Int | Bool | Duration | Size | Path | Url | Port | Host | Json | Error
+        )
     }
 
     pub fn contains_secret(&self) -> bool {
@@ -233,7 +233,11 @@ impl Ty {
 
     pub fn field(&self, name: &str) -> Option<Ty> {
         match self.strip_optional() {
-            Ty::Record(r) => r.fields().into_iter().find(|(n, _)| *n == name).map(|(_, t)| t),
+            Ty::Record(r) => r
+                .fields()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| t),
             Ty::Host => Record::HostInfo
                 .fields()
                 .into_iter()
@@ -251,7 +255,11 @@ impl Ty {
     pub fn field_names(&self) -> Vec<&'static str> {
         match self.strip_optional() {
             Ty::Record(r) => r.fields().into_iter().map(|(n, _)| n).collect(),
-            Ty::Host => Record::HostInfo.fields().into_iter().map(|(n, _)| n).collect(),
+            Ty::Host => Record::HostInfo
+                .fields()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect(),
             Ty::Cluster => cluster_fields().into_iter().map(|(n, _)| n).collect(),
             _ => Vec::new(),
         }
@@ -259,8 +267,8 @@ impl Ty {
 
     /// Names accepted in `param x: TYPE`.
     pub const SCALAR_NAMES: [&'static str; 12] = [
-        "str", "int", "bool", "duration", "size", "path", "url", "port", "host", "hosts",
-        "secret", "json",
+        "str", "int", "bool", "duration", "size", "path", "url", "port", "host", "hosts", "secret",
+        "json",
     ];
 
     pub fn from_name(name: &str) -> Option<Ty> {

@@ -45,14 +45,20 @@ impl CheckArgs {
                 Ok(text) => {
                     let id = sources.add(inv_path.display().to_string(), inv_path, text);
                     let (inv, mut d) = Inventory::parse(id, &sources);
+                    // A broken inventory would make every group look missing: report it alone.
+                    if !d.iter().any(Diagnostic::is_error) {
+                        groups = Some(inv.group_names());
+                    }
                     diags.append(&mut d);
-                    groups = Some(inv.group_names());
                 }
                 Err(e) => {
                     usage = true;
                     diags.push(
-                        Diagnostic::error("file-not-found", format!("cannot read inventory `{}`: {e}", inv_path.display()))
-                            .help("pass an Ansible inventory file with `-i`"),
+                        Diagnostic::error(
+                            "file-not-found",
+                            format!("cannot read inventory `{}`: {e}", inv_path.display()),
+                        )
+                        .help("pass an Ansible inventory file with `-i`"),
                     );
                 }
             }
@@ -115,8 +121,12 @@ fn dedup(diags: &mut Vec<Diagnostic>) {
     });
 }
 
-/// `-e` and `--vars` values, placed in the source map so diagnostics can point at them.
-pub(crate) fn param_args(extra: &[String], vars: Option<&std::path::Path>, sources: &mut SourceMap) -> (Vec<ParamArg>, Vec<Diagnostic>) {
+/// `-e` and `--vars` values (the CLI's and the test harness's), placed in the source map so diagnostics can point at them.
+pub fn param_args(
+    extra: &[String],
+    vars: Option<&std::path::Path>,
+    sources: &mut SourceMap,
+) -> (Vec<ParamArg>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut diags = Vec::new();
     if !extra.is_empty() {
@@ -128,7 +138,11 @@ pub(crate) fn param_args(extra: &[String], vars: Option<&std::path::Path>, sourc
             text.push_str(e);
             text.push('\n');
         }
-        let id = sources.add("<command line>", std::path::Path::new("<command line>"), text);
+        let id = sources.add(
+            "<command line>",
+            std::path::Path::new("<command line>"),
+            text,
+        );
         for (e, off) in extra.iter().zip(offsets) {
             match e.split_once('=') {
                 Some((name, value)) if !name.trim().is_empty() => out.push(ParamArg {
@@ -138,9 +152,12 @@ pub(crate) fn param_args(extra: &[String], vars: Option<&std::path::Path>, sourc
                     value_span: Span::new(id, off + name.len() + 1, off + e.len()),
                 }),
                 _ => diags.push(
-                    Diagnostic::error("invalid-param-value", format!("`-e {e}` is not `name=value`"))
-                        .at(Span::new(id, off, off + e.len()), "expected `name=value`")
-                        .help("write `-e snapshot=/backups/etcd.db`"),
+                    Diagnostic::error(
+                        "invalid-param-value",
+                        format!("`-e {e}` is not `name=value`"),
+                    )
+                    .at(Span::new(id, off, off + e.len()), "expected `name=value`")
+                    .help("write `-e snapshot=/backups/etcd.db`"),
                 ),
             }
         }
@@ -152,7 +169,9 @@ pub(crate) fn param_args(extra: &[String], vars: Option<&std::path::Path>, sourc
                 match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {
                     Ok(serde_yaml_ng::Value::Mapping(m)) => {
                         for (k, v) in m {
-                            let Some(name) = k.as_str().map(str::to_string) else { continue };
+                            let Some(name) = k.as_str().map(str::to_string) else {
+                                continue;
+                            };
                             let value = match v {
                                 serde_yaml_ng::Value::String(s) => s,
                                 serde_yaml_ng::Value::Number(n) => n.to_string(),
@@ -178,15 +197,27 @@ pub(crate) fn param_args(extra: &[String], vars: Option<&std::path::Path>, sourc
                         }
                     }
                     Ok(_) | Err(_) => diags.push(
-                        Diagnostic::error("invalid-param-value", format!("`{}` is not a YAML or JSON mapping of param values", path.display()))
-                            .at(Span::new(id, 0, text.len().min(1)), "expected `name: value` lines")
-                            .help("write one `name: value` per line"),
+                        Diagnostic::error(
+                            "invalid-param-value",
+                            format!(
+                                "`{}` is not a YAML or JSON mapping of param values",
+                                path.display()
+                            ),
+                        )
+                        .at(
+                            Span::new(id, 0, text.len().min(1)),
+                            "expected `name: value` lines",
+                        )
+                        .help("write one `name: value` per line"),
                     ),
                 }
             }
             Err(e) => diags.push(
-                Diagnostic::error("file-not-found", format!("cannot read vars file `{}`: {e}", path.display()))
-                    .help("pass a YAML or JSON file of param values with `--vars`"),
+                Diagnostic::error(
+                    "file-not-found",
+                    format!("cannot read vars file `{}`: {e}", path.display()),
+                )
+                .help("pass a YAML or JSON file of param values with `--vars`"),
             ),
         }
     }

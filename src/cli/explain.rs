@@ -25,7 +25,13 @@ impl ExplainArgs {
         let code = self.code.unwrap_or_default();
         match codes::lookup(&code) {
             Some(c) => {
-                println!("{} ({}): {}\n\n{}", c.code, sev(c.severity), c.summary, c.explanation);
+                println!(
+                    "{} ({}): {}\n\n{}",
+                    c.code,
+                    sev(c.severity),
+                    c.summary,
+                    c.explanation
+                );
                 Exit::Ok
             }
             None => {

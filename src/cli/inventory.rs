@@ -23,8 +23,11 @@ impl InventoryArgs {
         let text = match std::fs::read_to_string(&self.inventory) {
             Ok(t) => t,
             Err(e) => {
-                let d = Diagnostic::error("file-not-found", format!("cannot read inventory `{}`: {e}", self.inventory.display()))
-                    .help("pass an Ansible inventory file with `-i`");
+                let d = Diagnostic::error(
+                    "file-not-found",
+                    format!("cannot read inventory `{}`: {e}", self.inventory.display()),
+                )
+                .help("pass an Ansible inventory file with `-i`");
                 eprint!("{}", render::human(&[d], &sources, color));
                 return Exit::Usage;
             }
@@ -42,17 +45,33 @@ impl InventoryArgs {
             let tops: Vec<&String> = inv
                 .groups
                 .keys()
-                .filter(|g| g.as_str() != "all" && !inv.groups.values().any(|p| p.children.contains(g)))
+                .filter(|g| {
+                    g.as_str() != "all" && !inv.groups.values().any(|p| p.children.contains(g))
+                })
                 .collect();
             for g in tops {
                 graph(&inv, g, 1, &mut Vec::new());
             }
         } else {
-            println!("{:<24} {:<20} {:>5}  {:<10} groups", "host", "address", "port", "user");
+            println!(
+                "{:<24} {:<20} {:>5}  {:<10} groups",
+                "host", "address", "port", "user"
+            );
             for name in inv.hosts.keys() {
                 if let Some(t) = inv.target(name) {
-                    let groups: Vec<String> = inv.groups_of(name).into_iter().filter(|g| g != "all").collect();
-                    println!("{:<24} {:<20} {:>5}  {:<10} {}", t.name, t.address, t.port, t.user.as_deref().unwrap_or("-"), groups.join(","));
+                    let groups: Vec<String> = inv
+                        .groups_of(name)
+                        .into_iter()
+                        .filter(|g| g != "all")
+                        .collect();
+                    println!(
+                        "{:<24} {:<20} {:>5}  {:<10} {}",
+                        t.name,
+                        t.address,
+                        t.port,
+                        t.user.as_deref().unwrap_or("-"),
+                        groups.join(",")
+                    );
                 }
             }
         }

@@ -2,6 +2,8 @@
 //! delegates to the library. Exit codes are documented in the README and in [`Exit`].
 
 mod check;
+
+pub use check::param_args;
 mod explain;
 mod inventory;
 
@@ -28,7 +30,11 @@ impl From<Exit> for ExitCode {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "etcdflow", version, about = "Checked, resumable, etcd-aware procedures for Kubernetes control planes")]
+#[command(
+    name = "etcdflow",
+    version,
+    about = "Checked, resumable, etcd-aware procedures for Kubernetes control planes"
+)]
 pub struct Cli {
     /// When to colour diagnostics.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
@@ -66,7 +72,9 @@ impl Color {
         match self {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            Color::Auto => {
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
         }
     }
 }
@@ -82,7 +90,9 @@ where
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => Exit::Ok.into(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Ok.into()
+                }
                 _ => Exit::Usage.into(),
             };
         }

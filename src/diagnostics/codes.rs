@@ -254,7 +254,9 @@ mod tests {
         for c in super::CODES {
             assert!(seen.insert(c.code), "duplicate {}", c.code);
             assert!(
-                c.code.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-'),
+                c.code
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '-'),
                 "{} is not kebab-case",
                 c.code
             );

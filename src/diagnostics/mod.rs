@@ -136,12 +136,7 @@ pub fn did_you_mean<'a>(
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by_key(|d| {
         let s = d.primary_span();
-        (
-            s.map(|s| s.file),
-            s.map(|s| s.start),
-            d.severity,
-            d.code,
-        )
+        (s.map(|s| s.file), s.map(|s| s.start), d.severity, d.code)
     });
 }
 
@@ -153,12 +148,21 @@ mod tests {
     fn suggests_close_names_only() {
         assert_eq!(suggest("masterz", ["masters", "nodes"]), Some("masters"));
         assert_eq!(suggest("zzz", ["masters", "nodes"]), None);
-        assert_eq!(suggest("etcd_prot", ["etcd_port", "etcd_peer"]), Some("etcd_port"));
+        assert_eq!(
+            suggest("etcd_prot", ["etcd_port", "etcd_peer"]),
+            Some("etcd_port")
+        );
     }
 
     #[test]
     fn did_you_mean_lists_when_nothing_is_close() {
-        assert_eq!(did_you_mean("x", ["alpha", "beta"], "params"), "known params: `alpha`, `beta`");
-        assert_eq!(did_you_mean("x", Vec::<&str>::new(), "params"), "no params are defined here");
+        assert_eq!(
+            did_you_mean("x", ["alpha", "beta"], "params"),
+            "known params: `alpha`, `beta`"
+        );
+        assert_eq!(
+            did_you_mean("x", Vec::<&str>::new(), "params"),
+            "no params are defined here"
+        );
     }
 }

@@ -27,7 +27,11 @@ fn render_one(d: &Diagnostic, sources: &SourceMap, color: bool, out: &mut Vec<u8
     let config = Config::default()
         .with_color(color)
         .with_index_type(IndexType::Byte)
-        .with_char_set(if color { CharSet::Unicode } else { CharSet::Ascii });
+        .with_char_set(if color {
+            CharSet::Unicode
+        } else {
+            CharSet::Ascii
+        });
     let name = |id| sources.name(id).to_string();
     let clamp = |s: crate::source::Span| {
         let len = sources.text(s.file).len();

@@ -38,11 +38,18 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
                 Some((n, k)) => (n.trim().to_string(), Some(k.trim())),
                 None => (head.trim().to_string(), None),
             };
-            if name.is_empty() || name.chars().any(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
+            if name.is_empty()
+                || name
+                    .chars()
+                    .any(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            {
                 diags.push(
-                    Diagnostic::error("inventory-syntax", format!("`{name}` is not a valid group name"))
-                        .at(span, "bad group name")
-                        .help("group names use letters, digits, `_` and `-`"),
+                    Diagnostic::error(
+                        "inventory-syntax",
+                        format!("`{name}` is not a valid group name"),
+                    )
+                    .at(span, "bad group name")
+                    .help("group names use letters, digits, `_` and `-`"),
                 );
                 continue;
             }
@@ -59,9 +66,12 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
                 Some("vars") => Section::Vars(name),
                 Some(other) => {
                     diags.push(
-                        Diagnostic::error("inventory-syntax", format!("unknown section kind `:{other}`"))
-                            .at(span, "expected `:children` or `:vars`")
-                            .help("write `[group:children]` or `[group:vars]`"),
+                        Diagnostic::error(
+                            "inventory-syntax",
+                            format!("unknown section kind `:{other}`"),
+                        )
+                        .at(span, "expected `:children` or `:vars`")
+                        .help("write `[group:children]` or `[group:vars]`"),
                     );
                     Section::Hosts(name)
                 }
@@ -73,15 +83,25 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
                 let words = match split_words(trimmed) {
                     Ok(w) => w,
                     Err(why) => {
-                        diags.push(Diagnostic::error("inventory-syntax", why).at(span, "cannot split this line").help("quote values with spaces: key=\"a b\""));
+                        diags.push(
+                            Diagnostic::error("inventory-syntax", why)
+                                .at(span, "cannot split this line")
+                                .help("quote values with spaces: key=\"a b\""),
+                        );
                         continue;
                     }
                 };
-                let Some((pattern, vars)) = words.split_first() else { continue };
+                let Some((pattern, vars)) = words.split_first() else {
+                    continue;
+                };
                 let names = match expand_range(pattern) {
                     Ok(n) => n,
                     Err(why) => {
-                        diags.push(Diagnostic::error("inventory-syntax", why).at(span, "bad host range").help("write ranges as `node[01:10]` or `db-[a:c]`"));
+                        diags.push(
+                            Diagnostic::error("inventory-syntax", why)
+                                .at(span, "bad host range")
+                                .help("write ranges as `node[01:10]` or `db-[a:c]`"),
+                        );
                         continue;
                     }
                 };
@@ -90,9 +110,12 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
                     match v.split_once('=') {
                         Some((k, val)) => host_vars.push((k.to_string(), val.to_string())),
                         None => diags.push(
-                            Diagnostic::error("inventory-syntax", format!("`{v}` is not `key=value`"))
-                                .at(span, "host variables are `key=value`")
-                                .help("write `ansible_host=10.0.0.1`"),
+                            Diagnostic::error(
+                                "inventory-syntax",
+                                format!("`{v}` is not `key=value`"),
+                            )
+                            .at(span, "host variables are `key=value`")
+                            .help("write `ansible_host=10.0.0.1`"),
                         ),
                     }
                 }
@@ -120,12 +143,19 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
             Section::Vars(group) => match trimmed.split_once('=') {
                 Some((k, v)) => {
                     let v = unquote(v.trim());
-                    inv.groups.entry(group.clone()).or_default().vars.insert(k.trim().to_string(), v);
+                    inv.groups
+                        .entry(group.clone())
+                        .or_default()
+                        .vars
+                        .insert(k.trim().to_string(), v);
                 }
                 None => diags.push(
-                    Diagnostic::error("inventory-syntax", format!("`{trimmed}` is not `key=value`"))
-                        .at(span, "group variables are `key=value`")
-                        .help("write `ansible_user=admin`"),
+                    Diagnostic::error(
+                        "inventory-syntax",
+                        format!("`{trimmed}` is not `key=value`"),
+                    )
+                    .at(span, "group variables are `key=value`")
+                    .help("write `ansible_user=admin`"),
                 ),
             },
         }
@@ -135,7 +165,9 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
 
 fn unquote(v: &str) -> String {
     let b = v.as_bytes();
-    if b.len() >= 2 && ((b[0] == b'"' && b[b.len() - 1] == b'"') || (b[0] == b'\'' && b[b.len() - 1] == b'\'')) {
+    if b.len() >= 2
+        && ((b[0] == b'"' && b[b.len() - 1] == b'"') || (b[0] == b'\'' && b[b.len() - 1] == b'\''))
+    {
         v[1..v.len() - 1].to_string()
     } else {
         v.to_string()

@@ -62,7 +62,11 @@ impl Inventory {
                 .map(str::trim)
                 .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
                 .is_some_and(|l| l == "---" || (l.ends_with(':') && !l.starts_with('[')));
-        let (mut inv, mut diags) = if is_yaml { yaml::parse(file, text) } else { ini::parse(file, text) };
+        let (mut inv, mut diags) = if is_yaml {
+            yaml::parse(file, text)
+        } else {
+            ini::parse(file, text)
+        };
         inv.file = Some(file);
         inv.finish();
         diags.extend(inv.validate());
@@ -84,7 +88,12 @@ impl Inventory {
             .filter(|(n, _)| n.as_str() != "all" && n.as_str() != "ungrouped")
             .flat_map(|(_, g)| g.hosts.iter().cloned())
             .collect();
-        let ungrouped: Vec<String> = self.hosts.keys().filter(|h| !grouped.contains(*h)).cloned().collect();
+        let ungrouped: Vec<String> = self
+            .hosts
+            .keys()
+            .filter(|h| !grouped.contains(*h))
+            .cloned()
+            .collect();
         let ug = self.groups.entry("ungrouped".into()).or_default();
         for h in ungrouped {
             if !ug.hosts.contains(&h) {
@@ -104,7 +113,12 @@ impl Inventory {
         Some(out)
     }
 
-    fn collect(&self, name: &str, out: &mut Vec<String>, seen: &mut BTreeSet<String>) -> Option<()> {
+    fn collect(
+        &self,
+        name: &str,
+        out: &mut Vec<String>,
+        seen: &mut BTreeSet<String>,
+    ) -> Option<()> {
         if !seen.insert(name.to_string()) {
             return Some(()); // a children cycle: each group once
         }
@@ -124,7 +138,10 @@ impl Inventory {
     pub fn groups_of(&self, host: &str) -> Vec<String> {
         self.groups
             .keys()
-            .filter(|g| self.group_hosts(g).is_some_and(|hs| hs.iter().any(|h| h == host)))
+            .filter(|g| {
+                self.group_hosts(g)
+                    .is_some_and(|hs| hs.iter().any(|h| h == host))
+            })
             .cloned()
             .collect()
     }
@@ -154,8 +171,17 @@ impl Inventory {
         if !seen.insert(g.to_string()) {
             return 0;
         }
-        let parents: Vec<&String> = self.groups.iter().filter(|(_, gr)| gr.children.iter().any(|c| c == g)).map(|(n, _)| n).collect();
-        parents.iter().map(|p| 1 + self.depth(p, seen)).max().unwrap_or(0)
+        let parents: Vec<&String> = self
+            .groups
+            .iter()
+            .filter(|(_, gr)| gr.children.iter().any(|c| c == g))
+            .map(|(n, _)| n)
+            .collect();
+        parents
+            .iter()
+            .map(|p| 1 + self.depth(p, seen))
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn target(&self, host: &str) -> Option<Target> {
@@ -165,7 +191,9 @@ impl Inventory {
         Some(Target {
             name: host.to_string(),
             address: get("ansible_host").unwrap_or_else(|| host.to_string()),
-            port: get("ansible_port").and_then(|p| p.parse().ok()).unwrap_or(22),
+            port: get("ansible_port")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(22),
             user: get("ansible_user"),
             key_file: get("ansible_ssh_private_key_file"),
             become_: get("ansible_become").is_some_and(|b| truthy(&b)),
@@ -178,7 +206,10 @@ impl Inventory {
     fn validate(&self) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let bad = |what: &str, value: &str, why: String, span: Option<Span>| {
-            let mut d = Diagnostic::error("invalid-inventory-host", format!("{what} `{}` is not allowed", value.escape_debug()));
+            let mut d = Diagnostic::error(
+                "invalid-inventory-host",
+                format!("{what} `{}` is not allowed", value.escape_debug()),
+            );
             d = match span {
                 Some(s) => d.at(s, why),
                 None => d.note(why),
@@ -202,7 +233,12 @@ impl Inventory {
             }
             if let Some(p) = vars.get("ansible_port") {
                 if !p.parse::<u16>().is_ok_and(|n| n >= 1) {
-                    out.push(bad("`ansible_port`", p, "not a port in 1..65535".into(), h.span));
+                    out.push(bad(
+                        "`ansible_port`",
+                        p,
+                        "not a port in 1..65535".into(),
+                        h.span,
+                    ));
                 }
             }
         }
@@ -223,7 +259,10 @@ pub fn check_host(h: &str) -> Result<(), String> {
         return Err("starts with `-` and would be read as an ssh option".into());
     }
     if let Some(inner) = h.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        return inner.parse::<std::net::Ipv6Addr>().map(|_| ()).map_err(|_| "not an IPv6 address".into());
+        return inner
+            .parse::<std::net::Ipv6Addr>()
+            .map(|_| ())
+            .map_err(|_| "not an IPv6 address".into());
     }
     if h.contains(':') {
         return Err("IPv6 addresses must be in brackets; `:` is not allowed otherwise".into());
@@ -231,8 +270,14 @@ pub fn check_host(h: &str) -> Result<(), String> {
     if h.len() > 253 {
         return Err("longer than 253 characters".into());
     }
-    if let Some(c) = h.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.' || *c == '_')) {
-        return Err(format!("contains `{}`, which is not allowed in a host name", c.escape_debug()));
+    if let Some(c) = h
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.' || *c == '_'))
+    {
+        return Err(format!(
+            "contains `{}`, which is not allowed in a host name",
+            c.escape_debug()
+        ));
     }
     if h.split('.').any(|l| l.is_empty() || l.starts_with('-')) {
         return Err("has an empty label or a label starting with `-`".into());
@@ -250,7 +295,10 @@ pub fn check_user(u: &str) -> Result<(), String> {
     if u.len() > 32 {
         return Err("longer than 32 characters".into());
     }
-    if let Some(c) = u.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || *c == '.')) {
+    if let Some(c) = u
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || *c == '.'))
+    {
         return Err(format!("contains `{}`", c.escape_debug()));
     }
     Ok(())
@@ -262,17 +310,35 @@ pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
         return Ok(vec![pattern.to_string()]);
     };
     // `[v6]` as a whole host is not a range.
-    if open == 0 && pattern.ends_with(']') && pattern.contains(':') && !pattern[1..].contains('[') && pattern[1..pattern.len() - 1].matches(':').count() > 2 {
+    if open == 0
+        && pattern.ends_with(']')
+        && pattern.contains(':')
+        && !pattern[1..].contains('[')
+        && pattern[1..pattern.len() - 1].matches(':').count() > 2
+    {
         return Ok(vec![pattern.to_string()]);
     }
-    let close = pattern[open..].find(']').map(|i| open + i).ok_or("unclosed `[` in a host range")?;
-    let (prefix, spec, suffix) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
+    let close = pattern[open..]
+        .find(']')
+        .map(|i| open + i)
+        .ok_or("unclosed `[` in a host range")?;
+    let (prefix, spec, suffix) = (
+        &pattern[..open],
+        &pattern[open + 1..close],
+        &pattern[close + 1..],
+    );
     let parts: Vec<&str> = spec.split(':').collect();
     if !(2..=3).contains(&parts.len()) {
-        return Err(format!("range `[{spec}]` must be `[start:end]` or `[start:end:step]`"));
+        return Err(format!(
+            "range `[{spec}]` must be `[start:end]` or `[start:end:step]`"
+        ));
     }
     let step: usize = match parts.get(2) {
-        Some(s) => s.parse().ok().filter(|n| *n > 0).ok_or("range step must be a positive integer")?,
+        Some(s) => s
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or("range step must be a positive integer")?,
         None => 1,
     };
     let (a, b) = (parts[0], parts[1]);
@@ -284,13 +350,21 @@ pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
         if y - x > 100_000 {
             return Err(format!("range `[{spec}]` is too large"));
         }
-        let width = if a.starts_with('0') && a.len() > 1 { a.len() } else { 0 };
+        let width = if a.starts_with('0') && a.len() > 1 {
+            a.len()
+        } else {
+            0
+        };
         let mut n = x;
         while n <= y {
             items.push(format!("{n:0width$}"));
             n += step as u64;
         }
-    } else if a.len() == 1 && b.len() == 1 && a.chars().all(|c| c.is_ascii_alphabetic()) && b.chars().all(|c| c.is_ascii_alphabetic()) {
+    } else if a.len() == 1
+        && b.len() == 1
+        && a.chars().all(|c| c.is_ascii_alphabetic())
+        && b.chars().all(|c| c.is_ascii_alphabetic())
+    {
         let (x, y) = (a.as_bytes()[0], b.as_bytes()[0]);
         if x > y {
             return Err(format!("range `[{spec}]` runs backwards"));
@@ -304,7 +378,9 @@ pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
             }
         }
     } else {
-        return Err(format!("range `[{spec}]` must be numbers or single letters"));
+        return Err(format!(
+            "range `[{spec}]` must be numbers or single letters"
+        ));
     }
     let mut out = Vec::new();
     for i in items {

@@ -7,14 +7,21 @@ fn load(name: &str, text: &str) -> (Inventory, Vec<Diagnostic>) {
     Inventory::parse(id, &sm)
 }
 
-const ICP: &str = "[master]\n10.0.0.1\n10.0.0.2\n10.0.0.3\n\n[management]\n10.0.0.4\n\n[worker]\n10.0.0.[5:6]\n";
+const ICP: &str =
+    "[master]\n10.0.0.1\n10.0.0.2\n10.0.0.3\n\n[management]\n10.0.0.4\n\n[worker]\n10.0.0.[5:6]\n";
 
 #[test]
 fn icp_hosts_file() {
     let (inv, d) = load("hosts", ICP);
     assert!(d.is_empty(), "{d:?}");
-    assert_eq!(inv.group_hosts("master").unwrap_or_default(), ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
-    assert_eq!(inv.group_hosts("worker").unwrap_or_default(), ["10.0.0.5", "10.0.0.6"]);
+    assert_eq!(
+        inv.group_hosts("master").unwrap_or_default(),
+        ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    );
+    assert_eq!(
+        inv.group_hosts("worker").unwrap_or_default(),
+        ["10.0.0.5", "10.0.0.6"]
+    );
     assert_eq!(inv.group_hosts("all").map(|h| h.len()), Some(6));
 }
 
@@ -24,13 +31,22 @@ const KUBEADM2HA: &str = "[primary-master]\nm1 ansible_host=192.0.2.11\n[seconda
 fn kubeadm2ha_children_vars_and_ranges() {
     let (inv, d) = load("inventory", KUBEADM2HA);
     assert!(d.is_empty(), "{d:?}");
-    assert_eq!(inv.group_hosts("etcd").unwrap_or_default(), ["m1", "m2", "m3"]);
+    assert_eq!(
+        inv.group_hosts("etcd").unwrap_or_default(),
+        ["m1", "m2", "m3"]
+    );
     assert_eq!(inv.group_hosts("nodes").map(|h| h.len()), Some(6));
-    assert_eq!(inv.group_hosts("minions").unwrap_or_default(), ["w01.example.com", "w02.example.com", "w03.example.com"]);
+    assert_eq!(
+        inv.group_hosts("minions").unwrap_or_default(),
+        ["w01.example.com", "w02.example.com", "w03.example.com"]
+    );
     let t = inv.target("m2").unwrap_or_else(|| panic!("m2"));
     assert_eq!(t.user.as_deref(), Some("admin"));
     assert!(t.become_);
-    assert_eq!(inv.target("m1").map(|t| t.address), Some("192.0.2.11".to_string()));
+    assert_eq!(
+        inv.target("m1").map(|t| t.address),
+        Some("192.0.2.11".to_string())
+    );
 }
 
 #[test]
@@ -55,7 +71,10 @@ fn unsafe_hosts_users_and_ports_are_refused() {
         "fe80::1",
     ] {
         let (_, d) = load("hosts", &format!("[g]\n{line}\n"));
-        assert!(d.iter().any(|d| d.code == "invalid-inventory-host"), "{line}: {d:?}");
+        assert!(
+            d.iter().any(|d| d.code == "invalid-inventory-host"),
+            "{line}: {d:?}"
+        );
     }
     let (_, d) = load("hosts", "[g]\nh ansible_host=[fe80::1]\n");
     assert!(d.is_empty(), "{d:?}");
@@ -73,8 +92,17 @@ fn syntax_errors_point_at_lines() {
 
 #[test]
 fn ranges() {
-    assert_eq!(expand_range("n[01:03]").unwrap_or_default(), ["n01", "n02", "n03"]);
-    assert_eq!(expand_range("db-[a:c]").unwrap_or_default(), ["db-a", "db-b", "db-c"]);
-    assert_eq!(expand_range("n[0:10:5]").unwrap_or_default(), ["n0", "n5", "n10"]);
+    assert_eq!(
+        expand_range("n[01:03]").unwrap_or_default(),
+        ["n01", "n02", "n03"]
+    );
+    assert_eq!(
+        expand_range("db-[a:c]").unwrap_or_default(),
+        ["db-a", "db-b", "db-c"]
+    );
+    assert_eq!(
+        expand_range("n[0:10:5]").unwrap_or_default(),
+        ["n0", "n5", "n10"]
+    );
     assert!(expand_range("n[3:1]").is_err());
 }

@@ -13,20 +13,35 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
         Err(e) => {
             let at = e.location().map_or(0, |l| l.index());
             diags.push(
-                Diagnostic::error("inventory-syntax", format!("the YAML inventory cannot be read: {e}"))
-                    .at(Span::new(file, at, (at + 1).min(text.len())), "here")
-                    .help("a YAML inventory is `all:` with `hosts:`, `children:` and `vars:`"),
+                Diagnostic::error(
+                    "inventory-syntax",
+                    format!("the YAML inventory cannot be read: {e}"),
+                )
+                .at(Span::new(file, at, (at + 1).min(text.len())), "here")
+                .help("a YAML inventory is `all:` with `hosts:`, `children:` and `vars:`"),
             );
             return (inv, diags);
         }
     };
     let Value::Mapping(top) = doc else {
         if !matches!(doc, Value::Null) {
-            diags.push(Diagnostic::error("inventory-syntax", "the YAML inventory is not a mapping of groups").at(Span::new(file, 0, text.len().min(1)), "expected `all:`").help("start with `all:`"));
+            diags.push(
+                Diagnostic::error(
+                    "inventory-syntax",
+                    "the YAML inventory is not a mapping of groups",
+                )
+                .at(Span::new(file, 0, text.len().min(1)), "expected `all:`")
+                .help("start with `all:`"),
+            );
         }
         return (inv, diags);
     };
-    let mut p = Parser { file, text, inv: &mut inv, diags: &mut diags };
+    let mut p = Parser {
+        file,
+        text,
+        inv: &mut inv,
+        diags: &mut diags,
+    };
     for (k, v) in &top {
         if let Some(name) = k.as_str() {
             p.group(name, v);
@@ -48,7 +63,11 @@ impl Parser<'_> {
         let mut off = 0;
         for line in self.text.split_inclusive('\n') {
             let t = line.trim_start();
-            if t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\":")) || t.starts_with(&format!("'{key}':")) || t.trim_end() == format!("- {key}") {
+            if t.starts_with(&format!("{key}:"))
+                || t.starts_with(&format!("\"{key}\":"))
+                || t.starts_with(&format!("'{key}':"))
+                || t.trim_end() == format!("- {key}")
+            {
                 let lead = line.len() - t.len();
                 return Span::new(self.file, off + lead, off + lead + key.len());
             }
@@ -59,10 +78,23 @@ impl Parser<'_> {
 
     fn group(&mut self, name: &str, v: &Value) {
         let span = self.locate(name);
-        self.inv.groups.entry(name.to_string()).or_insert_with(|| Group { span: Some(span), ..Group::default() });
+        self.inv
+            .groups
+            .entry(name.to_string())
+            .or_insert_with(|| Group {
+                span: Some(span),
+                ..Group::default()
+            });
         let Value::Mapping(m) = v else {
             if !matches!(v, Value::Null) {
-                self.diags.push(Diagnostic::error("inventory-syntax", format!("group `{name}` must be a mapping")).at(span, "expected `hosts:`, `children:` or `vars:`").help("write `name:` then indented `hosts:`"));
+                self.diags.push(
+                    Diagnostic::error(
+                        "inventory-syntax",
+                        format!("group `{name}` must be a mapping"),
+                    )
+                    .at(span, "expected `hosts:`, `children:` or `vars:`")
+                    .help("write `name:` then indented `hosts:`"),
+                );
             }
             return;
         };
@@ -76,13 +108,21 @@ impl Parser<'_> {
                             let names = match expand_range(&pattern) {
                                 Ok(n) => n,
                                 Err(why) => {
-                                    self.diags.push(Diagnostic::error("inventory-syntax", why).at(hspan, "bad host range").help("write ranges as `node[01:10]`"));
+                                    self.diags.push(
+                                        Diagnostic::error("inventory-syntax", why)
+                                            .at(hspan, "bad host range")
+                                            .help("write ranges as `node[01:10]`"),
+                                    );
                                     continue;
                                 }
                             };
                             let vars = scalar_map(hv);
                             for n in names {
-                                let h = self.inv.hosts.entry(n.clone()).or_insert_with(|| Host { name: n.clone(), span: Some(hspan), ..Host::default() });
+                                let h = self.inv.hosts.entry(n.clone()).or_insert_with(|| Host {
+                                    name: n.clone(),
+                                    span: Some(hspan),
+                                    ..Host::default()
+                                });
                                 h.vars.extend(vars.clone());
                                 let g = self.inv.groups.entry(name.to_string()).or_default();
                                 if !g.hosts.contains(&n) {
@@ -91,7 +131,14 @@ impl Parser<'_> {
                             }
                         }
                     } else if !matches!(val, Value::Null) {
-                        self.diags.push(Diagnostic::error("inventory-syntax", format!("`hosts` of group `{name}` must be a mapping")).at(span, "here").help("write each host as `name:` under `hosts:`"));
+                        self.diags.push(
+                            Diagnostic::error(
+                                "inventory-syntax",
+                                format!("`hosts` of group `{name}` must be a mapping"),
+                            )
+                            .at(span, "here")
+                            .help("write each host as `name:` under `hosts:`"),
+                        );
                     }
                 }
                 Some("children") => {
@@ -108,11 +155,23 @@ impl Parser<'_> {
                 }
                 Some("vars") => {
                     let vars = scalar_map(val);
-                    self.inv.groups.entry(name.to_string()).or_default().vars.extend(vars);
+                    self.inv
+                        .groups
+                        .entry(name.to_string())
+                        .or_default()
+                        .vars
+                        .extend(vars);
                 }
                 Some(other) => {
                     let s = self.locate(other);
-                    self.diags.push(Diagnostic::error("inventory-syntax", format!("group `{name}` has an unknown key `{other}`")).at(s, "unknown key").help("groups have `hosts:`, `children:` and `vars:`"));
+                    self.diags.push(
+                        Diagnostic::error(
+                            "inventory-syntax",
+                            format!("group `{name}` has an unknown key `{other}`"),
+                        )
+                        .at(s, "unknown key")
+                        .help("groups have `hosts:`, `children:` and `vars:`"),
+                    );
                 }
                 None => {}
             }
@@ -129,7 +188,9 @@ fn key_str(v: &Value) -> Option<String> {
 }
 
 fn scalar_map(v: &Value) -> Vec<(String, String)> {
-    let Value::Mapping(m) = v else { return Vec::new() };
+    let Value::Mapping(m) = v else {
+        return Vec::new();
+    };
     m.iter()
         .filter_map(|(k, v)| {
             let k = key_str(k)?;

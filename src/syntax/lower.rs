@@ -35,7 +35,10 @@ impl Lowerer {
         self.diagnostics.push(
             Diagnostic::error(
                 "internal-error",
-                format!("this is a bug in etcdflow: unexpected syntax shape ({what}: {:?})", p.as_rule()),
+                format!(
+                    "this is a bug in etcdflow: unexpected syntax shape ({what}: {:?})",
+                    p.as_rule()
+                ),
             )
             .at(s, "while reading this")
             .help("please report it with this file attached"),
@@ -594,7 +597,12 @@ pub fn parse_type(file: FileId, text: &str) -> Result<TypeExpr, Diagnostic> {
                 .next()
                 .and_then(|p| p.into_inner().next())
                 .and_then(|p| lw.type_expr(p))
-                .ok_or_else(|| Diagnostic::error("internal-error", "this is a bug in etcdflow: a type parsed to nothing"))
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        "internal-error",
+                        "this is a bug in etcdflow: a type parsed to nothing",
+                    )
+                })
         }
         Err(e) => Err(super::names::syntax_error(file, 0, text, &e).0),
     }

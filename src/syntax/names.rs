@@ -105,6 +105,34 @@ pub(crate) fn rule_name(rule: Rule) -> &'static str {
     }
 }
 
+/// Operators and postfixes are named as one group in "expected" lists.
+fn is_operator(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::op_or
+            | Rule::op_and
+            | Rule::op_eq
+            | Rule::op_ne
+            | Rule::op_le
+            | Rule::op_ge
+            | Rule::op_lt
+            | Rule::op_gt
+            | Rule::op_in
+            | Rule::op_not_in
+            | Rule::op_union
+            | Rule::op_inter
+            | Rule::op_add
+            | Rule::op_sub
+            | Rule::op_mul
+            | Rule::op_div
+            | Rule::field_access
+            | Rule::index
+            | Rule::optional_mark
+            | Rule::infix
+            | Rule::postfix
+    )
+}
+
 /// What stands at `at`: a short, quoted description for "found ...".
 fn found(input: &str, at: usize) -> String {
     let rest = &input[at.min(input.len())..];
@@ -144,7 +172,15 @@ pub(crate) fn syntax_error(
     } = &err.variant
     {
         for r in positives {
-            let n = rule_name(*r);
+            // Doc comments fit almost anywhere a line can end: naming them helps no one.
+            if matches!(r, Rule::doc | Rule::doc_block) && positives.len() > 1 {
+                continue;
+            }
+            let n = if is_operator(*r) {
+                "an operator"
+            } else {
+                rule_name(*r)
+            };
             if !expected.contains(&n) {
                 expected.push(n);
             }
@@ -181,7 +217,10 @@ pub(crate) fn syntax_error(
             format!("{} is not allowed here", join_or(&unexpected)),
         )
     } else if expected.is_empty() {
-        (format!("unexpected {what}"), "not expected here".to_string())
+        (
+            format!("unexpected {what}"),
+            "not expected here".to_string(),
+        )
     } else {
         (
             format!("expected {expected_text}, found {what}"),

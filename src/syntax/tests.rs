@@ -39,7 +39,10 @@ fn sexp(e: &ast::Expr) -> String {
         List(xs) => format!("[{}]", xs.iter().map(sexp).collect::<Vec<_>>().join(" ")),
         Map(xs) => format!(
             "{{{}}}",
-            xs.iter().map(|(k, v)| format!("{}:{}", k.name, sexp(v))).collect::<Vec<_>>().join(" ")
+            xs.iter()
+                .map(|(k, v)| format!("{}:{}", k.name, sexp(v)))
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
         Call { func, args } => format!(
             "({} {})",
@@ -65,12 +68,16 @@ fn flow_header_and_docs() {
 #[test]
 fn param_with_type_default_and_trailing_doc() {
     let f = ok("param wait: duration = 5m ## how long\nparam names: list[str]?\n");
-    let ast::ItemKind::Param(p) = &f.items[0].kind else { panic!() };
+    let ast::ItemKind::Param(p) = &f.items[0].kind else {
+        panic!()
+    };
     assert_eq!(p.name.name, "wait");
     assert_eq!(p.ty.name.name, "duration");
     assert_eq!(f.items[0].docs, vec!["how long"]);
     assert_eq!(p.default.as_ref().map(sexp).as_deref(), Some("300000ms"));
-    let ast::ItemKind::Param(p) = &f.items[1].kind else { panic!() };
+    let ast::ItemKind::Param(p) = &f.items[1].kind else {
+        panic!()
+    };
     assert!(p.ty.optional);
     assert_eq!(p.ty.arg.as_ref().map(|a| a.name.name.as_str()), Some("str"));
 }
@@ -89,7 +96,9 @@ fn keywords_are_not_names() {
 #[test]
 fn hosts_with_set_operations() {
     let f = ok("hosts a = group(\"master\") | group(\"management\")? - first(group(\"master\"))\n");
-    let ast::ItemKind::Hosts(h) = &f.items[0].kind else { panic!() };
+    let ast::ItemKind::Hosts(h) = &f.items[0].kind else {
+        panic!()
+    };
     assert_eq!(
         sexp(&h.value),
         "(| (group \"master\") (- (? (group \"management\")) (first (group \"master\"))))"
@@ -99,7 +108,9 @@ fn hosts_with_set_operations() {
 #[test]
 fn cluster_fields_newline_or_comma_separated() {
     let f = ok("cluster main {\n  members: masters\n  client_port: 4001, peer_port: 2380,\n}\n");
-    let ast::ItemKind::Cluster(c) = &f.items[0].kind else { panic!() };
+    let ast::ItemKind::Cluster(c) = &f.items[0].kind else {
+        panic!()
+    };
     let keys: Vec<_> = c.fields.iter().map(|f| f.key.name.as_str()).collect();
     assert_eq!(keys, ["members", "client_port", "peer_port"]);
 }
@@ -108,8 +119,14 @@ fn cluster_fields_newline_or_comma_separated() {
 fn step_with_options_body_and_rollback() {
     let src = "step s on masters serial timeout: 5m when: x == 1 {\n  run \"a\"\n  rollback {\n    run \"b\"\n  }\n}\n";
     let f = ok(src);
-    let ast::ItemKind::Step(s) = &f.items[0].kind else { panic!() };
-    let opts: Vec<_> = s.options.iter().map(|o| (o.key.name.as_str(), o.value.is_some())).collect();
+    let ast::ItemKind::Step(s) = &f.items[0].kind else {
+        panic!()
+    };
+    let opts: Vec<_> = s
+        .options
+        .iter()
+        .map(|o| (o.key.name.as_str(), o.value.is_some()))
+        .collect();
     assert_eq!(opts, [("serial", false), ("timeout", true), ("when", true)]);
     assert_eq!(s.body.stmts.len(), 2);
     assert!(matches!(s.body.stmts[1].kind, ast::StmtKind::Rollback(_)));
@@ -123,34 +140,64 @@ fn step_needs_on() {
 #[test]
 fn actions_positional_clauses_and_flags() {
     let f = ok("step s on h {\n  copy snapshot to: \"/tmp/x\" mode: \"0600\"\n  wait port: 4001 closed timeout: 5m\n  etcd.member_add name: \"b\"\n}\n");
-    let ast::ItemKind::Step(s) = &f.items[0].kind else { panic!() };
-    let ast::StmtKind::Action(a) = &s.body.stmts[0].kind else { panic!() };
+    let ast::ItemKind::Step(s) = &f.items[0].kind else {
+        panic!()
+    };
+    let ast::StmtKind::Action(a) = &s.body.stmts[0].kind else {
+        panic!()
+    };
     assert_eq!(a.verb.name, "copy");
     assert_eq!(a.positional.as_ref().map(sexp).as_deref(), Some("snapshot"));
     assert_eq!(a.clauses.len(), 2);
-    let ast::StmtKind::Action(w) = &s.body.stmts[1].kind else { panic!() };
+    let ast::StmtKind::Action(w) = &s.body.stmts[1].kind else {
+        panic!()
+    };
     assert!(w.positional.is_none());
-    let keys: Vec<_> = w.clauses.iter().map(|c| (c.key.name.as_str(), c.value.is_some())).collect();
+    let keys: Vec<_> = w
+        .clauses
+        .iter()
+        .map(|c| (c.key.name.as_str(), c.value.is_some()))
+        .collect();
     assert_eq!(keys, [("port", true), ("closed", false), ("timeout", true)]);
-    let ast::StmtKind::Action(e) = &s.body.stmts[2].kind else { panic!() };
+    let ast::StmtKind::Action(e) = &s.body.stmts[2].kind else {
+        panic!()
+    };
     assert_eq!(e.verb.name, "etcd.member_add");
 }
 
 #[test]
 fn statements_end_at_newlines_and_continue_with_backslash() {
     let f = ok("step s on h {\n  run \"a\" \\\n    timeout: 5s\n  run \"b\"\n}\n");
-    let ast::ItemKind::Step(s) = &f.items[0].kind else { panic!() };
+    let ast::ItemKind::Step(s) = &f.items[0].kind else {
+        panic!()
+    };
     assert_eq!(s.body.stmts.len(), 2);
-    let ast::StmtKind::Action(a) = &s.body.stmts[0].kind else { panic!() };
+    let ast::StmtKind::Action(a) = &s.body.stmts[0].kind else {
+        panic!()
+    };
     assert_eq!(a.clauses.len(), 1);
 }
 
 #[test]
 fn let_binds_an_action_or_an_expression() {
     let f = ok("step s on h {\n  let r = run \"x\"\n  let n = r.rc + 1\n}\n");
-    let ast::ItemKind::Step(s) = &f.items[0].kind else { panic!() };
-    assert!(matches!(&s.body.stmts[0].kind, ast::StmtKind::Let { value: ast::LetValue::Action(_), .. }));
-    assert!(matches!(&s.body.stmts[1].kind, ast::StmtKind::Let { value: ast::LetValue::Expr(_), .. }));
+    let ast::ItemKind::Step(s) = &f.items[0].kind else {
+        panic!()
+    };
+    assert!(matches!(
+        &s.body.stmts[0].kind,
+        ast::StmtKind::Let {
+            value: ast::LetValue::Action(_),
+            ..
+        }
+    ));
+    assert!(matches!(
+        &s.body.stmts[1].kind,
+        ast::StmtKind::Let {
+            value: ast::LetValue::Expr(_),
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -177,7 +224,10 @@ fn comments_are_skipped() {
 
 #[test]
 fn precedence() {
-    assert_eq!(sexp(&expr("a or b and not c == 1")), "(or a (and b (Not (== c 1))))");
+    assert_eq!(
+        sexp(&expr("a or b and not c == 1")),
+        "(or a (and b (Not (== c 1))))"
+    );
     assert_eq!(sexp(&expr("1 + 2 * 3 - 4")), "(- (+ 1 (* 2 3)) 4)");
     assert_eq!(sexp(&expr("-x.y[0]")), "(Neg ([] (. x y) 0))");
     assert_eq!(sexp(&expr("a | b & c")), "(& (| a b) c)");
@@ -203,12 +253,19 @@ fn literals() {
 #[test]
 fn strings_with_interpolation_and_escapes() {
     let e = expr(r#""a {{ host.name }} b \" \{{ c""#);
-    let ast::ExprKind::Str(s) = &e.kind else { panic!() };
+    let ast::ExprKind::Str(s) = &e.kind else {
+        panic!()
+    };
     assert_eq!(s.parts.len(), 3);
     assert!(matches!(&s.parts[2], ast::StrPart::Text(t) if t == " b \" {{ c"));
     let e = expr(r#""bad \q""#);
-    let ast::ExprKind::Str(s) = &e.kind else { panic!() };
-    assert!(s.parts.iter().any(|p| matches!(p, ast::StrPart::BadEscape(..))));
+    let ast::ExprKind::Str(s) = &e.kind else {
+        panic!()
+    };
+    assert!(s
+        .parts
+        .iter()
+        .any(|p| matches!(p, ast::StrPart::BadEscape(..))));
 }
 
 #[test]
@@ -243,7 +300,19 @@ fn recovery_reports_one_error_per_broken_item_and_keeps_the_rest() {
 
 #[test]
 fn never_panics_on_garbage() {
-    for src in ["{{", "}}}", "step", "\"", "'", "param x: list[", "\u{0}\u{ffff}", "##", "step s on h {\n rollback {\n", "a.b.c(", "1h1h1h"] {
+    for src in [
+        "{{",
+        "}}}",
+        "step",
+        "\"",
+        "'",
+        "param x: list[",
+        "\u{0}\u{ffff}",
+        "##",
+        "step s on h {\n rollback {\n",
+        "a.b.c(",
+        "1h1h1h",
+    ] {
         let _ = parse(F, src);
         let _ = parse_expr(F, src);
     }

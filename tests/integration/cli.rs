@@ -1,0 +1,273 @@
+//! The real `etcdflow` binary, run in a temporary directory.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+pub struct Test {
+    cmd: Command,
+    dir: tempfile::TempDir,
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_etcdflow"));
+        cmd.current_dir(dir.path()).env_remove("NO_COLOR");
+        Test { cmd, dir }
+    }
+
+    pub fn file(self, name: &str, text: &str) -> Test {
+        let p = self.dir.path().join(name);
+        if let Some(parent) = p.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        std::fs::write(&p, text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        self
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Test {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, a: I) -> Test {
+        self.cmd.args(a);
+        self
+    }
+
+    pub fn run(mut self) -> Output {
+        let out = self
+            .cmd
+            .output()
+            .unwrap_or_else(|e| panic!("running etcdflow: {e}"));
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[allow(dead_code)]
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+const GOOD: &str =
+    "## ok\nflow ok\nhosts m = group(\"master\")\nstep s on m {\n  run \"true\"\n}\n";
+const BAD: &str = "## bad\nflow bad\nhosts m = group(\"master\")\nstep s on m timeout: \"5m\" {\n  run \"true\"\n}\n";
+
+#[test]
+fn check_clean_exits_0() {
+    let out = Test::new()
+        .file("ok.flow", GOOD)
+        .args(["check", "ok.flow"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("checked 1 file: 0 errors, 0 warnings"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn check_errors_exit_1_with_code_location_and_help() {
+    let out = Test::new()
+        .file("bad.flow", BAD)
+        .args(["check", "bad.flow"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("[type-mismatch]"), "{}", out.stderr);
+    assert!(out.stderr.contains("bad.flow:4:22"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Help: write a duration without quotes"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains('\u{1b}'),
+        "no colour without a TTY: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn colour_can_be_forced() {
+    let out = Test::new()
+        .file("bad.flow", BAD)
+        .args(["--color", "always", "check", "bad.flow"])
+        .run();
+    assert!(out.stderr.contains('\u{1b}'), "{}", out.stderr);
+}
+
+#[test]
+fn check_reports_every_file() {
+    let out = Test::new()
+        .file("a.flow", BAD)
+        .file("b.flow", BAD)
+        .args(["check", "a.flow", "b.flow"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("a.flow:4") && out.stderr.contains("b.flow:4"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("checked 2 files: 2 errors"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn missing_file_is_a_usage_error() {
+    let out = Test::new().args(["check", "nope.flow"]).run();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("[file-not-found]"), "{}", out.stderr);
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let out = Test::new().args(["check", "--frobnicate", "x.flow"]).run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+#[test]
+fn json_format_is_stable() {
+    let out = Test::new()
+        .file("bad.flow", BAD)
+        .args(["check", "--format", "json", "bad.flow"])
+        .run();
+    assert_eq!(out.code, 1);
+    let v: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["errors"], 1);
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["code"], "type-mismatch");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["file"], "bad.flow");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(4), Some(22))
+    );
+    assert!(d["help"].as_str().is_some_and(|h| !h.is_empty()));
+    assert_eq!(d["labels"][0]["primary"], true);
+}
+
+#[test]
+fn inventory_groups_are_checked() {
+    let out = Test::new()
+        .file("ok.flow", GOOD)
+        .file("hosts", "[masters]\n10.0.0.1\n")
+        .args(["check", "ok.flow", "-i", "hosts"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("[unknown-inventory-group]")
+            && out.stderr.contains("did you mean `masters`?"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn params_from_command_line_and_vars_file() {
+    let flow = "## p\nflow p\nparam snapshot: path\nparam wait: duration = 5m\nstep s on local timeout: wait {\n  log \"{{ snapshot }}\"\n}\n";
+    let t = Test::new().file("p.flow", flow);
+    let out = t.args(["check", "p.flow"]).run();
+    assert_eq!(
+        out.code, 0,
+        "without params a flow is checked as a template: {}",
+        out.stderr
+    );
+    let out = Test::new()
+        .file("p.flow", flow)
+        .args(["check", "p.flow", "-e", "wait=10m"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("[missing-param]"), "{}", out.stderr);
+    let out = Test::new()
+        .file("p.flow", flow)
+        .file("vars.yml", "snapshot: /tmp/s.db\nwait: 2m\n")
+        .args(["check", "p.flow", "--vars", "vars.yml"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = Test::new()
+        .file("p.flow", flow)
+        .file("vars.yml", "snapshot: /tmp/s.db\nwait: soon\n")
+        .args(["check", "p.flow", "--vars", "vars.yml"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("[invalid-param-value]") && out.stderr.contains("vars.yml"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn explain_known_unknown_and_list() {
+    let out = Test::new().args(["explain", "secret-in-command"]).run();
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("invariant 24"), "{}", out.stdout);
+    let out = Test::new().args(["explain", "type-mismach"]).run();
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("did you mean `type-mismatch`?"),
+        "{}",
+        out.stderr
+    );
+    let out = Test::new().args(["explain", "--list"]).run();
+    assert_eq!(out.code, 0);
+    for c in etcdflow::diagnostics::codes::CODES {
+        assert!(
+            out.stdout.contains(c.code),
+            "{} missing from --list",
+            c.code
+        );
+    }
+}
+
+#[test]
+fn inventory_command_shows_hosts_and_graph() {
+    let inv = "[primary-master]\nm1 ansible_host=192.0.2.11\n[secondary-masters]\nm[2:3]\n[masters:children]\nprimary-master\nsecondary-masters\n";
+    let out = Test::new()
+        .file("inv", inv)
+        .args(["inventory", "-i", "inv"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("192.0.2.11") && out.stdout.contains("m3"),
+        "{}",
+        out.stdout
+    );
+    let out = Test::new()
+        .file("inv", inv)
+        .args(["inventory", "-i", "inv", "--graph"])
+        .run();
+    assert!(
+        out.stdout.contains("|--@masters:") && out.stdout.contains("|--@primary-master:"),
+        "{}",
+        out.stdout
+    );
+    let out = Test::new()
+        .file("inv", "[g]\n-oProxyCommand=x\n")
+        .args(["inventory", "-i", "inv"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("[invalid-inventory-host]"),
+        "{}",
+        out.stderr
+    );
+}

@@ -1,0 +1,21 @@
+//! The one integration test binary: the case corpus, the CLI, the shipped flows.
+
+mod cases;
+mod cli;
+mod examples;
+mod meta;
+
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Show paths relative to the repository, so snapshots do not depend on the checkout.
+pub fn relative(p: &str) -> String {
+    let root = root();
+    Path::new(p)
+        .strip_prefix(&root)
+        .map(|r| r.display().to_string())
+        .unwrap_or_else(|_| p.to_string())
+}
