@@ -353,13 +353,8 @@ impl Checker<'_> {
         if n == "local" {
             return mk(K::Local, Ty::Hosts);
         }
-        if let Some((i, b)) = self
-            .bindings
-            .iter_mut()
-            .enumerate()
-            .rev()
-            .find(|(_, b)| b.name == n)
-        {
+        if let Some(&i) = self.binding_index.get(n) {
+            let b = &mut self.bindings[i];
             b.used = true;
             return mk(K::Binding(ir::BindingRef::Flow(i)), b.ty.clone());
         }

@@ -99,6 +99,8 @@ pub(crate) struct Checker<'a> {
     hosts_visible: usize,
     clusters: Vec<NamedInfo>,
     bindings: Vec<BindingInfo>,
+    /// Name → index of the latest flow binding of that name (lookups are hot).
+    binding_index: HashMap<String, usize>,
     /// Every step-level `let`, for "defined later" messages.
     later_bindings: HashMap<String, Span>,
     /// Every host set, for "declared later" messages.
@@ -121,6 +123,7 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
         hosts_visible: 0,
         clusters: Vec::new(),
         bindings: Vec::new(),
+        binding_index: HashMap::new(),
         later_bindings: HashMap::new(),
         later_hosts: HashMap::new(),
         locals: Vec::new(),
@@ -138,7 +141,7 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
 }
 
 /// Items of all files in order: an include is replaced by the included file's items.
-fn ordered_items(prog: &Program, sources: &SourceMap) -> Vec<(FileId, ast::Item)> {
+fn ordered_items<'p>(prog: &'p Program, sources: &SourceMap) -> Vec<(FileId, &'p ast::Item)> {
     let by_id: HashMap<FileId, &ast::File> = prog.files.iter().map(|f| (f.file, f)).collect();
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -148,12 +151,12 @@ fn ordered_items(prog: &Program, sources: &SourceMap) -> Vec<(FileId, ast::Item)
     out
 }
 
-fn splice(
+fn splice<'p>(
     id: FileId,
-    by_id: &HashMap<FileId, &ast::File>,
+    by_id: &HashMap<FileId, &'p ast::File>,
     sources: &SourceMap,
     seen: &mut std::collections::HashSet<FileId>,
-    out: &mut Vec<(FileId, ast::Item)>,
+    out: &mut Vec<(FileId, &'p ast::Item)>,
     is_root: bool,
 ) {
     if !seen.insert(id) {
@@ -175,7 +178,7 @@ fn splice(
                 }
             }
             ast::ItemKind::Flow(_) if !is_root => {}
-            _ => out.push((id, item.clone())),
+            _ => out.push((id, item)),
         }
     }
 }
@@ -707,11 +710,13 @@ impl<'a> Checker<'a> {
                     .iter()
                     .map(|c| (c.name.as_str(), c.span, "cluster")),
             )
-            .chain(
-                self.bindings
-                    .iter()
-                    .map(|b| (b.name.as_str(), b.span, "binding")),
-            )
+            .chain(self.binding_index.get(n).map(|&i| {
+                (
+                    self.bindings[i].name.as_str(),
+                    self.bindings[i].span,
+                    "binding",
+                )
+            }))
             .chain(
                 self.locals
                     .iter()
@@ -743,6 +748,8 @@ impl<'a> Checker<'a> {
                 used: false,
                 step: self.step_index,
             });
+            self.binding_index
+                .insert(n.to_string(), self.bindings.len() - 1);
             ir::BindingRef::Flow(self.bindings.len() - 1)
         } else {
             if let Some(frame) = self.locals.last_mut() {

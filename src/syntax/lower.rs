@@ -415,7 +415,7 @@ impl Lowerer {
             Rule::bad_number => ExprKind::Invalid(bad_number_reason(p.as_str())),
             Rule::boolean => ExprKind::Bool(p.as_str() == "true"),
             Rule::none => ExprKind::None,
-            Rule::ident | Rule::raw_ident => ExprKind::Name(p.as_str().to_string()),
+            Rule::ident | Rule::raw_ident | Rule::name => ExprKind::Name(p.as_str().to_string()),
             Rule::paren => {
                 let e = p.into_inner().next()?;
                 let mut inner = self.expr(e)?;

@@ -84,7 +84,7 @@ pub(crate) fn rule_name(rule: Rule) -> &'static str {
         Rule::interp => "a `{{ ... }}` interpolation",
         Rule::raw_string => "a '...' string",
         Rule::raw_text => "string text",
-        Rule::ident | Rule::raw_ident => "a name",
+        Rule::ident | Rule::raw_ident | Rule::name => "a name",
         Rule::keyword => "a keyword",
         Rule::kw_flow => "`flow`",
         Rule::kw_include => "`include`",
@@ -100,7 +100,6 @@ pub(crate) fn rule_name(rule: Rule) -> &'static str {
         Rule::kw_in => "`in`",
         Rule::kw_let => "`let`",
         Rule::kw_assert => "`assert`",
-        Rule::kw_when => "`when:`",
         Rule::kw_point_of_no_return => "`point_of_no_return`",
     }
 }
@@ -173,7 +172,7 @@ pub(crate) fn syntax_error(
     {
         for r in positives {
             // Doc comments fit almost anywhere a line can end: naming them helps no one.
-            if matches!(r, Rule::doc | Rule::doc_block) && positives.len() > 1 {
+            if matches!(r, Rule::doc | Rule::doc_block) {
                 continue;
             }
             let n = if is_operator(*r) {
@@ -239,6 +238,13 @@ fn syntax_help(input: &str, at: usize, found: &str, unexpected: &[&str]) -> Stri
     }
     if rest.starts_with("=>") || rest.starts_with("->") {
         return "etcdflow writes arguments as `key: value`".to_string();
+    }
+    let line_before = input[..at.min(input.len())]
+        .rsplit('\n')
+        .next()
+        .unwrap_or("");
+    if line_before.matches("{{").count() > line_before.matches("}}").count() {
+        return "an interpolation is still open here: is its `}}` missing?".to_string();
     }
     if found == "end of file" {
         return "the file ends too early: is a `}`, `]`, `)` or `\"` missing?".to_string();
