@@ -20,6 +20,7 @@
 
 mod args;
 mod expr;
+pub use expr::BUILTINS;
 pub mod schema;
 pub mod types;
 

@@ -102,3 +102,35 @@ fn syntax_and_check_do_no_io_and_know_no_runtime() {
         }
     }
 }
+
+#[test]
+fn readme_documents_every_action_option_field_and_function() {
+    let readme = std::fs::read_to_string(super::root().join("README.md")).unwrap_or_default();
+    let mut missing = Vec::new();
+    for spec in etcdflow::check::schema::actions() {
+        if !readme.contains(&format!("`{}", spec.verb))
+            && !readme.contains(&format!("{}`", spec.verb))
+        {
+            missing.push(spec.verb.to_string());
+        }
+    }
+    for spec in [
+        etcdflow::check::schema::step_options(),
+        etcdflow::check::schema::cluster_fields(),
+    ] {
+        for a in &spec.args {
+            if !readme.contains(a.name) {
+                missing.push(format!("{} {}", spec.verb, a.name));
+            }
+        }
+    }
+    for (name, ..) in etcdflow::check::BUILTINS {
+        if !readme.contains(&format!("`{name}(")) {
+            missing.push(format!("{name}()"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the README's language reference lacks: {missing:?}"
+    );
+}

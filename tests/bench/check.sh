@@ -2,12 +2,12 @@
 # Benchmark `etcdflow check` on a generated 10,000-line flow (not a timed test).
 #   bench/check.sh [RUNS]      default 30 runs; prints min / median / max wall time
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 runs=${1:-30}
 cargo build --release --quiet
 flow=$(mktemp --suffix=.flow)
 trap 'rm -f "$flow"' EXIT
-bench/gen-flow.sh 10000 > "$flow"
+tests/bench/gen-flow.sh 10000 > "$flow"
 lines=$(wc -l < "$flow")
 ./target/release/etcdflow check "$flow" 2>/dev/null # warm the page cache; must be clean
 times=()
