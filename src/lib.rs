@@ -14,3 +14,4 @@ pub mod syntax;
 pub mod template;
 
 pub use cli::run;
+pub mod transport;

@@ -1,0 +1,233 @@
+//! The per-host agent: one long-lived POSIX `sh` per host, fed shell snippets over its
+//! stdin, answering with framed results on stdout and stderr. One process per host for
+//! the whole run is what makes 50 steps on 10 hosts take a second instead of a minute
+//! (no new SSH channel, no new login shell per command).
+//!
+//! Protocol. The agent is `sh -c AGENT etcdflow-agent NONCE`. A request is a snippet of
+//! shell text followed by a line `__EF_END_<NONCE>`; the agent `eval`s the snippet. Every
+//! snippet ends by printing `\n@@EF <NONCE> <ID> <RC>\n` on stdout and on stderr; the
+//! controller reads each stream up to that marker and drops the `\n` the snippet added
+//! before it, so output without a trailing newline comes back exactly. The nonce is
+//! random per session, so no command output can fake a marker.
+//!
+//! Every command runs under coreutils `timeout -k 5s`: a deadline sends TERM to the
+//! command's whole process group, KILL 5 s later, and holds even if the connection to the
+//! controller is lost (SAFETY.md fault matrix T3, T17). Values are never interpolated
+//! into the snippet unquoted: every word is shell-quoted here (SAFETY.md inv. 20), and
+//! `stdin` (the way secrets travel, inv. 24) is a quoted shell variable, never argv.
+
+use std::time::Duration;
+
+/// The agent loop. `$1` is the nonce.
+pub const AGENT: &str = r#"N="$1"
+while :; do
+  __ef_buf=''
+  __ef_got=''
+  while IFS= read -r __ef_l; do
+    if [ "$__ef_l" = "__EF_END_$N" ]; then __ef_got=1; break; fi
+    __ef_buf="$__ef_buf$__ef_l
+"
+  done
+  [ -n "$__ef_got" ] || exit 0
+  eval "$__ef_buf"
+done"#;
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandLine {
+    /// Run by `sh -c`; the text is already built with every value quoted.
+    Shell(String),
+    /// Run directly as argv.
+    Argv(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+pub struct ExecRequest {
+    pub command: CommandLine,
+    /// Fed to the command's stdin (text; the channel for secrets).
+    pub stdin: Option<String>,
+    pub timeout: Duration,
+    pub cwd: Option<String>,
+    pub env: Vec<(String, String)>,
+    /// `sudo -n -u USER --` (passwordless sudo; "root" when `become` has no user).
+    pub become_user: Option<String>,
+}
+
+impl ExecRequest {
+    pub fn shell(cmd: impl Into<String>, timeout: Duration) -> ExecRequest {
+        ExecRequest {
+            command: CommandLine::Shell(cmd.into()),
+            stdin: None,
+            timeout,
+            cwd: None,
+            env: Vec::new(),
+            become_user: None,
+        }
+    }
+
+    pub fn argv<I: IntoIterator<Item = S>, S: Into<String>>(
+        argv: I,
+        timeout: Duration,
+    ) -> ExecRequest {
+        ExecRequest {
+            command: CommandLine::Argv(argv.into_iter().map(Into::into).collect()),
+            ..ExecRequest::shell("", timeout)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecResult {
+    pub rc: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Output beyond the capture limit was dropped (the command still ran to the end).
+    pub truncated: bool,
+    /// The deadline ended the command (`timeout` exit codes 124 and 137).
+    pub timed_out: bool,
+    pub duration: Duration,
+}
+
+/// Quote one word for a POSIX shell (`'...'` when needed).
+pub fn quote(word: &str) -> String {
+    if word.is_empty() {
+        return "''".to_string();
+    }
+    if word
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b))
+        && !word.starts_with('-')
+    {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', r#"'\''"#))
+}
+
+/// Seconds for `timeout`, rounded up to milliseconds.
+fn secs(d: Duration) -> String {
+    let ms = d.as_millis().max(1);
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+/// The snippet for one request.
+pub fn snippet(nonce: &str, id: u64, req: &ExecRequest) -> String {
+    let mut cmd = String::new();
+    if let Some(u) = &req.become_user {
+        cmd.push_str(&format!("sudo -n -u {} -- ", quote(u)));
+    }
+    if !req.env.is_empty() {
+        cmd.push_str("env ");
+        for (k, v) in &req.env {
+            cmd.push_str(&quote(&format!("{k}={v}")));
+            cmd.push(' ');
+        }
+    }
+    cmd.push_str(&format!("timeout -k 5s {} ", secs(req.timeout)));
+    match &req.command {
+        CommandLine::Shell(s) => {
+            cmd.push_str("sh -c ");
+            cmd.push_str(&quote(s));
+        }
+        CommandLine::Argv(argv) => {
+            let words: Vec<String> = argv.iter().map(|a| quote(a)).collect();
+            cmd.push_str(&words.join(" "));
+        }
+    }
+    let cd = match &req.cwd {
+        Some(d) => format!("cd {} && ", quote(d)),
+        None => String::new(),
+    };
+    let body = match &req.stdin {
+        Some(input) => format!(
+            "__ef_in={}\nprintf '%s' \"$__ef_in\" | ({cd}exec {cmd})\n__ef_rc=$?\nunset __ef_in\n",
+            quote(input)
+        ),
+        None => format!("({cd}exec {cmd}) </dev/null\n__ef_rc=$?\n"),
+    };
+    format!(
+        "{body}printf '\\n@@EF %s %s %s\\n' \"$N\" {id} \"$__ef_rc\"\nprintf '\\n@@EF %s %s %s\\n' \"$N\" {id} \"$__ef_rc\" >&2\n__EF_END_{nonce}\n"
+    )
+}
+
+/// Reads one stream up to the marker of request `id`, keeping at most `cap` bytes.
+pub struct MarkerScan {
+    marker: Vec<u8>,
+    buf: Vec<u8>,
+    cap: usize,
+    truncated: bool,
+}
+
+impl MarkerScan {
+    pub fn new(nonce: &str, id: u64, cap: usize) -> MarkerScan {
+        MarkerScan {
+            marker: format!("\n@@EF {nonce} {id} ").into_bytes(),
+            buf: Vec::new(),
+            cap,
+            truncated: false,
+        }
+    }
+
+    /// Feed bytes; returns `Some((output, rc, rest))` once the marker line is complete,
+    /// where `rest` is what followed the marker line (it belongs to the next request).
+    pub fn feed(&mut self, data: &[u8]) -> Option<(Vec<u8>, i32, Vec<u8>, bool)> {
+        self.buf.extend_from_slice(data);
+        if let Some(pos) = find(&self.buf, &self.marker) {
+            let after = pos + self.marker.len();
+            if let Some(nl) = self.buf[after..].iter().position(|b| *b == b'\n') {
+                let rc = std::str::from_utf8(&self.buf[after..after + nl])
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(-1);
+                let rest = self.buf[after + nl + 1..].to_vec();
+                let mut out = std::mem::take(&mut self.buf);
+                out.truncate(pos);
+                return Some((out, rc, rest, self.truncated));
+            }
+            return None;
+        }
+        // No marker yet: keep the output under the cap, but keep a tail long enough to
+        // find a marker that straddles two reads.
+        if self.buf.len() > self.cap + self.marker.len() + 64 {
+            let keep_tail = self.marker.len() + 64;
+            let cut_from = self.cap.min(self.buf.len() - keep_tail);
+            let tail_start = self.buf.len() - keep_tail;
+            if tail_start > cut_from {
+                self.buf.drain(cut_from..tail_start);
+                self.truncated = true;
+            }
+        }
+        None
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("abc"), "abc");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r#"'it'\''s'"#);
+        assert_eq!(quote("-rf"), "'-rf'");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("$(touch /tmp/pwn)"), "'$(touch /tmp/pwn)'");
+    }
+
+    #[test]
+    fn marker_scan_across_chunks_and_truncation() {
+        let mut m = MarkerScan::new("n0", 7, 4);
+        assert!(m.feed(b"hello wor").is_none());
+        assert!(m.feed(b"ld\n\n@@EF n0 ").is_none());
+        let (out, rc, rest, trunc) = m.feed(b"7 3\nnext").unwrap_or_default();
+        assert_eq!((rc, rest.as_slice()), (3, &b"next"[..]));
+        assert!(trunc || out.len() <= 100);
+        let mut m = MarkerScan::new("n0", 1, 1 << 20);
+        let (out, rc, _, trunc) = m.feed(b"no newline\n@@EF n0 1 0\n").unwrap_or_default();
+        assert_eq!((out.as_slice(), rc, trunc), (&b"no newline"[..], 0, false));
+    }
+}

@@ -1,0 +1,582 @@
+//! Transports: how commands and files reach a host. Only this module spawns processes
+//! or opens connections.
+//!
+//! A [`Conn`] is one host's connection for the whole run: for SSH, one multiplexed master
+//! connection (the openssh crate, native mux) and one long-lived [`agent`] channel that
+//! runs every command; a file transfer opens one more channel for its bytes. For `local`
+//! the same agent runs as a local `sh`. One code path serves both, so the local transport
+//! exercises the real protocol in unit tests; the SSH path is tested against real `sshd`s
+//! in the sandbox.
+
+pub mod agent;
+
+pub use agent::{CommandLine, ExecRequest, ExecResult};
+
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Output kept per stream per command; the rest is counted and dropped.
+pub const OUTPUT_CAP: usize = 4 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// The connection could not be made (the message says why: refused, host key...).
+    Connect(String),
+    /// The connection broke while a request was in flight: its outcome is unknown.
+    Lost(String),
+    /// The host lacks something etcdflow needs (`timeout`, `sha256sum`, a POSIX shell).
+    Unsupported(String),
+    /// A local file could not be read or written.
+    Local(String),
+    /// A remote file operation failed (the message has the remote error).
+    Remote(String),
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransportError::Connect(m) => write!(f, "cannot connect: {m}"),
+            TransportError::Lost(m) => write!(f, "connection lost: {m}"),
+            TransportError::Unsupported(m) => write!(f, "host not supported: {m}"),
+            TransportError::Local(m) => write!(f, "local file: {m}"),
+            TransportError::Remote(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// How to reach hosts over SSH.
+#[derive(Clone, Debug, Default)]
+pub struct SshOptions {
+    /// `-F FILE`: an ssh config file instead of `~/.ssh/config`.
+    pub config_file: Option<PathBuf>,
+    /// A known_hosts file to check against (strictly) instead of ssh's default.
+    pub known_hosts: Option<PathBuf>,
+    /// Trust on first use: add unknown keys (a changed key is still fatal).
+    pub accept_new_host_keys: bool,
+    pub connect_timeout: Option<Duration>,
+    /// Where the control sockets live (kept short: sockets have a ~100-byte path limit).
+    pub control_dir: Option<PathBuf>,
+}
+
+/// Where a host is, as the inventory says.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub key_file: Option<String>,
+    pub local: bool,
+}
+
+type Reader = Box<dyn AsyncRead + Unpin + Send>;
+type Writer = Box<dyn AsyncWrite + Unpin + Send>;
+
+enum Link {
+    Local,
+    Ssh(Arc<openssh::Session>),
+}
+
+enum ChildHandle {
+    Local(tokio::process::Child),
+    Ssh(openssh::Child<Arc<openssh::Session>>),
+}
+
+/// One host's connection.
+pub struct Conn {
+    pub host: String,
+    link: Link,
+    child: Option<ChildHandle>,
+    stdin: Writer,
+    stdout: Reader,
+    stderr: Reader,
+    carry_out: Vec<u8>,
+    carry_err: Vec<u8>,
+    nonce: String,
+    next_id: u64,
+}
+
+fn nonce() -> String {
+    let mut bytes = [0u8; 16];
+    // /dev/urandom is always there on Linux; fall back to time and pid otherwise.
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .is_err()
+    {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes[..16].copy_from_slice(&(t ^ u128::from(std::process::id())).to_le_bytes());
+    }
+    hex::encode(bytes)
+}
+
+impl Conn {
+    /// The controller itself.
+    pub async fn local(name: &str) -> Result<Conn, TransportError> {
+        let nonce = nonce();
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(agent::AGENT)
+            .arg("etcdflow-agent")
+            .arg(&nonce)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| TransportError::Connect(format!("cannot start a local shell: {e}")))?;
+        let (Some(i), Some(o), Some(e)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(TransportError::Connect(
+                "the local shell has no pipes".into(),
+            ));
+        };
+        let mut conn = Conn {
+            host: name.to_string(),
+            link: Link::Local,
+            child: Some(ChildHandle::Local(child)),
+            stdin: Box::new(i),
+            stdout: Box::new(o),
+            stderr: Box::new(e),
+            carry_out: Vec::new(),
+            carry_err: Vec::new(),
+            nonce,
+            next_id: 0,
+        };
+        conn.handshake().await?;
+        Ok(conn)
+    }
+
+    /// One SSH master connection and the agent channel on it.
+    pub async fn ssh(ep: &Endpoint, opts: &SshOptions) -> Result<Conn, TransportError> {
+        let mut b = openssh::SessionBuilder::default();
+        b.known_hosts_check(if opts.accept_new_host_keys {
+            openssh::KnownHosts::Add
+        } else {
+            openssh::KnownHosts::Strict
+        });
+        b.port(ep.port);
+        if let Some(u) = &ep.user {
+            b.user(u.clone());
+        }
+        if let Some(k) = &ep.key_file {
+            b.keyfile(k);
+        }
+        if let Some(f) = &opts.config_file {
+            b.config_file(f);
+        }
+        if let Some(k) = &opts.known_hosts {
+            b.user_known_hosts_file(k);
+        }
+        b.connect_timeout(opts.connect_timeout.unwrap_or(Duration::from_secs(10)));
+        b.server_alive_interval(Duration::from_secs(5));
+        let dir = opts
+            .control_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("etcdflow-{}", current_uid())));
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            TransportError::Local(format!("control directory {}: {e}", dir.display()))
+        })?;
+        b.control_directory(&dir);
+        // The address was validated by the inventory loader (SAFETY.md inv. 22): no
+        // leading `-`, no metacharacters, so it cannot become an ssh option.
+        let session = b
+            .connect_mux(&ep.address)
+            .await
+            .map_err(|e| TransportError::Connect(ssh_error(&e)))?;
+        let session = Arc::new(session);
+        let nonce = nonce();
+        let mut cmd = openssh::Session::to_command(Arc::clone(&session), "sh");
+        cmd.arg("-c")
+            .arg(agent::AGENT)
+            .arg("etcdflow-agent")
+            .arg(&nonce);
+        cmd.stdin(openssh::Stdio::piped())
+            .stdout(openssh::Stdio::piped())
+            .stderr(openssh::Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .await
+            .map_err(|e| TransportError::Connect(ssh_error(&e)))?;
+        let (Some(i), Some(o), Some(e)) = (
+            child.stdin().take(),
+            child.stdout().take(),
+            child.stderr().take(),
+        ) else {
+            return Err(TransportError::Connect(
+                "the agent channel has no pipes".into(),
+            ));
+        };
+        let mut conn = Conn {
+            host: ep.name.clone(),
+            link: Link::Ssh(session),
+            child: Some(ChildHandle::Ssh(child)),
+            stdin: Box::new(i),
+            stdout: Box::new(o),
+            stderr: Box::new(e),
+            carry_out: Vec::new(),
+            carry_err: Vec::new(),
+            nonce,
+            next_id: 0,
+        };
+        conn.handshake().await?;
+        Ok(conn)
+    }
+
+    /// Check once per host that the shell and tools the agent relies on are there
+    /// (SAFETY.md inv. 20: the remote shell is POSIX).
+    async fn handshake(&mut self) -> Result<(), TransportError> {
+        let probe = "for t in timeout sha256sum cat mv chmod; do command -v \"$t\" >/dev/null 2>&1 || { echo \"missing $t\"; exit 3; }; done; echo ok";
+        let r = self
+            .exec(&ExecRequest::shell(probe, Duration::from_secs(20)))
+            .await?;
+        if r.rc != 0 {
+            return Err(TransportError::Unsupported(
+                String::from_utf8_lossy(&r.stdout).trim().to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Run one command through the agent.
+    pub async fn exec(&mut self, req: &ExecRequest) -> Result<ExecResult, TransportError> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let text = agent::snippet(&self.nonce, id, req);
+        let start = Instant::now();
+        self.stdin
+            .write_all(text.as_bytes())
+            .await
+            .map_err(|e| TransportError::Lost(format!("sending a command: {e}")))?;
+        self.stdin
+            .flush()
+            .await
+            .map_err(|e| TransportError::Lost(format!("sending a command: {e}")))?;
+        // The remote `timeout` ends the command; this outer deadline only catches a
+        // connection that stopped answering.
+        let grace = req.timeout + Duration::from_secs(20);
+        let nonce = self.nonce.clone();
+        let (out, err) = {
+            let out_fut = read_until_marker(
+                &mut self.stdout,
+                std::mem::take(&mut self.carry_out),
+                &nonce,
+                id,
+            );
+            let err_fut = read_until_marker(
+                &mut self.stderr,
+                std::mem::take(&mut self.carry_err),
+                &nonce,
+                id,
+            );
+            match tokio::time::timeout(grace, async { tokio::join!(out_fut, err_fut) }).await {
+                Ok(pair) => pair,
+                Err(_) => return Err(TransportError::Lost(format!("no answer within {grace:?}"))),
+            }
+        };
+        let (stdout, rc, rest_out, t1) = out?;
+        let (stderr, _, rest_err, t2) = err?;
+        self.carry_out = rest_out;
+        self.carry_err = rest_err;
+        Ok(ExecResult {
+            rc,
+            stdout,
+            stderr,
+            truncated: t1 || t2,
+            timed_out: rc == 124 || rc == 137,
+            duration: start.elapsed(),
+        })
+    }
+
+    /// A second process for bulk bytes (file transfer), on the same connection.
+    async fn spawn_aux(
+        &self,
+        script: &str,
+        args: &[&str],
+    ) -> Result<(ChildHandle, Writer, Reader), TransportError> {
+        match &self.link {
+            Link::Local => {
+                let mut c = tokio::process::Command::new("sh");
+                c.arg("-c").arg(script).arg("etcdflow");
+                c.args(args);
+                let mut child = c
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .map_err(|e| {
+                        TransportError::Local(format!("cannot start a local shell: {e}"))
+                    })?;
+                let (Some(i), Some(o)) = (child.stdin.take(), child.stdout.take()) else {
+                    return Err(TransportError::Local("no pipes".into()));
+                };
+                Ok((ChildHandle::Local(child), Box::new(i), Box::new(o)))
+            }
+            Link::Ssh(s) => {
+                let mut cmd = openssh::Session::to_command(Arc::clone(s), "sh");
+                cmd.arg("-c").arg(script).arg("etcdflow");
+                for a in args {
+                    cmd.arg(a);
+                }
+                cmd.stdin(openssh::Stdio::piped())
+                    .stdout(openssh::Stdio::piped())
+                    .stderr(openssh::Stdio::null());
+                let mut child = cmd
+                    .spawn()
+                    .await
+                    .map_err(|e| TransportError::Lost(ssh_error(&e)))?;
+                let (Some(i), Some(o)) = (child.stdin().take(), child.stdout().take()) else {
+                    return Err(TransportError::Lost("no pipes".into()));
+                };
+                Ok((ChildHandle::Ssh(child), Box::new(i), Box::new(o)))
+            }
+        }
+    }
+
+    /// Upload bytes to `dest` atomically: write a temporary file next to it, verify its
+    /// sha256 on the host, set mode and owner, rename into place. Returns the sha256 and
+    /// whether the destination changed.
+    pub async fn put(
+        &mut self,
+        data: &[u8],
+        dest: &str,
+        mode: Option<&str>,
+        owner: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(String, bool), TransportError> {
+        let want = hex::encode(Sha256::digest(data));
+        // Unchanged already? Then nothing is written (idempotent re-runs).
+        let probe = self
+            .exec(&ExecRequest::argv(["sha256sum", "--", dest], timeout))
+            .await?;
+        let current = String::from_utf8_lossy(&probe.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let tmp = format!("{dest}.etcdflow-{}", &self.nonce[..12]);
+        if current != want {
+            let (child, mut stdin, mut stdout) =
+                self.spawn_aux("umask 077 && cat > \"$1\"", &[&tmp]).await?;
+            let write = async {
+                stdin.write_all(data).await?;
+                stdin.shutdown().await?;
+                drop(stdin);
+                let mut sink = Vec::new();
+                stdout.read_to_end(&mut sink).await?;
+                Ok::<(), std::io::Error>(())
+            };
+            tokio::time::timeout(timeout, write)
+                .await
+                .map_err(|_| {
+                    TransportError::Lost(format!("uploading {dest} took longer than {timeout:?}"))
+                })?
+                .map_err(|e| TransportError::Lost(format!("uploading {dest}: {e}")))?;
+            wait_child(child).await;
+            let check = self
+                .exec(&ExecRequest::argv(["sha256sum", "--", &tmp], timeout))
+                .await?;
+            let got = String::from_utf8_lossy(&check.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            if got != want {
+                let _ = self
+                    .exec(&ExecRequest::argv(["rm", "-f", "--", &tmp], timeout))
+                    .await;
+                return Err(TransportError::Remote(format!("{dest}: sha256 after transfer is `{got}`, expected `{want}`; nothing was replaced")));
+            }
+        } else if mode.is_none() && owner.is_none() {
+            return Ok((want, false));
+        }
+        let target = if current != want { tmp.as_str() } else { dest };
+        let mut script = String::new();
+        if let Some(m) = mode {
+            script.push_str(&format!(
+                "chmod {} -- {} && ",
+                agent::quote(m),
+                agent::quote(target)
+            ));
+        }
+        if let Some(o) = owner {
+            script.push_str(&format!(
+                "chown {} -- {} && ",
+                agent::quote(o),
+                agent::quote(target)
+            ));
+        }
+        if current != want {
+            script.push_str(&format!(
+                "mv -f -- {} {}",
+                agent::quote(&tmp),
+                agent::quote(dest)
+            ));
+        } else {
+            script.push_str("true");
+        }
+        let r = self.exec(&ExecRequest::shell(script, timeout)).await?;
+        if r.rc != 0 {
+            let _ = self
+                .exec(&ExecRequest::argv(["rm", "-f", "--", &tmp], timeout))
+                .await;
+            return Err(TransportError::Remote(format!(
+                "{dest}: {}",
+                String::from_utf8_lossy(&r.stderr).trim()
+            )));
+        }
+        let changed = current != want;
+        Ok((want, changed))
+    }
+
+    /// Download `src` to `dest` on the controller: streamed to `dest.part`, hashed on the
+    /// way, compared with the host's sha256, fsynced, renamed.
+    pub async fn fetch(
+        &mut self,
+        src: &str,
+        dest: &Path,
+        timeout: Duration,
+    ) -> Result<(String, u64), TransportError> {
+        let remote = self
+            .exec(&ExecRequest::argv(["sha256sum", "--", src], timeout))
+            .await?;
+        if remote.rc != 0 {
+            return Err(TransportError::Remote(format!(
+                "{src}: {}",
+                String::from_utf8_lossy(&remote.stderr).trim()
+            )));
+        }
+        let want = String::from_utf8_lossy(&remote.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| TransportError::Local(format!("{}: {e}", parent.display())))?;
+        }
+        let part = PathBuf::from(format!("{}.part", dest.display()));
+        let (child, stdin, mut stdout) = self.spawn_aux("exec cat -- \"$1\"", &[src]).await?;
+        drop(stdin);
+        let copy = async {
+            let mut file = tokio::fs::File::create(&part).await?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut total = 0u64;
+            loop {
+                let n = stdout.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                file.write_all(&buf[..n]).await?;
+                total += n as u64;
+            }
+            file.sync_all().await?;
+            Ok::<(String, u64), std::io::Error>((hex::encode(hasher.finalize()), total))
+        };
+        let (got, size) = tokio::time::timeout(timeout, copy)
+            .await
+            .map_err(|_| {
+                TransportError::Lost(format!("fetching {src} took longer than {timeout:?}"))
+            })?
+            .map_err(|e| TransportError::Local(format!("{}: {e}", part.display())))?;
+        wait_child(child).await;
+        if got != want {
+            let _ = tokio::fs::remove_file(&part).await;
+            return Err(TransportError::Remote(format!(
+                "{src}: sha256 of the copy is `{got}`, the host has `{want}`"
+            )));
+        }
+        tokio::fs::rename(&part, dest)
+            .await
+            .map_err(|e| TransportError::Local(format!("{}: {e}", dest.display())))?;
+        Ok((got, size))
+    }
+
+    /// End the agent and the master connection.
+    pub async fn close(mut self) {
+        // Closing stdin (dropping it) is what ends the agent's read loop.
+        let mut stdin = std::mem::replace(&mut self.stdin, Box::new(tokio::io::sink()));
+        let _ = stdin.shutdown().await;
+        drop(stdin);
+        if let Some(c) = self.child.take() {
+            wait_child(c).await;
+        }
+        if let Link::Ssh(s) = self.link {
+            if let Ok(s) = Arc::try_unwrap(s) {
+                let _ = s.close().await;
+            }
+        }
+    }
+}
+
+async fn wait_child(c: ChildHandle) {
+    match c {
+        ChildHandle::Local(mut c) => {
+            let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+        }
+        ChildHandle::Ssh(c) => {
+            let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+        }
+    }
+}
+
+async fn read_until_marker(
+    r: &mut Reader,
+    carry: Vec<u8>,
+    nonce: &str,
+    id: u64,
+) -> Result<(Vec<u8>, i32, Vec<u8>, bool), TransportError> {
+    let mut scan = agent::MarkerScan::new(nonce, id, OUTPUT_CAP);
+    if let Some(done) = scan.feed(&carry) {
+        return Ok(done);
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r
+            .read(&mut buf)
+            .await
+            .map_err(|e| TransportError::Lost(format!("reading output: {e}")))?;
+        if n == 0 {
+            return Err(TransportError::Lost("the host's shell exited".into()));
+        }
+        if let Some(done) = scan.feed(&buf[..n]) {
+            return Ok(done);
+        }
+    }
+}
+
+fn ssh_error(e: &openssh::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+fn current_uid() -> u32 {
+    // The crate forbids `unsafe` (libc::getuid would need it): read it from /proc.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|u| u.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;
