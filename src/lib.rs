@@ -14,4 +14,6 @@ pub mod syntax;
 pub mod template;
 
 pub use cli::run;
+pub mod report;
+pub mod runtime;
 pub mod transport;

@@ -6,6 +6,7 @@ mod check;
 pub use check::param_args;
 mod explain;
 mod inventory;
+mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -51,6 +52,10 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Show how an Ansible inventory was understood.
     Inventory(inventory::InventoryArgs),
+    /// Run a flow on the hosts of an inventory.
+    Run(run::RunArgs),
+    /// Print what `run` would do, without connecting (same as `run --check`).
+    Plan(run::RunArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -98,10 +103,11 @@ where
         }
     };
     let color = cli.color.enabled();
-    let exit = match cli.command {
-        Command::Check(a) => a.run(color),
-        Command::Explain(a) => a.run(),
-        Command::Inventory(a) => a.run(color),
-    };
-    exit.into()
+    match cli.command {
+        Command::Check(a) => a.run(color).into(),
+        Command::Explain(a) => a.run().into(),
+        Command::Inventory(a) => a.run(color).into(),
+        Command::Run(a) => a.run(color, false),
+        Command::Plan(a) => a.run(color, true),
+    }
 }

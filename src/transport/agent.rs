@@ -213,7 +213,7 @@ mod tests {
         assert_eq!(quote("abc"), "abc");
         assert_eq!(quote("a b"), "'a b'");
         assert_eq!(quote("it's"), r#"'it'\''s'"#);
-        assert_eq!(quote("-rf"), "'-rf'");
+        assert_eq!(quote("-rf"), "-rf");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$(touch /tmp/pwn)"), "'$(touch /tmp/pwn)'");
     }

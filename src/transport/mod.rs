@@ -72,8 +72,8 @@ pub struct Endpoint {
     pub local: bool,
 }
 
-type Reader = Box<dyn AsyncRead + Unpin + Send>;
-type Writer = Box<dyn AsyncWrite + Unpin + Send>;
+type Reader = Box<dyn AsyncRead + Unpin + Send + Sync>;
+type Writer = Box<dyn AsyncWrite + Unpin + Send + Sync>;
 
 enum Link {
     Local,

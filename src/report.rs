@@ -1,0 +1,244 @@
+//! Reporters: readers of runtime events. The terminal view (progress while it runs, a
+//! summary table at the end) and the NDJSON stream for CI.
+
+use crate::runtime::events::{Event, RunStatus};
+use indexmap::IndexMap;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::Write;
+use std::time::Duration;
+
+pub trait Reporter: Send {
+    fn event(&mut self, e: &Event);
+    fn finish(&mut self) {}
+}
+
+/// `--output json`: one JSON object per line on stdout.
+pub struct Json;
+
+impl Reporter for Json {
+    fn event(&mut self, e: &Event) {
+        if let Ok(line) = serde_json::to_string(e) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    }
+}
+
+#[derive(Default, Clone)]
+struct StepRow {
+    ok: usize,
+    failed: usize,
+    skipped: usize,
+    ms: u64,
+}
+
+/// The terminal view, on stderr.
+pub struct Human {
+    color: bool,
+    tty: bool,
+    verbose: bool,
+    bar: Option<ProgressBar>,
+    rows: IndexMap<String, StepRow>,
+    errors: Vec<String>,
+}
+
+impl Human {
+    pub fn new(color: bool, tty: bool, verbose: bool) -> Human {
+        Human {
+            color,
+            tty,
+            verbose,
+            bar: None,
+            rows: IndexMap::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn line(&self, s: &str) {
+        match &self.bar {
+            Some(b) => b.println(s),
+            None => eprintln!("{s}"),
+        }
+    }
+}
+
+impl Reporter for Human {
+    fn event(&mut self, e: &Event) {
+        match e {
+            Event::RunStarted {
+                run_id,
+                flow,
+                steps,
+                hosts,
+            } => self.line(&format!(
+                "run {run_id}: flow `{flow}`, {steps} steps, {hosts} hosts"
+            )),
+            Event::ConnectFailed { host, error } => self.line(&format!(
+                "{} {host}: {error}",
+                self.paint("31", "unreachable")
+            )),
+            Event::StepStarted { step, hosts, .. } => {
+                if let Some(b) = self.bar.take() {
+                    b.finish_and_clear();
+                }
+                self.rows.insert(step.clone(), StepRow::default());
+                if self.tty {
+                    let b = ProgressBar::with_draw_target(
+                        Some(hosts.len() as u64),
+                        ProgressDrawTarget::stderr(),
+                    );
+                    if let Ok(style) = ProgressStyle::with_template(
+                        "{spinner} {msg} [{pos}/{len} hosts] {elapsed}",
+                    ) {
+                        b.set_style(style);
+                    }
+                    b.set_message(step.clone());
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    self.bar = Some(b);
+                } else {
+                    self.line(&format!(
+                        "step {step} on {}",
+                        if hosts.len() <= 6 {
+                            hosts.join(", ")
+                        } else {
+                            format!("{} hosts", hosts.len())
+                        }
+                    ));
+                }
+            }
+            Event::HostDone {
+                step,
+                host,
+                ok,
+                error,
+                ..
+            } => {
+                if let Some(b) = &self.bar {
+                    b.inc(1);
+                }
+                if !ok {
+                    let msg = format!(
+                        "  {} {host}: {}",
+                        self.paint("31", "failed"),
+                        error.clone().unwrap_or_default()
+                    );
+                    self.line(&msg);
+                    self.errors.push(format!(
+                        "{step} on {host}: {}",
+                        error.clone().unwrap_or_default()
+                    ));
+                }
+            }
+            Event::HostSkipped { host, reason, .. } => {
+                if let Some(b) = &self.bar {
+                    b.inc(1);
+                }
+                if self.verbose {
+                    self.line(&format!("  skipped {host}: {reason}"));
+                }
+            }
+            Event::Output {
+                host, stream, text, ..
+            } => {
+                for l in text.lines() {
+                    self.line(&format!("  {host} {stream}| {l}"));
+                }
+            }
+            Event::Log { host, message, .. } => self.line(&format!("  {host}: {message}")),
+            Event::StepDone {
+                step,
+                ok,
+                failed,
+                skipped,
+                ms,
+            } => {
+                if let Some(b) = self.bar.take() {
+                    b.finish_and_clear();
+                }
+                self.rows.insert(
+                    step.clone(),
+                    StepRow {
+                        ok: *ok,
+                        failed: *failed,
+                        skipped: *skipped,
+                        ms: *ms,
+                    },
+                );
+                if !self.tty {
+                    let mark = if *failed > 0 {
+                        self.paint("31", "failed")
+                    } else {
+                        self.paint("32", "ok")
+                    };
+                    self.line(&format!(
+                        "  {mark}: {ok} ok, {failed} failed, {skipped} skipped ({:.2}s)",
+                        *ms as f64 / 1000.0
+                    ));
+                }
+            }
+            Event::RollbackStarted { steps } => self.line(&format!(
+                "{}: {}",
+                self.paint("33", "rolling back"),
+                if steps.is_empty() {
+                    "no step has a rollback block".to_string()
+                } else {
+                    steps.join(", ")
+                }
+            )),
+            Event::NoReturn { message } => self.line(&format!(
+                "{}: {message}",
+                self.paint("33", "past the point of no return, no rollback")
+            )),
+            Event::RunDone {
+                status,
+                exit_code,
+                ms,
+            } => {
+                if let Some(b) = self.bar.take() {
+                    b.finish_and_clear();
+                }
+                let mut s = String::from(
+                    "\nstep                                  ok  failed  skipped    time\n",
+                );
+                for (name, r) in &self.rows {
+                    s.push_str(&format!(
+                        "{:<36} {:>4} {:>7} {:>8} {:>6.2}s\n",
+                        name.chars().take(36).collect::<String>(),
+                        r.ok,
+                        r.failed,
+                        r.skipped,
+                        r.ms as f64 / 1000.0
+                    ));
+                }
+                let verdict = match status {
+                    RunStatus::Success => self.paint("32", "success"),
+                    RunStatus::FailedRolledBack => self.paint("33", "failed, rolled back"),
+                    RunStatus::FailedRollbackFailed => self.paint(
+                        "31",
+                        "failed, and the rollback failed: the hosts above need attention",
+                    ),
+                    RunStatus::FailedNoRollback => self.paint("31", "failed, not rolled back"),
+                    RunStatus::Interrupted => self.paint("33", "interrupted"),
+                    RunStatus::Refused => {
+                        self.paint("31", "refused before starting: nothing was changed")
+                    }
+                };
+                s.push_str(&format!(
+                    "\n{verdict} in {:.2}s (exit code {exit_code})",
+                    *ms as f64 / 1000.0
+                ));
+                self.line(&s);
+            }
+            Event::Connected { .. } | Event::ActionDone { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! Evaluating checked expressions. Types were checked before the run, so a mismatch
+//! here is a bug; what can still fail is data: a missing inventory group, a binding a
+//! host never made, JSON that does not parse, an index out of range.
+
+use super::value::{Order, Secret, Value};
+use crate::inventory::Inventory;
+use crate::ir::{self, ExprKind as K, InterpPart};
+use crate::syntax::ast::{BinOp, UnaryOp};
+use crate::transport::agent::quote;
+
+/// What an expression can see.
+pub struct Ctx<'a> {
+    pub params: &'a [Value],
+    pub hosts: &'a [Value],
+    pub inventory: &'a Inventory,
+    /// The host a step runs on (`None` for `local` and outside steps).
+    pub host: Option<&'a str>,
+    /// This host's flow bindings (by binding index; `None` = not bound on this host).
+    pub bindings: &'a [Option<Value>],
+    pub binding_names: &'a [String],
+    pub locals: &'a [(String, Value)],
+    pub run_id: &'a str,
+    pub started: &'a str,
+}
+
+pub type EvalResult = Result<Value, String>;
+
+pub fn eval(e: &ir::Expr, cx: &Ctx<'_>) -> EvalResult {
+    Ok(match &e.kind {
+        K::Str(s) => Value::Str(s.clone()),
+        K::Int(n) => Value::Int(*n),
+        K::Bool(b) => Value::Bool(*b),
+        K::None => Value::None,
+        K::Duration(ms) => Value::Duration(*ms),
+        K::Size(b) => Value::Size(*b),
+        K::Interp(_) => Value::Str(render(e, cx, false)?),
+        K::Param(i) => cx.params.get(*i).cloned().ok_or("a param has no value")?,
+        K::Hosts(i) => cx
+            .hosts
+            .get(*i)
+            .cloned()
+            .ok_or("a host set was not resolved")?,
+        K::Cluster(i) => Value::Cluster(*i),
+        K::Binding(ir::BindingRef::Flow(i)) => match cx.bindings.get(*i).cloned().flatten() {
+            Some(v) => v,
+            None => {
+                let name = cx.binding_names.get(*i).map_or("?", String::as_str);
+                return Err(format!(
+                    "`{name}` was never bound on {}",
+                    cx.host.unwrap_or("the controller")
+                ));
+            }
+        },
+        K::Binding(ir::BindingRef::Local(n)) => cx
+            .locals
+            .iter()
+            .rev()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| format!("`{n}` is not bound"))?,
+        K::CurrentHost => Value::Host(cx.host.ok_or("`host` used outside a host")?.to_string()),
+        K::Local => Value::Hosts(Vec::new()),
+        K::Group { name, optional } => match cx.inventory.group_hosts(name) {
+            Some(h) => Value::Hosts(h),
+            None if *optional => Value::Hosts(Vec::new()),
+            None => return Err(format!("the inventory has no group `{name}`")),
+        },
+        K::List(xs) => Value::List(xs.iter().map(|x| eval(x, cx)).collect::<Result<_, _>>()?),
+        K::Map(xs) => Value::Map(
+            xs.iter()
+                .map(|(k, x)| Ok((k.clone(), eval(x, cx)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        K::Call { func, args } => call(func, args, cx)?,
+        K::Field { base, field } => {
+            let b = eval(base, cx)?;
+            field_of(&b, field, cx)?
+        }
+        K::Index { base, index } => {
+            let b = eval(base, cx)?;
+            let i = eval(index, cx)?;
+            index_of(&b, &i)?
+        }
+        K::Unary { op, expr } => {
+            let v = eval(expr, cx)?;
+            match (op, v) {
+                (UnaryOp::Not, v) => Value::Bool(!v.truthy()),
+                (UnaryOp::Neg, Value::Int(n)) => Value::Int(-n),
+                (_, v) => return Err(format!("cannot negate {}", v.to_text())),
+            }
+        }
+        K::Binary { op, lhs, rhs } => {
+            if *op == BinOp::And {
+                return Ok(Value::Bool(
+                    eval(lhs, cx)?.truthy() && eval(rhs, cx)?.truthy(),
+                ));
+            }
+            if *op == BinOp::Or {
+                return Ok(Value::Bool(
+                    eval(lhs, cx)?.truthy() || eval(rhs, cx)?.truthy(),
+                ));
+            }
+            binary(*op, eval(lhs, cx)?, eval(rhs, cx)?)?
+        }
+        K::Error => {
+            return Err(
+                "this is a bug in etcdflow: an expression with a check error reached the runtime"
+                    .into(),
+            )
+        }
+    })
+}
+
+/// Render a string expression. With `shell`, every interpolated value is one
+/// shell-quoted word unless marked `raw` (SAFETY.md inv. 20); a value that starts with
+/// `-` is refused unless the text before it has a ` -- ` (it could become an option).
+pub fn render(e: &ir::Expr, cx: &Ctx<'_>, shell: bool) -> Result<String, String> {
+    match &e.kind {
+        K::Interp(parts) => {
+            let mut out = String::new();
+            for p in parts {
+                match p {
+                    InterpPart::Text(t) => out.push_str(t),
+                    InterpPart::Value { expr, raw } => {
+                        let v = eval(expr, cx)?;
+                        if let Value::Secret(_) = v {
+                            return Err(
+                                "this is a bug in etcdflow: a secret reached a string".into()
+                            );
+                        }
+                        let text = v.to_text();
+                        if shell && !raw {
+                            if text.starts_with('-') && !out.contains(" -- ") {
+                                return Err(format!("the value `{text}` starts with `-` and would be read as an option; put ` -- ` before it in the command"));
+                            }
+                            out.push_str(&quote(&text));
+                        } else {
+                            out.push_str(&text);
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        }
+        _ => Ok(eval(e, cx)?.to_text()),
+    }
+}
+
+fn host_field(host: &str, field: &str, inv: &Inventory) -> EvalResult {
+    let t = inv
+        .target(host)
+        .ok_or_else(|| format!("`{host}` is not in the inventory"))?;
+    Ok(match field {
+        "name" => Value::Str(t.name),
+        "address" => Value::Str(t.address),
+        "port" => Value::Int(i64::from(t.port)),
+        "user" => Value::Str(t.user.unwrap_or_default()),
+        "groups" => Value::List(
+            inv.groups_of(host)
+                .into_iter()
+                .filter(|g| g != "all")
+                .map(Value::Str)
+                .collect(),
+        ),
+        "vars" => Value::Map(
+            t.vars
+                .into_iter()
+                .filter(|(k, _)| !k.contains("pass"))
+                .map(|(k, v)| (k, Value::Str(v)))
+                .collect(),
+        ),
+        other => return Err(format!("a host has no field `{other}`")),
+    })
+}
+
+fn field_of(b: &Value, field: &str, cx: &Ctx<'_>) -> EvalResult {
+    Ok(match b {
+        Value::Host(h) => host_field(h, field, cx.inventory)?,
+        Value::Record(m) => m.get(field).cloned().unwrap_or(Value::None),
+        Value::Map(m) => m
+            .get(field)
+            .cloned()
+            .ok_or_else(|| format!("no key `{field}`"))?,
+        Value::Json(j) => Value::Json(j.get(field).cloned().unwrap_or(serde_json::Value::Null)),
+        Value::Cluster(_) => {
+            return Err(format!(
+                "cluster fact `{field}` needs the etcd runtime, which this build does not have yet"
+            ))
+        }
+        Value::None => return Err(format!("`.{field}` of none")),
+        other => return Err(format!("`{}` has no field `{field}`", other.to_text())),
+    })
+}
+
+fn index_of(b: &Value, i: &Value) -> EvalResult {
+    let idx = |n: i64, len: usize| -> Result<usize, String> {
+        let u = if n < 0 { len as i64 + n } else { n };
+        usize::try_from(u)
+            .ok()
+            .filter(|u| *u < len)
+            .ok_or_else(|| format!("index {n} is out of range (length {len})"))
+    };
+    Ok(match (b, i) {
+        (Value::List(xs), Value::Int(n)) => xs[idx(*n, xs.len())?].clone(),
+        (Value::Hosts(hs), Value::Int(n)) => Value::Host(hs[idx(*n, hs.len())?].clone()),
+        (Value::Map(m), k) => m
+            .get(&k.to_text())
+            .cloned()
+            .ok_or_else(|| format!("no key `{}`", k.to_text()))?,
+        (Value::Json(j), Value::Int(n)) => Value::Json(
+            j.get(usize::try_from(*n).unwrap_or(usize::MAX))
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+        ),
+        (Value::Json(j), k) => Value::Json(
+            j.get(k.to_text())
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+        ),
+        (b, _) => return Err(format!("cannot index `{}`", b.to_text())),
+    })
+}
+
+fn as_hosts(v: Value) -> Vec<String> {
+    match v {
+        Value::Hosts(h) => h,
+        Value::Host(h) => vec![h],
+        _ => Vec::new(),
+    }
+}
+
+pub fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Json(x), y) | (y, Value::Json(x)) => {
+            *x == y.to_json() || (x.is_string() && x.as_str() == Some(&y.to_text()))
+        }
+        (Value::Str(x) | Value::Host(x), Value::Str(y) | Value::Host(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn binary(op: BinOp, l: Value, r: Value) -> EvalResult {
+    use Value::*;
+    let cmp = |l: &Value, r: &Value| -> Result<std::cmp::Ordering, String> {
+        Ok(match (l, r) {
+            (Int(a), Int(b)) => a.cmp(b),
+            (Duration(a), Duration(b)) | (Size(a), Size(b)) => a.cmp(b),
+            (Str(a), Str(b)) => a.cmp(b),
+            (Json(a), b) | (b, Json(a)) => match (a.as_f64(), b.to_json().as_f64()) {
+                (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+                _ => return Err("cannot compare these values".into()),
+            },
+            _ => return Err("cannot compare these values".into()),
+        })
+    };
+    Ok(match op {
+        BinOp::Eq => Bool(equal(&l, &r)),
+        BinOp::Ne => Bool(!equal(&l, &r)),
+        BinOp::Lt => Bool(cmp(&l, &r)?.is_lt()),
+        BinOp::Le => Bool(cmp(&l, &r)?.is_le()),
+        BinOp::Gt => Bool(cmp(&l, &r)?.is_gt()),
+        BinOp::Ge => Bool(cmp(&l, &r)?.is_ge()),
+        BinOp::In | BinOp::NotIn => {
+            let found = match &r {
+                List(xs) => xs.iter().any(|x| equal(x, &l)),
+                Hosts(hs) => hs.iter().any(|h| {
+                    Some(h.as_str())
+                        == match &l {
+                            Host(x) | Str(x) => Some(x.as_str()),
+                            _ => Option::None,
+                        }
+                }),
+                Str(s) => s.contains(&l.to_text()),
+                Map(m) => m.contains_key(&l.to_text()),
+                Json(j) => {
+                    j.as_array().is_some_and(|a| a.contains(&l.to_json()))
+                        || j.get(l.to_text()).is_some()
+                }
+                _ => false,
+            };
+            Bool(found == (op == BinOp::In))
+        }
+        BinOp::Union => {
+            let mut a = as_hosts(l);
+            for h in as_hosts(r) {
+                if !a.contains(&h) {
+                    a.push(h);
+                }
+            }
+            Hosts(a)
+        }
+        BinOp::Intersect => {
+            let b = as_hosts(r);
+            Hosts(as_hosts(l).into_iter().filter(|h| b.contains(h)).collect())
+        }
+        BinOp::Sub => match (l, r) {
+            (Int(a), Int(b)) => Int(a.checked_sub(b).ok_or("integer overflow")?),
+            (Duration(a), Duration(b)) => Duration(a.saturating_sub(b)),
+            (Size(a), Size(b)) => Size(a.saturating_sub(b)),
+            (l, r) => {
+                let b = as_hosts(r);
+                Hosts(as_hosts(l).into_iter().filter(|h| !b.contains(h)).collect())
+            }
+        },
+        BinOp::Add => match (l, r) {
+            (Int(a), Int(b)) => Int(a.checked_add(b).ok_or("integer overflow")?),
+            (Duration(a), Duration(b)) => Duration(a.saturating_add(b)),
+            (Size(a), Size(b)) => Size(a.saturating_add(b)),
+            (List(mut a), List(b)) => {
+                a.extend(b);
+                List(a)
+            }
+            (a, b) => Str(a.to_text() + &b.to_text()),
+        },
+        BinOp::Mul => match (l, r) {
+            (Int(a), Int(b)) => Int(a.checked_mul(b).ok_or("integer overflow")?),
+            (Duration(a), Int(b)) | (Int(b), Duration(a)) => {
+                Duration(a.saturating_mul(u64::try_from(b).unwrap_or(0)))
+            }
+            (Size(a), Int(b)) | (Int(b), Size(a)) => {
+                Size(a.saturating_mul(u64::try_from(b).unwrap_or(0)))
+            }
+            _ => return Err("cannot multiply these values".into()),
+        },
+        BinOp::Div => match (l, r) {
+            (_, Int(0)) => return Err("division by zero".into()),
+            (Int(a), Int(b)) => Int(a / b),
+            (Duration(a), Int(b)) => Duration(a / u64::try_from(b).unwrap_or(1).max(1)),
+            (Size(a), Int(b)) => Size(a / u64::try_from(b).unwrap_or(1).max(1)),
+            _ => return Err("cannot divide these values".into()),
+        },
+        BinOp::And | BinOp::Or => Bool(l.truthy() && r.truthy()),
+    })
+}
+
+fn call(func: &str, args: &[ir::Expr], cx: &Ctx<'_>) -> EvalResult {
+    let vals: Vec<Value> = args.iter().map(|a| eval(a, cx)).collect::<Result<_, _>>()?;
+    let s = |i: usize| vals.get(i).map(Value::to_text).unwrap_or_default();
+    Ok(match func {
+        "first" => Value::Host(
+            as_hosts(vals[0].clone())
+                .first()
+                .cloned()
+                .ok_or("`first` of an empty host set")?,
+        ),
+        "last" => Value::Host(
+            as_hosts(vals[0].clone())
+                .last()
+                .cloned()
+                .ok_or("`last` of an empty host set")?,
+        ),
+        "nth" => {
+            let hs = as_hosts(vals[0].clone());
+            let n = match vals[1] {
+                Value::Int(n) => n,
+                _ => 0,
+            };
+            Value::Host(
+                usize::try_from(n)
+                    .ok()
+                    .and_then(|i| hs.get(i).cloned())
+                    .ok_or_else(|| format!("`nth`: no host {n} in a set of {}", hs.len()))?,
+            )
+        }
+        "names" => Value::List(
+            as_hosts(vals[0].clone())
+                .into_iter()
+                .map(Value::Str)
+                .collect(),
+        ),
+        "len" => Value::Int(match &vals[0] {
+            Value::List(x) => x.len(),
+            Value::Map(m) => m.len(),
+            Value::Str(x) => x.chars().count(),
+            Value::Hosts(h) => h.len(),
+            Value::Json(j) => j
+                .as_array()
+                .map_or_else(|| j.as_object().map_or(0, serde_json::Map::len), Vec::len),
+            _ => 0,
+        } as i64),
+        "contains" => Value::Bool(match &vals[0] {
+            Value::List(xs) => xs.iter().any(|x| equal(x, &vals[1])),
+            Value::Json(j) => j.as_array().is_some_and(|a| a.contains(&vals[1].to_json())),
+            v => v.to_text().contains(&s(1)),
+        }),
+        "starts_with" => Value::Bool(s(0).starts_with(&s(1))),
+        "ends_with" => Value::Bool(s(0).ends_with(&s(1))),
+        "lower" => Value::Str(s(0).to_lowercase()),
+        "upper" => Value::Str(s(0).to_uppercase()),
+        "trim" => Value::Str(s(0).trim().to_string()),
+        "join" => Value::Str(match &vals[0] {
+            Value::List(xs) => xs
+                .iter()
+                .map(Value::to_text)
+                .collect::<Vec<_>>()
+                .join(&s(1)),
+            v => v.to_text(),
+        }),
+        "split" => Value::List(
+            s(0).split(&s(1))
+                .map(|p| Value::Str(p.to_string()))
+                .collect(),
+        ),
+        "lines" => Value::List(s(0).lines().map(|p| Value::Str(p.to_string())).collect()),
+        "replace" => Value::Str(s(0).replace(&s(1), &s(2))),
+        "json" => {
+            Value::Json(serde_json::from_str(&s(0)).map_err(|e| format!("`json`: not JSON: {e}"))?)
+        }
+        "to_str" => Value::Str(s(0)),
+        "to_int" => Value::Int(
+            s(0).trim()
+                .parse()
+                .map_err(|_| format!("`to_int`: `{}` is not an integer", s(0)))?,
+        ),
+        "basename" => Value::Str(
+            std::path::Path::new(&s(0))
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+        "dirname" => Value::Str(
+            std::path::Path::new(&s(0))
+                .parent()
+                .map(|n| n.display().to_string())
+                .unwrap_or_default(),
+        ),
+        "path_join" => Value::Str(std::path::Path::new(&s(0)).join(s(1)).display().to_string()),
+        "default" => match &vals[0] {
+            Value::None => vals[1].clone(),
+            v => v.clone(),
+        },
+        "raw" => vals[0].clone(),
+        "timestamp" => Value::Str(cx.started.to_string()),
+        "run_id" => Value::Str(cx.run_id.to_string()),
+        "leader_last" | "followers_first" => match vals[0] {
+            Value::Cluster(c) => Value::Ordering(Order::LeaderLast(c)),
+            _ => return Err("not a cluster".into()),
+        },
+        "leader_first" => match vals[0] {
+            Value::Cluster(c) => Value::Ordering(Order::LeaderFirst(c)),
+            _ => return Err("not a cluster".into()),
+        },
+        "member" | "peer_url" | "client_url" | "member_name" | "initial_cluster" => {
+            return Err(format!(
+                "`{func}` needs the etcd runtime, which this build does not have yet"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "this is a bug in etcdflow: unknown function `{other}`"
+            ))
+        }
+    })
+}
+
+/// A param value from its checked expression (defaults and `-e` values). Secret params
+/// become [`Secret`]s here, the only place they are created.
+pub fn param_value(e: &ir::Expr, secret: bool, cx: &Ctx<'_>) -> EvalResult {
+    let v = eval(e, cx)?;
+    Ok(if secret {
+        Value::Secret(Secret::new(v.to_text()))
+    } else {
+        v
+    })
+}

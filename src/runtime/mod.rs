@@ -1,0 +1,1433 @@
+//! The runtime: runs a checked [`ir::Flow`] on an inventory.
+//!
+//! Algorithm. Resolve params and host sets; refuse before touching anything if the flow
+//! needs what this build cannot do (the etcd runtime) or if a `confirm` gate cannot be
+//! answered; connect to every host any step targets, in parallel, and refuse if one is
+//! unreachable. Then run the steps in order. Within a step each target host runs the
+//! body in its own task, which owns that host's connection and bindings for the duration
+//! (results come back over a `JoinSet`; no locks); at most `forks` hosts run at once
+//! (`serial`: one, `batch: N`: N). The first failure beyond the step's `max_fail` budget
+//! stops the run: no new host starts, running ones finish or hit their deadline. Then the
+//! `rollback` blocks of the steps that ran are run in reverse order, each on the hosts
+//! where its step ran, unless a `point_of_no_return` was passed.
+//!
+//! The runtime never prints; it sends [`events::Event`]s.
+
+pub mod eval;
+pub mod events;
+pub mod plan;
+pub mod value;
+
+use crate::inventory::Inventory;
+use crate::ir::{self, ActionKind, Arg, ExprKind};
+use crate::source::SourceMap;
+use crate::transport::{self, Conn, Endpoint, ExecRequest, SshOptions};
+use eval::Ctx;
+use events::{Event, RunStatus, Sender};
+use indexmap::IndexMap;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use value::Value;
+
+/// A confirmation prompt: returns the operator's answer.
+pub type Prompter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+pub struct Options {
+    pub forks: usize,
+    pub ssh: SshOptions,
+    /// Answer every `confirm` with yes (`--yes`).
+    pub yes: bool,
+    /// Ask `confirm` questions (a TTY); `None` without one.
+    pub prompter: Option<Prompter>,
+    pub no_rollback: bool,
+    /// Directory of the flow file: relative controller paths start here.
+    pub flow_dir: PathBuf,
+    /// Stream command output as events.
+    pub verbose: bool,
+    pub default_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            forks: 10,
+            ssh: SshOptions::default(),
+            yes: false,
+            prompter: None,
+            no_rollback: false,
+            flow_dir: PathBuf::from("."),
+            verbose: false,
+            default_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Why a run was refused before any host was touched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+    pub help: String,
+}
+
+struct Shared {
+    flow: ir::Flow,
+    params: Vec<Value>,
+    hosts: Vec<Value>,
+    inventory: Inventory,
+    sources: SourceMap,
+    binding_names: Vec<String>,
+    run_id: String,
+    started: String,
+    opts: Options,
+    events: Sender,
+}
+
+struct HostState {
+    name: String,
+    conn: Conn,
+    bindings: Vec<Option<Value>>,
+}
+
+/// A failure on one host: the message, and whether it is a lost connection (unknown
+/// outcome) rather than a clean failure.
+#[derive(Debug)]
+struct Fail(String);
+
+impl From<String> for Fail {
+    fn from(s: String) -> Fail {
+        Fail(s)
+    }
+}
+
+impl From<transport::TransportError> for Fail {
+    fn from(e: transport::TransportError) -> Fail {
+        Fail(e.to_string())
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+pub fn run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "{}-{:04x}",
+        timestamp_utc(now.as_secs()),
+        std::process::id() & 0xffff
+    )
+}
+
+/// `20260102T030405Z` for a Unix time.
+pub fn timestamp_utc(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    // Howard Hinnant's algorithm.
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Things this build cannot run yet, found before anything starts.
+pub fn unsupported(flow: &ir::Flow) -> Option<Refusal> {
+    fn expr_uses_etcd(e: &ir::Expr) -> bool {
+        match &e.kind {
+            ExprKind::Cluster(_) => true,
+            ExprKind::Call { func, args } => {
+                matches!(
+                    *func,
+                    "member" | "peer_url" | "client_url" | "member_name" | "initial_cluster"
+                ) || args.iter().any(expr_uses_etcd)
+            }
+            ExprKind::Interp(parts) => parts
+                .iter()
+                .any(|p| matches!(p, ir::InterpPart::Value { expr, .. } if expr_uses_etcd(expr))),
+            ExprKind::List(xs) => xs.iter().any(expr_uses_etcd),
+            ExprKind::Map(xs) => xs.iter().any(|(_, x)| expr_uses_etcd(x)),
+            ExprKind::Field { base, .. } => expr_uses_etcd(base),
+            ExprKind::Index { base, index } => expr_uses_etcd(base) || expr_uses_etcd(index),
+            ExprKind::Unary { expr, .. } => expr_uses_etcd(expr),
+            ExprKind::Binary { lhs, rhs, .. } => expr_uses_etcd(lhs) || expr_uses_etcd(rhs),
+            _ => false,
+        }
+    }
+    fn args_use(args: &IndexMap<&'static str, Arg>) -> bool {
+        args.values()
+            .any(|a| matches!(a, Arg::Value(e) if expr_uses_etcd(e)))
+    }
+    fn stmts_use(stmts: &[ir::Stmt]) -> Option<String> {
+        for s in stmts {
+            let hit = match s {
+                ir::Stmt::Action(a)
+                | ir::Stmt::Let {
+                    value: ir::LetValue::Action(a),
+                    ..
+                } => {
+                    matches!(a.kind, ActionKind::Etcd(_))
+                        || a.positional.as_ref().is_some_and(expr_uses_etcd)
+                        || args_use(&a.args)
+                }
+                ir::Stmt::Let {
+                    value: ir::LetValue::Expr(e),
+                    ..
+                } => expr_uses_etcd(e),
+                ir::Stmt::Assert { cond, message, .. } => {
+                    expr_uses_etcd(cond) || message.as_ref().is_some_and(expr_uses_etcd)
+                }
+                ir::Stmt::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    expr_uses_etcd(cond)
+                        || stmts_use(then).is_some()
+                        || stmts_use(otherwise).is_some()
+                }
+                ir::Stmt::For { iter, body, .. } => {
+                    expr_uses_etcd(iter) || stmts_use(body).is_some()
+                }
+            };
+            if hit {
+                return Some(String::new());
+            }
+        }
+        None
+    }
+    for step in &flow.steps {
+        let hit = stmts_use(&step.body).is_some()
+            || step
+                .rollback
+                .as_ref()
+                .is_some_and(|r| stmts_use(r).is_some())
+            || args_use(&step.options)
+            || step.targets.as_ref().is_some_and(expr_uses_etcd);
+        if hit {
+            return Some(Refusal {
+                code: "etcd-runtime-unavailable",
+                message: format!("step `{}` uses etcd actions or facts, which this build cannot run yet", step.name),
+                help: "`etcdflow plan` shows the flow; running etcd operations needs the etcd runtime (a later release)".into(),
+            });
+        }
+    }
+    None
+}
+
+fn has_confirm(stmts: &[ir::Stmt]) -> bool {
+    stmts.iter().any(|s| match s {
+        ir::Stmt::Action(a)
+        | ir::Stmt::Let {
+            value: ir::LetValue::Action(a),
+            ..
+        } => a.kind == ActionKind::Confirm,
+        ir::Stmt::If {
+            then, otherwise, ..
+        } => has_confirm(then) || has_confirm(otherwise),
+        ir::Stmt::For { body, .. } => has_confirm(body),
+        _ => false,
+    })
+}
+
+/// Everything a run needs, prepared and checked before any connection.
+pub struct Prepared {
+    shared: Arc<Shared>,
+    /// Hosts per step (`None`: the controller).
+    targets: Vec<Option<Vec<String>>>,
+}
+
+pub fn prepare(
+    flow: ir::Flow,
+    param_values: &IndexMap<String, ir::Expr>,
+    inventory: Inventory,
+    sources: SourceMap,
+    opts: Options,
+    events: Sender,
+    plan_only: bool,
+) -> Result<Prepared, Refusal> {
+    if let Some(r) = unsupported(&flow).filter(|_| !plan_only) {
+        return Err(r);
+    }
+    let needs_answer = flow.steps.iter().any(|s| has_confirm(&s.body));
+    if needs_answer && !opts.yes && opts.prompter.is_none() && !plan_only {
+        return Err(Refusal {
+            code: "confirm-without-tty",
+            message: "this flow asks for confirmation, and there is no terminal to ask on".into(),
+            help: "run it from a terminal, or pass `--yes` to answer every `confirm` with yes (the answers are recorded)".into(),
+        });
+    }
+    let run_id = run_id();
+    let started = run_id.split('-').next().unwrap_or_default().to_string();
+    let binding_names: Vec<String> = flow.bindings.iter().map(|b| b.name.clone()).collect();
+    let mut params = Vec::new();
+    for p in &flow.params {
+        let expr = param_values.get(&p.name).or(p.default.as_ref());
+        let v = match expr {
+            Some(e) => {
+                let cx = Ctx {
+                    params: &params,
+                    hosts: &[],
+                    inventory: &inventory,
+                    host: None,
+                    bindings: &[],
+                    binding_names: &binding_names,
+                    locals: &[],
+                    run_id: &run_id,
+                    started: &started,
+                };
+                eval::param_value(e, p.ty == crate::check::types::Ty::Secret, &cx).map_err(|m| {
+                    Refusal {
+                        code: "invalid-param-value",
+                        message: format!("param `{}`: {m}", p.name),
+                        help: "fix the value".into(),
+                    }
+                })?
+            }
+            None if matches!(p.ty, crate::check::types::Ty::Optional(_)) => Value::None,
+            None => {
+                return Err(Refusal {
+                    code: "missing-param",
+                    message: format!("param `{}` has no value", p.name),
+                    help: format!("pass it with `-e {}=VALUE`", p.name),
+                })
+            }
+        };
+        params.push(v);
+    }
+    let mut hosts = Vec::new();
+    for h in &flow.hosts {
+        let cx = Ctx {
+            params: &params,
+            hosts: &hosts,
+            inventory: &inventory,
+            host: None,
+            bindings: &[],
+            binding_names: &binding_names,
+            locals: &[],
+            run_id: &run_id,
+            started: &started,
+        };
+        let v = eval::eval(&h.value, &cx).map_err(|m| Refusal {
+            code: "unknown-inventory-group",
+            message: format!("host set `{}`: {m}", h.name),
+            help: "check the inventory given with `-i`".into(),
+        })?;
+        hosts.push(v);
+    }
+    let mut targets = Vec::new();
+    for s in &flow.steps {
+        let t = match &s.targets {
+            None => None,
+            Some(e) => {
+                let cx = Ctx {
+                    params: &params,
+                    hosts: &hosts,
+                    inventory: &inventory,
+                    host: None,
+                    bindings: &[],
+                    binding_names: &binding_names,
+                    locals: &[],
+                    run_id: &run_id,
+                    started: &started,
+                };
+                match eval::eval(e, &cx).map_err(|m| Refusal {
+                    code: "unknown-inventory-group",
+                    message: format!("step `{}`: {m}", s.name),
+                    help: "check the inventory".into(),
+                })? {
+                    Value::Hosts(h) => Some(h),
+                    Value::Host(h) => Some(vec![h]),
+                    _ => Some(Vec::new()),
+                }
+            }
+        };
+        targets.push(t);
+    }
+    Ok(Prepared {
+        shared: Arc::new(Shared {
+            flow,
+            params,
+            hosts,
+            inventory,
+            sources,
+            binding_names,
+            run_id,
+            started,
+            opts,
+            events,
+        }),
+        targets,
+    })
+}
+
+impl Prepared {
+    pub fn run_id(&self) -> &str {
+        &self.shared.run_id
+    }
+
+    /// The hosts every step targets, in order, and whether the controller is used.
+    pub fn all_hosts(&self) -> (Vec<String>, bool) {
+        let mut all: Vec<String> = Vec::new();
+        let mut local = false;
+        for t in &self.targets {
+            match t {
+                None => local = true,
+                Some(hs) => {
+                    for h in hs {
+                        if !all.contains(h) {
+                            all.push(h.clone());
+                        }
+                    }
+                }
+            }
+        }
+        (all, local)
+    }
+}
+
+const LOCAL: &str = "local";
+
+/// Run a prepared flow. Returns the final status (also sent as `RunDone`).
+pub async fn run(prep: Prepared) -> RunStatus {
+    let sh = prep.shared;
+    let t0 = Instant::now();
+    let send = |e: Event| {
+        let _ = sh.events.send(e);
+    };
+    let (all, uses_local) = {
+        let p = Prepared {
+            shared: Arc::clone(&sh),
+            targets: prep.targets.clone(),
+        };
+        p.all_hosts()
+    };
+    send(Event::RunStarted {
+        run_id: sh.run_id.clone(),
+        flow: sh.flow.name.clone(),
+        steps: sh.flow.steps.len(),
+        hosts: all.len(),
+    });
+
+    // Connect everything first: an unreachable host refuses the run before any change.
+    let mut states: IndexMap<String, HostState> = IndexMap::new();
+    let mut set = JoinSet::new();
+    for h in all
+        .iter()
+        .cloned()
+        .chain(uses_local.then(|| LOCAL.to_string()))
+    {
+        let sh2 = Arc::clone(&sh);
+        set.spawn(async move {
+            let t = Instant::now();
+            let conn = if h == LOCAL {
+                Conn::local(LOCAL).await
+            } else {
+                match sh2.inventory.target(&h) {
+                    Some(t) if t.local => Conn::local(&h).await,
+                    Some(t) => {
+                        let ep = Endpoint {
+                            name: h.clone(),
+                            address: t.address,
+                            port: t.port,
+                            user: t.user,
+                            key_file: t.key_file,
+                            local: false,
+                        };
+                        Conn::ssh(&ep, &sh2.opts.ssh).await
+                    }
+                    None => Err(transport::TransportError::Connect(format!(
+                        "`{h}` is not in the inventory"
+                    ))),
+                }
+            };
+            (h, conn, t.elapsed())
+        });
+    }
+    let mut refused = false;
+    while let Some(r) = set.join_next().await {
+        let Ok((h, conn, took)) = r else {
+            refused = true;
+            continue;
+        };
+        match conn {
+            Ok(c) => {
+                send(Event::Connected {
+                    host: h.clone(),
+                    ms: ms(took),
+                });
+                states.insert(
+                    h.clone(),
+                    HostState {
+                        name: h,
+                        conn: c,
+                        bindings: vec![None; sh.flow.bindings.len()],
+                    },
+                );
+            }
+            Err(e) => {
+                send(Event::ConnectFailed {
+                    host: h,
+                    error: e.to_string(),
+                });
+                refused = true;
+            }
+        }
+    }
+    if refused {
+        for (_, s) in states {
+            s.conn.close().await;
+        }
+        send(Event::RunDone {
+            status: RunStatus::Refused,
+            exit_code: RunStatus::Refused.exit_code(),
+            ms: ms(t0.elapsed()),
+        });
+        return RunStatus::Refused;
+    }
+
+    // Steps.
+    let mut ran: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut failed_at: Option<usize> = None;
+    for (i, step) in sh.flow.steps.iter().enumerate() {
+        let mut hosts: Vec<String> = match &prep.targets[i] {
+            None => vec![LOCAL.to_string()],
+            Some(h) => h.clone(),
+        };
+        if step.options.contains_key("run_once") {
+            hosts.truncate(1);
+        }
+        let (started_on, ok) = run_step(&sh, i, &hosts, &mut states, false).await;
+        ran.push((i, started_on));
+        if !ok {
+            failed_at = Some(i);
+            break;
+        }
+    }
+
+    let status = match failed_at {
+        None => RunStatus::Success,
+        Some(i) => {
+            if let Some(msg) = &sh.flow.steps[i].no_return {
+                let cx = Ctx {
+                    params: &sh.params,
+                    hosts: &sh.hosts,
+                    inventory: &sh.inventory,
+                    host: None,
+                    bindings: &[],
+                    binding_names: &sh.binding_names,
+                    locals: &[],
+                    run_id: &sh.run_id,
+                    started: &sh.started,
+                };
+                let text = eval::render(msg, &cx, false)
+                    .unwrap_or_else(|e| format!("(recovery message could not be rendered: {e})"));
+                send(Event::NoReturn { message: text });
+                RunStatus::FailedNoRollback
+            } else if sh.opts.no_rollback {
+                RunStatus::FailedNoRollback
+            } else {
+                let with_rb: Vec<&(usize, Vec<String>)> = ran
+                    .iter()
+                    .rev()
+                    .filter(|(s, _)| sh.flow.steps[*s].rollback.is_some())
+                    .collect();
+                send(Event::RollbackStarted {
+                    steps: with_rb
+                        .iter()
+                        .map(|(s, _)| sh.flow.steps[*s].name.clone())
+                        .collect(),
+                });
+                let mut all_ok = true;
+                for (s, hosts) in with_rb {
+                    let (_, ok) = run_step(&sh, *s, hosts, &mut states, true).await;
+                    if !ok {
+                        all_ok = false;
+                        break;
+                    }
+                }
+                if all_ok {
+                    RunStatus::FailedRolledBack
+                } else {
+                    RunStatus::FailedRollbackFailed
+                }
+            }
+        }
+    };
+    for (_, s) in states {
+        s.conn.close().await;
+    }
+    send(Event::RunDone {
+        status,
+        exit_code: status.exit_code(),
+        ms: ms(t0.elapsed()),
+    });
+    status
+}
+
+/// Run one step (or its rollback) on `hosts`. Returns the hosts where it started and
+/// whether the step succeeded within its failure budget.
+async fn run_step(
+    sh: &Arc<Shared>,
+    index: usize,
+    hosts: &[String],
+    states: &mut IndexMap<String, HostState>,
+    rollback: bool,
+) -> (Vec<String>, bool) {
+    let step = &sh.flow.steps[index];
+    let t0 = Instant::now();
+    let name = if rollback {
+        format!("{} (rollback)", step.name)
+    } else {
+        step.name.clone()
+    };
+    let _ = sh.events.send(Event::StepStarted {
+        step: name.clone(),
+        index,
+        hosts: hosts.to_vec(),
+    });
+    let width = if rollback {
+        sh.opts.forks
+    } else if step.options.contains_key("serial") {
+        1
+    } else if let Some(Arg::Value(e)) = step.options.get("batch") {
+        match &e.kind {
+            ExprKind::Int(n) => usize::try_from(*n).unwrap_or(1).max(1),
+            _ => sh.opts.forks,
+        }
+    } else {
+        sh.opts.forks
+    }
+    .max(1);
+    let max_fail = match step.options.get("max_fail").filter(|_| !rollback) {
+        Some(Arg::Value(ir::Expr {
+            kind: ExprKind::Int(n),
+            ..
+        })) => usize::try_from(*n).unwrap_or(0),
+        _ => 0,
+    };
+    let (mut ok, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    let mut started = Vec::new();
+    let mut queue: std::collections::VecDeque<String> = hosts.iter().cloned().collect();
+    let mut set: JoinSet<(HostState, Result<bool, Fail>, Duration)> = JoinSet::new();
+    let mut stop = false;
+    loop {
+        while !stop && set.len() < width {
+            let Some(h) = queue.pop_front() else { break };
+            let Some(state) = states.shift_remove(&h) else {
+                continue;
+            };
+            started.push(h.clone());
+            let sh2 = Arc::clone(sh);
+            set.spawn(async move {
+                let t = Instant::now();
+                let mut state = state;
+                let r = run_on_host(&sh2, index, &mut state, rollback).await;
+                (state, r, t.elapsed())
+            });
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        let Ok((state, result, took)) = joined else {
+            failed += 1;
+            stop = true;
+            continue;
+        };
+        let host = state.name.clone();
+        match result {
+            Ok(true) => {
+                ok += 1;
+                let _ = sh.events.send(Event::HostDone {
+                    step: name.clone(),
+                    host: host.clone(),
+                    ok: true,
+                    error: None,
+                    ms: ms(took),
+                    rollback,
+                });
+            }
+            Ok(false) => skipped += 1,
+            Err(Fail(msg)) => {
+                failed += 1;
+                let _ = sh.events.send(Event::HostDone {
+                    step: name.clone(),
+                    host: host.clone(),
+                    ok: false,
+                    error: Some(msg),
+                    ms: ms(took),
+                    rollback,
+                });
+                if failed > max_fail {
+                    stop = true;
+                }
+            }
+        }
+        states.insert(host, state);
+    }
+    let _ = sh.events.send(Event::StepDone {
+        step: name,
+        ok,
+        failed,
+        skipped,
+        ms: ms(t0.elapsed()),
+    });
+    (
+        started,
+        failed <= max_fail,
+    )
+}
+
+fn opt_duration(step: &ir::Step, key: &str) -> Option<Duration> {
+    match step.options.get(key) {
+        Some(Arg::Value(ir::Expr {
+            kind: ExprKind::Duration(ms),
+            ..
+        })) => Some(Duration::from_millis(*ms)),
+        _ => None,
+    }
+}
+
+/// The step body on one host, with `when`, `timeout`, `retries`/`until`. `Ok(false)`
+/// means skipped.
+async fn run_on_host(
+    sh: &Arc<Shared>,
+    index: usize,
+    hs: &mut HostState,
+    rollback: bool,
+) -> Result<bool, Fail> {
+    let step = &sh.flow.steps[index];
+    let host = if hs.name == LOCAL {
+        None
+    } else {
+        Some(hs.name.clone())
+    };
+    if !rollback {
+        if let Some(Arg::Value(cond)) = step.options.get("when") {
+            let v = {
+                let cx = Ctx {
+                    params: &sh.params,
+                    hosts: &sh.hosts,
+                    inventory: &sh.inventory,
+                    host: host.as_deref(),
+                    bindings: &hs.bindings,
+                    binding_names: &sh.binding_names,
+                    locals: &[],
+                    run_id: &sh.run_id,
+                    started: &sh.started,
+                };
+                eval::eval(cond, &cx)?
+            };
+            if !v.truthy() {
+                let _ = sh.events.send(Event::HostSkipped {
+                    step: step.name.clone(),
+                    host: hs.name.clone(),
+                    reason: "`when` is false".into(),
+                });
+                return Ok(false);
+            }
+        }
+    }
+    let body: &[ir::Stmt] = if rollback {
+        step.rollback.as_deref().unwrap_or(&[])
+    } else {
+        &step.body
+    };
+    let retries = match step.options.get("retries").filter(|_| !rollback) {
+        Some(Arg::Value(ir::Expr {
+            kind: ExprKind::Int(n),
+            ..
+        })) => usize::try_from(*n).unwrap_or(0),
+        _ => 0,
+    };
+    let delay = opt_duration(step, "delay").unwrap_or(Duration::from_secs(1));
+    let deadline = opt_duration(step, "timeout");
+    let mut attempt = 0;
+    loop {
+        let mut locals = Vec::new();
+        let fut = exec_block(sh, step, body, hs, &mut locals, rollback);
+        let r = match deadline {
+            Some(d) => match tokio::time::timeout(d, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(Fail(format!(
+                    "step deadline of {} passed",
+                    value::fmt_duration(ms(d))
+                ))),
+            },
+            None => fut.await,
+        };
+        let r = match (r, step.options.get("until").filter(|_| !rollback)) {
+            (Ok(()), Some(Arg::Value(cond))) => {
+                let cx = Ctx {
+                    params: &sh.params,
+                    hosts: &sh.hosts,
+                    inventory: &sh.inventory,
+                    host: host.as_deref(),
+                    bindings: &hs.bindings,
+                    binding_names: &sh.binding_names,
+                    locals: &[],
+                    run_id: &sh.run_id,
+                    started: &sh.started,
+                };
+                if eval::eval(cond, &cx)?.truthy() {
+                    Ok(())
+                } else {
+                    Err(Fail("`until` is still false".into()))
+                }
+            }
+            (r, _) => r,
+        };
+        match r {
+            Ok(()) => return Ok(true),
+            Err(e) if attempt >= retries => return Err(e),
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+type BoxFut<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Fail>> + Send + 'a>>;
+
+fn exec_block<'a>(
+    sh: &'a Arc<Shared>,
+    step: &'a ir::Step,
+    stmts: &'a [ir::Stmt],
+    hs: &'a mut HostState,
+    locals: &'a mut Vec<(String, Value)>,
+    rollback: bool,
+) -> BoxFut<'a> {
+    Box::pin(async move {
+        let depth = locals.len();
+        for s in stmts {
+            let host = if hs.name == LOCAL {
+                None
+            } else {
+                Some(hs.name.clone())
+            };
+            macro_rules! cx {
+                () => {
+                    Ctx {
+                        params: &sh.params,
+                        hosts: &sh.hosts,
+                        inventory: &sh.inventory,
+                        host: host.as_deref(),
+                        bindings: &hs.bindings,
+                        binding_names: &sh.binding_names,
+                        locals,
+                        run_id: &sh.run_id,
+                        started: &sh.started,
+                    }
+                };
+            }
+            match s {
+                ir::Stmt::Action(a) => {
+                    action(sh, step, a, hs, locals, rollback).await?;
+                }
+                ir::Stmt::Let { binding, value } => {
+                    let v = match value {
+                        ir::LetValue::Action(a) => {
+                            action(sh, step, a, hs, locals, rollback).await?
+                        }
+                        ir::LetValue::Expr(e) => eval::eval(e, &cx!())?,
+                    };
+                    match binding {
+                        ir::BindingRef::Flow(i) => {
+                            if let Some(slot) = hs.bindings.get_mut(*i) {
+                                *slot = Some(v);
+                            }
+                        }
+                        ir::BindingRef::Local(n) => locals.push((n.clone(), v)),
+                    }
+                }
+                ir::Stmt::Assert { cond, message, .. } => {
+                    let ok = eval::eval(cond, &cx!())?.truthy();
+                    if !ok {
+                        let msg = match message {
+                            Some(m) => eval::render(m, &cx!(), false)?,
+                            None => "assertion failed".into(),
+                        };
+                        return Err(Fail(format!("assert: {msg}")));
+                    }
+                }
+                ir::Stmt::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    let c = eval::eval(cond, &cx!())?.truthy();
+                    exec_block(
+                        sh,
+                        step,
+                        if c { then } else { otherwise },
+                        hs,
+                        locals,
+                        rollback,
+                    )
+                    .await?;
+                }
+                ir::Stmt::For { var, iter, body } => {
+                    let items = match eval::eval(iter, &cx!())? {
+                        Value::List(xs) => xs,
+                        Value::Hosts(hs) => hs.into_iter().map(Value::Host).collect(),
+                        Value::Map(m) => m.into_keys().map(Value::Str).collect(),
+                        Value::Json(serde_json::Value::Array(a)) => {
+                            a.into_iter().map(Value::Json).collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    for item in items {
+                        locals.push((var.clone(), item));
+                        let r = exec_block(sh, step, body, hs, locals, rollback).await;
+                        locals.pop();
+                        r?;
+                    }
+                }
+            }
+        }
+        locals.truncate(depth);
+        Ok(())
+    })
+}
+
+fn arg<'a>(a: &'a ir::Action, k: &str) -> Option<&'a ir::Expr> {
+    match a.args.get(k) {
+        Some(Arg::Value(e)) => Some(e),
+        _ => None,
+    }
+}
+
+fn action_label(a: &ir::Action) -> &'static str {
+    match a.kind {
+        ActionKind::Run => "run",
+        ActionKind::Copy => "copy",
+        ActionKind::Fetch => "fetch",
+        ActionKind::Template => "template",
+        ActionKind::Wait => "wait",
+        ActionKind::Fail => "fail",
+        ActionKind::Confirm => "confirm",
+        ActionKind::Log => "log",
+        ActionKind::Etcd(_) => "etcd",
+    }
+}
+
+async fn action(
+    sh: &Arc<Shared>,
+    step: &ir::Step,
+    a: &ir::Action,
+    hs: &mut HostState,
+    locals: &mut [(String, Value)],
+    rollback: bool,
+) -> Result<Value, Fail> {
+    let t0 = Instant::now();
+    let host = if hs.name == LOCAL {
+        None
+    } else {
+        Some(hs.name.clone())
+    };
+    let cx = Ctx {
+        params: &sh.params,
+        hosts: &sh.hosts,
+        inventory: &sh.inventory,
+        host: host.as_deref(),
+        bindings: &hs.bindings,
+        binding_names: &sh.binding_names,
+        locals,
+        run_id: &sh.run_id,
+        started: &sh.started,
+    };
+    let timeout = match arg(a, "timeout").map(|e| eval::eval(e, &cx)).transpose()? {
+        Some(Value::Duration(ms)) => Duration::from_millis(ms),
+        _ => opt_duration(step, "timeout").unwrap_or(sh.opts.default_timeout),
+    };
+    let become_user = if a.args.contains_key("become")
+        || step.options.contains_key("become")
+        || arg(a, "become_user").is_some()
+        || step.options.contains_key("become_user")
+    {
+        let u = arg(a, "become_user").or(match step.options.get("become_user") {
+            Some(Arg::Value(e)) => Some(e),
+            _ => None,
+        });
+        Some(match u {
+            Some(e) => eval::eval(e, &cx)?.to_text(),
+            None => "root".to_string(),
+        })
+    } else {
+        None
+    };
+    let label = action_label(a);
+    let (result, rc, changed) = match a.kind {
+        ActionKind::Run => {
+            let Some(cmd_expr) = &a.positional else {
+                return Err(Fail("`run` without a command".into()));
+            };
+            let command = match &cmd_expr.kind {
+                ExprKind::List(items) => {
+                    let mut argv = Vec::new();
+                    let mut after_dashdash = false;
+                    for it in items {
+                        let v = eval::eval(it, &cx)?;
+                        if matches!(v, Value::Secret(_)) {
+                            return Err(Fail(
+                                "this is a bug in etcdflow: a secret reached argv".into(),
+                            ));
+                        }
+                        let text = v.to_text();
+                        let literal = matches!(it.kind, ExprKind::Str(_));
+                        if !literal && !after_dashdash && text.starts_with('-') && !argv.is_empty()
+                        {
+                            return Err(Fail(format!("argument `{text}` starts with `-` and would be read as an option; put \"--\" before it (SAFETY.md inv. 20)")));
+                        }
+                        after_dashdash |= text == "--";
+                        argv.push(text);
+                    }
+                    transport::CommandLine::Argv(argv)
+                }
+                _ => transport::CommandLine::Shell(eval::render(cmd_expr, &cx, true)?),
+            };
+            let stdin = match arg(a, "stdin").map(|e| eval::eval(e, &cx)).transpose()? {
+                Some(Value::Secret(s)) => Some(s.expose().to_string()),
+                Some(v) => Some(v.to_text()),
+                None => None,
+            };
+            let cwd = arg(a, "cwd")
+                .map(|e| eval::eval(e, &cx))
+                .transpose()?
+                .map(|v| v.to_text());
+            let env = match arg(a, "env").map(|e| eval::eval(e, &cx)).transpose()? {
+                Some(Value::Map(m)) => m.into_iter().map(|(k, v)| (k, v.to_text())).collect(),
+                _ => Vec::new(),
+            };
+            let ok_codes: Vec<i64> =
+                match arg(a, "ok_codes").map(|e| eval::eval(e, &cx)).transpose()? {
+                    Some(Value::List(xs)) => xs
+                        .iter()
+                        .filter_map(|x| {
+                            if let Value::Int(n) = x {
+                                Some(*n)
+                            } else {
+                                None
+                            }
+                        })
+                        .collect(),
+                    _ => vec![0],
+                };
+            let creates = arg(a, "creates")
+                .map(|e| eval::render(e, &cx, false))
+                .transpose()?;
+            let removes = arg(a, "removes")
+                .map(|e| eval::render(e, &cx, false))
+                .transpose()?;
+            let retries = match arg(a, "retries").map(|e| eval::eval(e, &cx)).transpose()? {
+                Some(Value::Int(n)) => usize::try_from(n).unwrap_or(0),
+                _ => 0,
+            };
+            let delay = match arg(a, "delay").map(|e| eval::eval(e, &cx)).transpose()? {
+                Some(Value::Duration(ms)) => Duration::from_millis(ms),
+                _ => Duration::from_secs(1),
+            };
+            let req = ExecRequest {
+                command,
+                stdin,
+                timeout,
+                cwd,
+                env,
+                become_user,
+            };
+            let mut skip = false;
+            if let Some(p) = &creates {
+                skip |= hs
+                    .conn
+                    .exec(&ExecRequest::argv(["test", "-e", p.as_str()], timeout))
+                    .await?
+                    .rc
+                    == 0;
+            }
+            if let Some(p) = &removes {
+                skip |= hs
+                    .conn
+                    .exec(&ExecRequest::argv(["test", "-e", p.as_str()], timeout))
+                    .await?
+                    .rc
+                    != 0;
+            }
+            if skip {
+                (
+                    command_record(0, true, b"", b"", Duration::ZERO, true),
+                    Some(0),
+                    false,
+                )
+            } else {
+                let mut attempt = 0;
+                let r = loop {
+                    let r = hs.conn.exec(&req).await?;
+                    if ok_codes.contains(&i64::from(r.rc)) || attempt >= retries {
+                        break r;
+                    }
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                };
+                if sh.opts.verbose {
+                    for (stream, bytes) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+                        if !bytes.is_empty() {
+                            let _ = sh.events.send(Event::Output {
+                                step: step.name.clone(),
+                                host: hs.name.clone(),
+                                stream,
+                                text: String::from_utf8_lossy(bytes).into_owned(),
+                            });
+                        }
+                    }
+                }
+                let ok = ok_codes.contains(&i64::from(r.rc));
+                if !ok {
+                    let why = if r.timed_out {
+                        format!("deadline of {} passed", value::fmt_duration(ms(timeout)))
+                    } else {
+                        format!("exit code {}", r.rc)
+                    };
+                    let err = String::from_utf8_lossy(&r.stderr);
+                    let tail: String = err
+                        .trim()
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .chars()
+                        .take(300)
+                        .collect();
+                    let _ = sh.events.send(Event::ActionDone {
+                        step: step.name.clone(),
+                        host: hs.name.clone(),
+                        action: label.into(),
+                        rc: Some(r.rc),
+                        ms: ms(t0.elapsed()),
+                        changed: true,
+                        rollback,
+                    });
+                    return Err(Fail(if tail.is_empty() {
+                        format!("command failed: {why}")
+                    } else {
+                        format!("command failed: {why}: {tail}")
+                    }));
+                }
+                (
+                    command_record(r.rc, ok, &r.stdout, &r.stderr, r.duration, false),
+                    Some(r.rc),
+                    true,
+                )
+            }
+        }
+        ActionKind::Copy | ActionKind::Template => {
+            let dest = eval::render(arg(a, "to").ok_or(Fail("no `to:`".into()))?, &cx, false)?;
+            let data: Vec<u8> = if a.kind == ActionKind::Template {
+                let id = a.template.ok_or(Fail(
+                    "this is a bug in etcdflow: a template without source".into(),
+                ))?;
+                let mut ctx = serde_json::Map::new();
+                for (p, v) in sh.flow.params.iter().zip(&sh.params) {
+                    if !matches!(v, Value::Secret(_)) {
+                        ctx.insert(p.name.clone(), v.to_json());
+                    }
+                }
+                if let Some(h) = &host {
+                    let mut hm = serde_json::Map::new();
+                    for f in ["name", "address", "port", "user"] {
+                        if let Ok(v) = eval::eval(
+                            &ir::Expr {
+                                kind: ExprKind::Field {
+                                    base: Box::new(ir::Expr {
+                                        kind: ExprKind::CurrentHost,
+                                        ty: crate::check::types::Ty::Host,
+                                        span: a.span,
+                                    }),
+                                    field: f.into(),
+                                },
+                                ty: crate::check::types::Ty::Str,
+                                span: a.span,
+                            },
+                            &cx,
+                        ) {
+                            hm.insert(f.to_string(), v.to_json());
+                        }
+                    }
+                    hm.insert(
+                        "vars".into(),
+                        eval::eval(
+                            &ir::Expr {
+                                kind: ExprKind::Field {
+                                    base: Box::new(ir::Expr {
+                                        kind: ExprKind::CurrentHost,
+                                        ty: crate::check::types::Ty::Host,
+                                        span: a.span,
+                                    }),
+                                    field: "vars".into(),
+                                },
+                                ty: crate::check::types::Ty::Str,
+                                span: a.span,
+                            },
+                            &cx,
+                        )
+                        .map(|v| v.to_json())
+                        .unwrap_or_default(),
+                    );
+                    let _ = h;
+                    ctx.insert("host".into(), serde_json::Value::Object(hm));
+                }
+                if let Some(Value::Map(m)) =
+                    arg(a, "vars").map(|e| eval::eval(e, &cx)).transpose()?
+                {
+                    for (k, v) in m {
+                        ctx.insert(k, v.to_json());
+                    }
+                }
+                let src = sh.sources.text(id);
+                crate::template::render(sh.sources.name(id), src, &serde_json::Value::Object(ctx))
+                    .map_err(|e| Fail(format!("template {}: {}", sh.sources.name(id), e.message)))?
+                    .into_bytes()
+            } else if let Some(e) = arg(a, "content") {
+                match eval::eval(e, &cx)? {
+                    Value::Secret(s) => s.expose().as_bytes().to_vec(),
+                    v => v.to_text().into_bytes(),
+                }
+            } else {
+                let src = eval::render(
+                    a.positional
+                        .as_ref()
+                        .ok_or(Fail("`copy` without a source".into()))?,
+                    &cx,
+                    false,
+                )?;
+                let path = sh.opts.flow_dir.join(&src);
+                tokio::fs::read(&path)
+                    .await
+                    .map_err(|e| Fail(format!("cannot read {}: {e}", path.display())))?
+            };
+            let mode = arg(a, "mode")
+                .map(|e| eval::render(e, &cx, false))
+                .transpose()?;
+            let owner = arg(a, "owner")
+                .map(|e| eval::render(e, &cx, false))
+                .transpose()?;
+            let size = data.len() as u64;
+            let (sha, changed) = hs
+                .conn
+                .put(&data, &dest, mode.as_deref(), owner.as_deref(), timeout)
+                .await?;
+            (file_record(&dest, &sha, size, changed), None, changed)
+        }
+        ActionKind::Fetch => {
+            let src = eval::render(
+                a.positional
+                    .as_ref()
+                    .ok_or(Fail("`fetch` without a source".into()))?,
+                &cx,
+                false,
+            )?;
+            let dest = eval::render(arg(a, "to").ok_or(Fail("no `to:`".into()))?, &cx, false)?;
+            let (sha, size) = hs
+                .conn
+                .fetch(&src, std::path::Path::new(&dest), timeout)
+                .await?;
+            (file_record(&dest, &sha, size, true), None, true)
+        }
+        ActionKind::Wait => {
+            let every = match arg(a, "every").map(|e| eval::eval(e, &cx)).transpose()? {
+                Some(Value::Duration(ms)) => Duration::from_millis(ms.max(50)),
+                _ => Duration::from_secs(1),
+            };
+            let limit = match arg(a, "timeout").map(|e| eval::eval(e, &cx)).transpose()? {
+                Some(Value::Duration(ms)) => Duration::from_millis(ms),
+                _ => Duration::from_secs(300),
+            };
+            let probe = if let Some(p) = arg(a, "port") {
+                let port = eval::eval(p, &cx)?.to_text();
+                let addr = arg(a, "address")
+                    .map(|e| eval::render(e, &cx, false))
+                    .transpose()?
+                    .unwrap_or_default();
+                let want_open = !a.args.contains_key("closed");
+                Some((port_probe(&port, &addr), want_open))
+            } else if let Some(p) = arg(a, "path") {
+                let path = eval::render(p, &cx, false)?;
+                Some((
+                    format!("test -e {}", transport::agent::quote(&path)),
+                    !a.args.contains_key("absent"),
+                ))
+            } else {
+                None
+            };
+            let start = Instant::now();
+            loop {
+                let done = match &probe {
+                    Some((cmd, want)) => {
+                        let r = hs
+                            .conn
+                            .exec(&ExecRequest::shell(cmd.clone(), Duration::from_secs(10)))
+                            .await?;
+                        if r.rc == 2 {
+                            return Err(Fail("cannot probe ports on this host: it has neither `ss`, `nc` nor `bash`".into()));
+                        }
+                        (r.rc == 0) == *want
+                    }
+                    None => {
+                        let cond =
+                            arg(a, "until").ok_or(Fail("`wait` without a condition".into()))?;
+                        let cx = Ctx {
+                            params: &sh.params,
+                            hosts: &sh.hosts,
+                            inventory: &sh.inventory,
+                            host: host.as_deref(),
+                            bindings: &hs.bindings,
+                            binding_names: &sh.binding_names,
+                            locals,
+                            run_id: &sh.run_id,
+                            started: &sh.started,
+                        };
+                        eval::eval(cond, &cx)?.truthy()
+                    }
+                };
+                if done {
+                    break;
+                }
+                if start.elapsed() >= limit {
+                    return Err(Fail(format!(
+                        "waited {} and the condition still does not hold",
+                        value::fmt_duration(ms(limit))
+                    )));
+                }
+                tokio::time::sleep(every).await;
+            }
+            (Value::None, None, false)
+        }
+        ActionKind::Fail => {
+            let msg = match &a.positional {
+                Some(m) => eval::render(m, &cx, false)?,
+                None => "failed".into(),
+            };
+            return Err(Fail(msg));
+        }
+        ActionKind::Log => {
+            let msg = match &a.positional {
+                Some(m) => eval::render(m, &cx, false)?,
+                None => String::new(),
+            };
+            let _ = sh.events.send(Event::Log {
+                step: step.name.clone(),
+                host: hs.name.clone(),
+                message: msg,
+            });
+            (Value::None, None, false)
+        }
+        ActionKind::Confirm => {
+            let msg = match &a.positional {
+                Some(m) => eval::render(m, &cx, false)?,
+                None => "continue?".into(),
+            };
+            let yes = sh.opts.yes || sh.opts.prompter.as_ref().is_some_and(|p| p(&msg));
+            let _ = sh.events.send(Event::Log {
+                step: step.name.clone(),
+                host: hs.name.clone(),
+                message: format!("confirm: {msg} -> {}", if yes { "yes" } else { "no" }),
+            });
+            if !yes {
+                return Err(Fail(format!("not confirmed: {msg}")));
+            }
+            (Value::None, None, false)
+        }
+        ActionKind::Etcd(_) => {
+            return Err(Fail(
+                "etcd actions need the etcd runtime, which this build does not have yet".into(),
+            ))
+        }
+    };
+    let _ = sh.events.send(Event::ActionDone {
+        step: step.name.clone(),
+        host: hs.name.clone(),
+        action: label.into(),
+        rc,
+        ms: ms(t0.elapsed()),
+        changed,
+        rollback,
+    });
+    Ok(result)
+}
+
+/// Exit 0 when the port is open (listening, or accepting at `addr`), 1 when not, 2 when
+/// the host has no tool to tell.
+fn port_probe(port: &str, addr: &str) -> String {
+    let p = transport::agent::quote(port);
+    let a = transport::agent::quote(addr);
+    format!(
+        "p={p}; a={a}\nif [ -z \"$a\" ] && command -v ss >/dev/null 2>&1; then ss -Hltn \"sport = :$p\" | grep -q .; exit $?; fi\na=${{a:-127.0.0.1}}\nif command -v nc >/dev/null 2>&1; then nc -z -w 1 \"$a\" \"$p\" >/dev/null 2>&1; exit $?; fi\nif command -v bash >/dev/null 2>&1; then timeout 2 bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$a\" \"$p\" 2>/dev/null; exit $?; fi\nexit 2"
+    )
+}
+
+fn command_record(
+    rc: i32,
+    ok: bool,
+    stdout: &[u8],
+    stderr: &[u8],
+    took: Duration,
+    skipped: bool,
+) -> Value {
+    let out = String::from_utf8_lossy(stdout).into_owned();
+    let mut m: IndexMap<&'static str, Value> = IndexMap::new();
+    m.insert("rc", Value::Int(i64::from(rc)));
+    m.insert("ok", Value::Bool(ok));
+    m.insert(
+        "lines",
+        Value::List(out.lines().map(|l| Value::Str(l.to_string())).collect()),
+    );
+    m.insert(
+        "json",
+        Value::Json(serde_json::from_str(&out).unwrap_or(serde_json::Value::Null)),
+    );
+    m.insert("stdout", Value::Str(out));
+    m.insert(
+        "stderr",
+        Value::Str(String::from_utf8_lossy(stderr).into_owned()),
+    );
+    m.insert("duration", Value::Duration(ms(took)));
+    m.insert("skipped", Value::Bool(skipped));
+    Value::Record(m)
+}
+
+fn file_record(path: &str, sha: &str, size: u64, changed: bool) -> Value {
+    let mut m: IndexMap<&'static str, Value> = IndexMap::new();
+    m.insert("path", Value::Str(path.to_string()));
+    m.insert("sha256", Value::Str(sha.to_string()));
+    m.insert("size", Value::Size(size));
+    m.insert("changed", Value::Bool(changed));
+    Value::Record(m)
+}
+
+/// Hosts that are used by the flow but absent from the inventory (for `plan`).
+pub fn missing_hosts(prep: &Prepared) -> BTreeSet<String> {
+    let (all, _) = prep.all_hosts();
+    all.into_iter()
+        .filter(|h| prep.shared.inventory.target(h).is_none())
+        .collect()
+}

@@ -1,0 +1,251 @@
+//! `etcdflow plan` / `run --check`: what a run would do, without connecting.
+
+use super::eval::{self, Ctx};
+use super::value::Value;
+use super::{Prepared, LOCAL};
+use crate::ir::{self, ActionKind, Arg, ExprKind};
+use serde::Serialize;
+
+#[derive(Serialize, Debug)]
+pub struct PlanStep {
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub options: Vec<String>,
+    /// Per host, the actions with their rendered commands.
+    pub actions: Vec<(String, Vec<String>)>,
+    pub rollback: Vec<(String, Vec<String>)>,
+    pub no_return: Option<String>,
+}
+
+fn describe_expr(e: &ir::Expr) -> String {
+    match &e.kind {
+        ExprKind::Int(n) => n.to_string(),
+        ExprKind::Duration(ms) => super::value::fmt_duration(*ms),
+        ExprKind::Str(s) => format!("{s:?}"),
+        ExprKind::Bool(b) => b.to_string(),
+        _ => "<expr>".into(),
+    }
+}
+
+pub fn plan(prep: &Prepared) -> Vec<PlanStep> {
+    let sh = &prep.shared;
+    let mut out = Vec::new();
+    for (i, step) in sh.flow.steps.iter().enumerate() {
+        let hosts: Vec<String> = match &prep.targets[i] {
+            None => vec![LOCAL.to_string()],
+            Some(h) => h.clone(),
+        };
+        let options = step
+            .options
+            .iter()
+            .map(|(k, v)| match v {
+                Arg::Flag(_) => (*k).to_string(),
+                Arg::Value(e) => format!("{k}: {}", describe_expr(e)),
+            })
+            .collect();
+        let render_for = |stmts: &[ir::Stmt]| -> Vec<(String, Vec<String>)> {
+            hosts
+                .iter()
+                .map(|h| {
+                    let host = if h == LOCAL { None } else { Some(h.as_str()) };
+                    let bindings = vec![None; sh.flow.bindings.len()];
+                    let cx = Ctx {
+                        params: &sh.params,
+                        hosts: &sh.hosts,
+                        inventory: &sh.inventory,
+                        host,
+                        bindings: &bindings,
+                        binding_names: &sh.binding_names,
+                        locals: &[],
+                        run_id: &sh.run_id,
+                        started: &sh.started,
+                    };
+                    let mut lines = Vec::new();
+                    describe(stmts, &cx, 0, &mut lines);
+                    (h.clone(), lines)
+                })
+                .collect()
+        };
+        let no_return = step.no_return.as_ref().map(|m| {
+            let bindings = vec![None; sh.flow.bindings.len()];
+            let cx = Ctx {
+                params: &sh.params,
+                hosts: &sh.hosts,
+                inventory: &sh.inventory,
+                host: None,
+                bindings: &bindings,
+                binding_names: &sh.binding_names,
+                locals: &[],
+                run_id: &sh.run_id,
+                started: &sh.started,
+            };
+            eval::render(m, &cx, false).unwrap_or_else(|e| format!("<{e}>"))
+        });
+        out.push(PlanStep {
+            name: step.name.clone(),
+            actions: render_for(&step.body),
+            rollback: step.rollback.as_deref().map(render_for).unwrap_or_default(),
+            hosts,
+            options,
+            no_return,
+        });
+    }
+    out
+}
+
+fn describe(stmts: &[ir::Stmt], cx: &Ctx<'_>, depth: usize, out: &mut Vec<String>) {
+    let pad = "  ".repeat(depth);
+    for s in stmts {
+        match s {
+            ir::Stmt::Action(a) => out.push(format!("{pad}{}", action(a, cx))),
+            ir::Stmt::Let { binding, value } => {
+                let name = match binding {
+                    ir::BindingRef::Flow(i) => {
+                        cx.binding_names.get(*i).cloned().unwrap_or_default()
+                    }
+                    ir::BindingRef::Local(n) => n.clone(),
+                };
+                match value {
+                    ir::LetValue::Action(a) => {
+                        out.push(format!("{pad}let {name} = {}", action(a, cx)))
+                    }
+                    ir::LetValue::Expr(_) => out.push(format!("{pad}let {name} = <expression>")),
+                }
+            }
+            ir::Stmt::Assert { message, .. } => {
+                let m = message
+                    .as_ref()
+                    .map(|m| eval::render(m, cx, false).unwrap_or_else(|_| "<message>".into()))
+                    .unwrap_or_default();
+                out.push(format!("{pad}assert ({m})"));
+            }
+            ir::Stmt::If {
+                then, otherwise, ..
+            } => {
+                out.push(format!("{pad}if <condition>:"));
+                describe(then, cx, depth + 1, out);
+                if !otherwise.is_empty() {
+                    out.push(format!("{pad}else:"));
+                    describe(otherwise, cx, depth + 1, out);
+                }
+            }
+            ir::Stmt::For { var, body, .. } => {
+                out.push(format!("{pad}for {var} in <list>:"));
+                describe(body, cx, depth + 1, out);
+            }
+        }
+    }
+}
+
+fn action(a: &ir::Action, cx: &Ctx<'_>) -> String {
+    let later = "<known at run time>".to_string();
+    let arg = |k: &str| match a.args.get(k) {
+        Some(Arg::Value(e)) => eval::render(e, cx, false).unwrap_or_else(|_| later.clone()),
+        _ => String::new(),
+    };
+    match a.kind {
+        ActionKind::Run => match &a.positional {
+            Some(ir::Expr {
+                kind: ExprKind::List(items),
+                ..
+            }) => {
+                let words: Vec<String> = items
+                    .iter()
+                    .map(|i| match eval::eval(i, cx) {
+                        Ok(Value::Secret(_)) => "<secret>".into(),
+                        Ok(v) => crate::transport::agent::quote(&v.to_text()),
+                        Err(_) => later.clone(),
+                    })
+                    .collect();
+                format!("run {}", words.join(" "))
+            }
+            Some(e) => format!(
+                "run sh -c {}",
+                eval::render(e, cx, true)
+                    .map(|s| crate::transport::agent::quote(&s))
+                    .unwrap_or(later)
+            ),
+            None => "run".into(),
+        },
+        ActionKind::Copy => {
+            let src = a
+                .positional
+                .as_ref()
+                .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
+                .unwrap_or_else(|| "<content>".into());
+            format!("copy {src} -> {}", arg("to"))
+        }
+        ActionKind::Template => {
+            let src = a
+                .positional
+                .as_ref()
+                .map(|e| eval::render(e, cx, false).unwrap_or_default())
+                .unwrap_or_default();
+            format!("template {src} -> {}", arg("to"))
+        }
+        ActionKind::Fetch => {
+            let src = a
+                .positional
+                .as_ref()
+                .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
+                .unwrap_or_default();
+            format!("fetch {src} -> {}", arg("to"))
+        }
+        ActionKind::Wait => {
+            let what = if a.args.contains_key("port") {
+                format!(
+                    "port {} {}",
+                    arg("port"),
+                    if a.args.contains_key("closed") {
+                        "closed"
+                    } else {
+                        "open"
+                    }
+                )
+            } else if a.args.contains_key("path") {
+                format!(
+                    "path {} {}",
+                    arg("path"),
+                    if a.args.contains_key("absent") {
+                        "absent"
+                    } else {
+                        "present"
+                    }
+                )
+            } else {
+                "until <condition>".into()
+            };
+            let t = arg("timeout");
+            format!(
+                "wait {what}{}",
+                if t.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (timeout {t})")
+                }
+            )
+        }
+        ActionKind::Fail => format!(
+            "fail {}",
+            a.positional
+                .as_ref()
+                .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
+                .unwrap_or_default()
+        ),
+        ActionKind::Confirm => format!(
+            "confirm {}",
+            a.positional
+                .as_ref()
+                .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
+                .unwrap_or_default()
+        ),
+        ActionKind::Log => format!(
+            "log {}",
+            a.positional
+                .as_ref()
+                .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
+                .unwrap_or_default()
+        ),
+        ActionKind::Etcd(op) => format!("etcd {op:?}"),
+    }
+}
