@@ -692,10 +692,7 @@ async fn run_step(
         skipped,
         ms: ms(t0.elapsed()),
     });
-    (
-        started,
-        failed <= max_fail,
-    )
+    (started, failed <= max_fail)
 }
 
 fn opt_duration(step: &ir::Step, key: &str) -> Option<Duration> {

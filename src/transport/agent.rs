@@ -96,7 +96,6 @@ pub fn quote(word: &str) -> String {
     if word
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b))
-        && !word.starts_with('-')
     {
         return word.to_string();
     }
