@@ -16,4 +16,5 @@ pub mod template;
 pub use cli::run;
 pub mod report;
 pub mod runtime;
+pub mod sandbox;
 pub mod transport;

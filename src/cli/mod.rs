@@ -7,6 +7,7 @@ pub use check::param_args;
 mod explain;
 mod inventory;
 mod run;
+mod sandbox;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -56,6 +57,8 @@ enum Command {
     Run(run::RunArgs),
     /// Print what `run` would do, without connecting (same as `run --check`).
     Plan(run::RunArgs),
+    /// A local rehearsal cluster: hosts as network namespaces with sshd and etcd.
+    Sandbox(sandbox::SandboxArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -109,5 +112,6 @@ where
         Command::Inventory(a) => a.run(color).into(),
         Command::Run(a) => a.run(color, false),
         Command::Plan(a) => a.run(color, true),
+        Command::Sandbox(a) => a.run().into(),
     }
 }

@@ -136,12 +136,19 @@ pub fn snippet(nonce: &str, id: u64, req: &ExecRequest) -> String {
         Some(d) => format!("cd {} && ", quote(d)),
         None => String::new(),
     };
+    // Without `cwd` the command runs straight from the agent (one fork less per command);
+    // with it, in a subshell so that the agent's own directory never changes.
+    let run = if cd.is_empty() {
+        cmd
+    } else {
+        format!("({cd}exec {cmd})")
+    };
     let body = match &req.stdin {
         Some(input) => format!(
-            "__ef_in={}\nprintf '%s' \"$__ef_in\" | ({cd}exec {cmd})\n__ef_rc=$?\nunset __ef_in\n",
+            "__ef_in={}\nprintf '%s' \"$__ef_in\" | {run}\n__ef_rc=$?\nunset __ef_in\n",
             quote(input)
         ),
-        None => format!("({cd}exec {cmd}) </dev/null\n__ef_rc=$?\n"),
+        None => format!("{run} </dev/null\n__ef_rc=$?\n"),
     };
     format!(
         "{body}printf '\\n@@EF %s %s %s\\n' \"$N\" {id} \"$__ef_rc\"\nprintf '\\n@@EF %s %s %s\\n' \"$N\" {id} \"$__ef_rc\" >&2\n__EF_END_{nonce}\n"

@@ -1,0 +1,73 @@
+//! `etcdflow sandbox up|down|status`: a local rehearsal cluster (Linux, root).
+
+use super::Exit;
+use crate::sandbox;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub(crate) struct SandboxArgs {
+    #[command(subcommand)]
+    cmd: SandboxCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum SandboxCmd {
+    /// Start N hosts (network namespaces with sshd, optionally etcd).
+    Up {
+        /// Number of hosts.
+        #[arg(long, default_value_t = 3)]
+        hosts: usize,
+        /// Run an etcd 3.x member on every host (one cluster).
+        #[arg(long)]
+        etcd: bool,
+        /// Where the sandbox keeps its files.
+        #[arg(long, default_value = ".etcdflow/sandbox")]
+        dir: PathBuf,
+        /// Subnet: hosts get 10.213.NET.11, .12, ...
+        #[arg(long, default_value_t = 7)]
+        net: u8,
+    },
+    /// Stop every process of the sandbox and remove it.
+    Down {
+        #[arg(long, default_value = ".etcdflow/sandbox")]
+        dir: PathBuf,
+    },
+    /// Show the hosts and whether sshd and etcd run.
+    Status {
+        #[arg(long, default_value = ".etcdflow/sandbox")]
+        dir: PathBuf,
+    },
+}
+
+impl SandboxArgs {
+    pub(crate) fn run(self) -> Exit {
+        let r = match self.cmd {
+            SandboxCmd::Up {
+                hosts,
+                etcd,
+                dir,
+                net,
+            } => sandbox::up(&dir, hosts, etcd, net).map(|s| {
+                println!("sandbox up: {} hosts in {}", s.hosts, s.dir.display());
+                println!("  inventory:   {}", s.inventory().display());
+                println!("  ssh config:  {}", s.ssh_config().display());
+                println!("  known hosts: {}", s.known_hosts().display());
+                println!(
+                    "try: etcdflow run FLOW -i {} -F {}",
+                    s.inventory().display(),
+                    s.ssh_config().display()
+                );
+            }),
+            SandboxCmd::Down { dir } => sandbox::down(&dir).map(|()| println!("sandbox down")),
+            SandboxCmd::Status { dir } => sandbox::status(&dir).map(|s| print!("{s}")),
+        };
+        match r {
+            Ok(()) => Exit::Ok,
+            Err(e) => {
+                eprintln!("[sandbox-error] Error: {e}\n    Help: the sandbox needs Linux, root, iproute2, openssh-server (and etcd-server for --etcd)");
+                Exit::Failed
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The rehearsal sandbox: hosts as Linux network namespaces on this machine, each with a
+//! private mount namespace, a real sshd and optionally a real etcd member
+//! (`sandbox.sh`, embedded). `up` prints the directory that holds the inventory, the ssh
+//! config and the known_hosts file; `down` kills every process in the hosts' namespaces
+//! and removes the namespaces, the bridge and the directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SCRIPT: &str = include_str!("sandbox.sh");
+
+/// A running sandbox's files.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    pub dir: PathBuf,
+    pub hosts: usize,
+    pub net: u8,
+}
+
+impl Sandbox {
+    pub fn inventory(&self) -> PathBuf {
+        self.dir.join("inventory")
+    }
+    pub fn ssh_config(&self) -> PathBuf {
+        self.dir.join("ssh_config")
+    }
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir.join("known_hosts")
+    }
+    /// The address of host `i` (1-based).
+    pub fn address(&self, i: usize) -> String {
+        format!("10.213.{}.{}", self.net, 10 + i)
+    }
+}
+
+fn script(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg("sandbox.sh")
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run bash: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Bring up `hosts` hosts in `dir` on subnet `10.213.<net>.0/24`.
+pub fn up(dir: &Path, hosts: usize, etcd: bool, net: u8) -> Result<Sandbox, String> {
+    if !(1..=50).contains(&hosts) {
+        return Err("a sandbox has 1 to 50 hosts".into());
+    }
+    let d = dir.display().to_string();
+    let out = script(&[
+        "up",
+        &d,
+        &hosts.to_string(),
+        if etcd { "1" } else { "0" },
+        &net.to_string(),
+    ])?;
+    let dir = PathBuf::from(out.trim());
+    Ok(Sandbox { dir, hosts, net })
+}
+
+pub fn down(dir: &Path) -> Result<(), String> {
+    script(&["down", &dir.display().to_string()]).map(|_| ())
+}
+
+pub fn status(dir: &Path) -> Result<String, String> {
+    script(&["status", &dir.display().to_string()])
+}
