@@ -4,6 +4,7 @@ mod cases;
 mod cli;
 mod examples;
 mod meta;
+mod sandbox;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,375 @@
+//! Against real sshd hosts in the sandbox (network namespaces on this machine; needs
+//! root, iproute2 and openssh-server, which `.ci/run` installs). One sandbox serves all
+//! scenarios in order, and is torn down even when a scenario fails.
+
+use super::cli::Test;
+use etcdflow::sandbox::{self, Sandbox};
+use std::path::Path;
+
+struct Guard(Sandbox);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = sandbox::down(&self.0.dir);
+    }
+}
+
+fn flow(t: Test, name: &str, body: &str) -> Test {
+    t.file(name, &format!("## test\nflow t\n{body}"))
+}
+
+/// Read a file inside sandbox host `i` (its private /etc, /var...).
+fn host_cat(sb: &Sandbox, i: usize, path: &str) -> String {
+    let out = std::process::Command::new("ssh")
+        .args([
+            "-F",
+            &sb.ssh_config().display().to_string(),
+            &sb.address(i),
+            "cat",
+            path,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("ssh: {e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn run(sb: &Sandbox, t: Test, flow: &str, extra: &[&str]) -> super::cli::Output {
+    t.args([
+        "run",
+        flow,
+        "-i",
+        &sb.inventory().display().to_string(),
+        "-F",
+        &sb.ssh_config().display().to_string(),
+    ])
+    .args(extra)
+    .run()
+}
+
+#[test]
+fn sandbox_scenarios() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sb = sandbox::up(&dir.path().join("sbx"), 3, false, 11).unwrap_or_else(|e| {
+        panic!("the sandbox must come up (root, iproute2, openssh-server): {e}")
+    });
+    let sb = Guard(sb);
+    let sb = &sb.0;
+    parallel_and_serial(sb);
+    failing_host_stops_the_run_and_rolls_back(sb);
+    deadline_ends_the_remote_process(sb);
+    host_keys_are_strict(sb);
+    injection_corpus_stays_literal(sb);
+    plan_does_not_connect(sb);
+    unreachable_host_refuses_before_any_change(sb);
+}
+
+fn parallel_and_serial(sb: &Sandbox) {
+    // Serial: each host appends its name with a timestamp to a shared controller-side
+    // log through `fetch`-free means: a local step reads the hosts' clocks afterwards.
+    let body = r#"hosts all_hosts = group("sandbox")
+step par on all_hosts {
+  run "date +%s%N > /etc/par-start; sleep 0.5; date +%s%N > /etc/par-end"
+}
+step ser on all_hosts serial {
+  run "date +%s%N > /etc/ser-start; sleep 0.3; date +%s%N > /etc/ser-end"
+}
+"#;
+    let out = run(sb, flow(Test::new(), "p.flow", body), "p.flow", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let read = |i, f| host_cat(sb, i, f).trim().parse::<u128>().unwrap_or(0);
+    // Parallel: every host started before any finished.
+    let latest_start = (1..=3)
+        .map(|i| read(i, "/etc/par-start"))
+        .max()
+        .unwrap_or(0);
+    let earliest_end = (1..=3).map(|i| read(i, "/etc/par-end")).min().unwrap_or(0);
+    assert!(latest_start < earliest_end, "parallel step ran serially");
+    // Serial: in inventory order, never overlapping.
+    for i in 1..3 {
+        assert!(
+            read(i, "/etc/ser-end") <= read(i + 1, "/etc/ser-start"),
+            "serial step overlapped on n{i}/n{}",
+            i + 1
+        );
+    }
+}
+
+fn failing_host_stops_the_run_and_rolls_back(sb: &Sandbox) {
+    let body = r#"hosts all_hosts = group("sandbox")
+step first on all_hosts {
+  run "echo done > /etc/first"
+  rollback {
+    run "echo undone > /etc/first"
+  }
+}
+step breaks on all_hosts {
+  run "echo started > /etc/second; [ $(hostname) != n2 ]"
+  rollback {
+    run "echo undone > /etc/second"
+  }
+}
+step never on all_hosts {
+  run "echo ran > /etc/third"
+}
+"#;
+    let out = run(
+        sb,
+        flow(Test::new(), "f.flow", body),
+        "f.flow",
+        &["--output", "json"],
+    );
+    assert_eq!(
+        out.code, 1,
+        "failed and rolled back: {}{}",
+        out.stdout, out.stderr
+    );
+    for i in 1..=3 {
+        assert_eq!(host_cat(sb, i, "/etc/first").trim(), "undone", "n{i}");
+        assert_eq!(
+            host_cat(sb, i, "/etc/second").trim(),
+            "undone",
+            "n{i}: the failed step's rollback runs where it started"
+        );
+        assert_eq!(
+            host_cat(sb, i, "/etc/third"),
+            "",
+            "n{i}: no step after a failure"
+        );
+    }
+    assert!(
+        out.stdout.contains("\"status\":\"failed_rolled_back\""),
+        "{}",
+        out.stdout
+    );
+}
+
+fn deadline_ends_the_remote_process(sb: &Sandbox) {
+    let body = r#"hosts one = group("sandbox")
+step hang on first(one) {
+  run "sleep 300; echo never" timeout: 1s
+}
+"#;
+    let t0 = std::time::Instant::now();
+    let out = run(sb, flow(Test::new(), "d.flow", body), "d.flow", &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("deadline of 1s passed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        t0.elapsed()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let ns = std::fs::read_to_string(sb.dir.join("n1/netns")).unwrap_or_default();
+    let pids = std::process::Command::new("ip")
+        .args(["netns", "pids", ns.trim()])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for pid in pids.split_whitespace() {
+        let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(
+            !cmd.starts_with("sleep\u{0}300"),
+            "the remote `sleep 300` outlived its deadline (pid {pid})"
+        );
+    }
+}
+
+fn host_keys_are_strict(sb: &Sandbox) {
+    let body = "hosts all_hosts = group(\"sandbox\")\nstep s on all_hosts {\n  run \"true\"\n}\n";
+    // Unknown key: an empty known_hosts file.
+    let t = flow(Test::new(), "k.flow", body).file("empty_known_hosts", "");
+    let kh = t.path().join("empty_known_hosts").display().to_string();
+    let out = run(sb, t, "k.flow", &["--known-hosts", &kh]);
+    assert_eq!(out.code, 5, "unknown host key must refuse: {}", out.stderr);
+    assert!(
+        out.stderr.contains("unreachable") && out.stderr.contains("nothing was changed"),
+        "{}",
+        out.stderr
+    );
+    // Changed key: the right address with another key.
+    let wrong = std::fs::read_to_string(sb.known_hosts())
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let mut parts: Vec<&str> = l.split(' ').collect();
+            parts[2] = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+            parts.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let t = flow(Test::new(), "k.flow", body).file("wrong_known_hosts", &wrong);
+    let kh = t.path().join("wrong_known_hosts").display().to_string();
+    let out = run(
+        sb,
+        t,
+        "k.flow",
+        &["--known-hosts", &kh, "--accept-new-host-keys"],
+    );
+    assert_eq!(
+        out.code, 5,
+        "a changed host key is always fatal, even with --accept-new-host-keys: {}",
+        out.stderr
+    );
+}
+
+fn injection_corpus_stays_literal(sb: &Sandbox) {
+    let payloads = [
+        "; touch /tmp/pwn",
+        "$(touch /tmp/pwn)",
+        "`touch /tmp/pwn`",
+        "' ; touch /tmp/pwn ; '",
+        "\" ; touch /tmp/pwn ; \"",
+        "a|touch /tmp/pwn",
+        "a&&touch /tmp/pwn",
+        "${IFS}touch${IFS}/tmp/pwn",
+        "%h %u",
+        "\\; touch /tmp/pwn",
+    ];
+    let mut inv = std::fs::read_to_string(sb.inventory()).unwrap_or_default();
+    // The payload as a host var of n1 (quoted for INI).
+    inv = inv.replacen(
+        "n1 ansible_host",
+        "n1 payload=\"PLACEHOLDER\" ansible_host",
+        1,
+    );
+    let body = r#"param p: str
+hosts target = group("sandbox") & group("sandbox")
+step argv on first(target) {
+  let a = run ["printf", "%s", p]
+  let b = run "printf '%s' {{ p }}"
+  let c = run ["printf", "%s", host.vars.payload]
+  let d = run "printf %s {{ host.vars.payload }}"
+  assert a.stdout == p and b.stdout == p, "param changed on the way: {{ a.stdout }} / {{ b.stdout }}"
+  assert c.stdout == host.vars.payload and d.stdout == host.vars.payload, "host var changed on the way"
+}
+"#;
+    let mut passed = 0;
+    for p in payloads {
+        let inv_p = inv.replace("PLACEHOLDER", &p.replace('"', "'"));
+        let t = flow(Test::new(), "i.flow", body).file("inv", &inv_p);
+        let invp = t.path().join("inv").display().to_string();
+        let out = t
+            .args([
+                "run",
+                "i.flow",
+                "-i",
+                &invp,
+                "-F",
+                &sb.ssh_config().display().to_string(),
+                "-e",
+                &format!("p={p}"),
+            ])
+            .run();
+        assert_eq!(out.code, 0, "payload {p:?}: {}", out.stderr);
+        assert_eq!(
+            host_cat(sb, 1, "/tmp/pwn"),
+            "",
+            "payload {p:?} executed on the host"
+        );
+        assert!(
+            !Path::new("/tmp/pwn").exists(),
+            "payload {p:?} executed on the controller"
+        );
+        passed += 1;
+    }
+    // A value that starts with `-` never becomes an option.
+    let t = flow(
+        Test::new(),
+        "o.flow",
+        "param p: str\nhosts t = group(\"sandbox\")\nstep s on first(t) {\n  run [\"ls\", p]\n}\n",
+    );
+    let out = t
+        .args([
+            "run",
+            "o.flow",
+            "-i",
+            &sb.inventory().display().to_string(),
+            "-F",
+            &sb.ssh_config().display().to_string(),
+            "-e",
+            "p=-la",
+        ])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("would be read as an option"),
+        "{}",
+        out.stderr
+    );
+    eprintln!("injection corpus: {passed} payloads x 4 sinks passed literally, 0 executed");
+}
+
+fn plan_does_not_connect(sb: &Sandbox) {
+    let body = "param dir: path = \"/etc/x y\"\nhosts all_hosts = group(\"sandbox\")\nstep s on all_hosts {\n  run \"mkdir -p {{ dir }}\"\n  rollback {\n    run [\"rmdir\", dir]\n  }\n}\n";
+    let t = flow(Test::new(), "pl.flow", body);
+    let out = t
+        .args([
+            "plan",
+            "pl.flow",
+            "-i",
+            &sb.inventory().display().to_string(),
+            "-F",
+            "/nonexistent",
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("run sh -c 'mkdir -p '\\''/etc/x y'\\'''"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("n3:") && out.stdout.contains("rollback"),
+        "{}",
+        out.stdout
+    );
+    let exists = std::process::Command::new("ssh")
+        .args([
+            "-F",
+            &sb.ssh_config().display().to_string(),
+            &sb.address(1),
+            "test",
+            "-e",
+            "'/etc/x y'",
+        ])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(true);
+    assert!(!exists, "plan created the directory");
+}
+
+fn unreachable_host_refuses_before_any_change(sb: &Sandbox) {
+    let inv = format!(
+        "{}\n[extra]\nghost ansible_host=10.213.{}.99\n",
+        std::fs::read_to_string(sb.inventory()).unwrap_or_default(),
+        sb.net
+    );
+    let body = "hosts a = group(\"sandbox\")\nhosts b = group(\"extra\")\nstep s on a {\n  run \"echo touched > /etc/refused\"\n}\nstep t on b {\n  run \"true\"\n}\n";
+    let t = flow(Test::new(), "u.flow", body).file("inv", &inv);
+    let invp = t.path().join("inv").display().to_string();
+    let out = t
+        .args([
+            "run",
+            "u.flow",
+            "-i",
+            &invp,
+            "-F",
+            &sb.ssh_config().display().to_string(),
+            "--connect-timeout",
+            "2",
+        ])
+        .run();
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    for i in 1..=3 {
+        assert_eq!(
+            host_cat(sb, i, "/etc/refused"),
+            "",
+            "n{i} was changed although the run was refused"
+        );
+    }
+}
