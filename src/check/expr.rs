@@ -64,6 +64,18 @@ pub const BUILTINS: &[(&str, usize, usize, &str)] = &[
     ),
     ("leader_first", 1, 1, "leader_first(cluster) -> ordering"),
     (
+        "by",
+        1,
+        1,
+        "by(key) -> ordering   (hosts sorted by a per-host key, e.g. `by(host.vars.rank)`)",
+    ),
+    (
+        "reverse_by",
+        1,
+        1,
+        "reverse_by(key) -> ordering   (descending)",
+    ),
+    (
         "member",
         2,
         2,
@@ -689,6 +701,20 @@ impl Checker<'_> {
             "timestamp" | "run_id" => Str,
             "leader_last" | "followers_first" | "leader_first" => {
                 want(self, 0, Cluster);
+                Ordering
+            }
+            "by" | "reverse_by" => {
+                let t = xs[0].ty.strip_optional().clone();
+                if !matches!(t, Int | Port | Str | Duration | Size | Bool | Json | Error) {
+                    self.emit(
+                        Diagnostic::error(
+                            "type-mismatch",
+                            format!("`{name}` needs a key that can be sorted, found `{t}`"),
+                        )
+                        .at(xs[0].span, format!("this is `{t}`"))
+                        .help(format!("signature: {sig}")),
+                    );
+                }
                 Ordering
             }
             "member" | "peer_url" | "client_url" | "member_name" => {

@@ -436,6 +436,9 @@ fn call(func: &str, args: &[ir::Expr], cx: &Ctx<'_>) -> EvalResult {
             Value::Cluster(c) => Value::Ordering(Order::LeaderLast(c)),
             _ => return Err("not a cluster".into()),
         },
+        "by" | "reverse_by" => {
+            return Err(format!("`{func}` orders a step's hosts; it has no value"))
+        }
         "leader_first" => match vals[0] {
             Value::Cluster(c) => Value::Ordering(Order::LeaderFirst(c)),
             _ => return Err("not a cluster".into()),

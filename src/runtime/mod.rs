@@ -514,6 +514,30 @@ pub async fn run(prep: Prepared) -> RunStatus {
             None => vec![LOCAL.to_string()],
             Some(h) => h.clone(),
         };
+        if let Some(Arg::Value(ir::Expr {
+            kind: ExprKind::Call { func, args },
+            ..
+        })) = step.options.get("order")
+        {
+            if let (true, Some(key)) = (matches!(*func, "by" | "reverse_by"), args.first()) {
+                match order_hosts(&sh, &states, &hosts, key, *func == "reverse_by") {
+                    Ok(sorted) => hosts = sorted,
+                    Err(e) => {
+                        let _ = sh.events.send(Event::HostDone {
+                            step: step.name.clone(),
+                            host: LOCAL.into(),
+                            ok: false,
+                            error: Some(format!("cannot order the hosts: {e}")),
+                            ms: 0,
+                            rollback: false,
+                        });
+                        failed_at = Some(i);
+                        ran.push((i, Vec::new()));
+                        break;
+                    }
+                }
+            }
+        }
         if step.options.contains_key("run_once") {
             hosts.truncate(1);
         }
@@ -583,6 +607,57 @@ pub async fn run(prep: Prepared) -> RunStatus {
         ms: ms(t0.elapsed()),
     });
     status
+}
+
+/// Sort a step's hosts by a per-host key (stable: equal keys keep inventory order).
+fn order_hosts(
+    sh: &Shared,
+    states: &IndexMap<String, HostState>,
+    hosts: &[String],
+    key: &ir::Expr,
+    descending: bool,
+) -> Result<Vec<String>, String> {
+    let mut keyed = Vec::new();
+    for h in hosts {
+        let empty = Vec::new();
+        let bindings = states.get(h).map_or(&empty, |s| &s.bindings);
+        let cx = Ctx {
+            params: &sh.params,
+            hosts: &sh.hosts,
+            inventory: &sh.inventory,
+            host: Some(h),
+            bindings,
+            binding_names: &sh.binding_names,
+            locals: &[],
+            run_id: &sh.run_id,
+            started: &sh.started,
+        };
+        keyed.push((eval::eval(key, &cx)?, h.clone()));
+    }
+    let rank = |v: &Value| -> (u8, i128, String) {
+        match v {
+            Value::Int(n) => (0, i128::from(*n), String::new()),
+            Value::Duration(n) | Value::Size(n) => (0, i128::from(*n), String::new()),
+            Value::Bool(b) => (0, i128::from(*b), String::new()),
+            Value::Json(j) if j.is_number() => {
+                (0, j.as_f64().map_or(0, |f| f as i128), String::new())
+            }
+            Value::Str(s) => match s.trim().parse::<i128>() {
+                Ok(n) => (0, n, String::new()),
+                Err(_) => (1, 0, s.clone()),
+            },
+            other => (1, 0, other.to_text()),
+        }
+    };
+    keyed.sort_by(|a, b| {
+        let o = rank(&a.0).cmp(&rank(&b.0));
+        if descending {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    Ok(keyed.into_iter().map(|(_, h)| h).collect())
 }
 
 /// Run one step (or its rollback) on `hosts`. Returns the hosts where it started and

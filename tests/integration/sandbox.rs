@@ -55,6 +55,7 @@ fn sandbox_scenarios() {
     let sb = Guard(sb);
     let sb = &sb.0;
     parallel_and_serial(sb);
+    ordered_by_a_fact(sb);
     failing_host_stops_the_run_and_rolls_back(sb);
     deadline_ends_the_remote_process(sb);
     host_keys_are_strict(sb);
@@ -92,6 +93,40 @@ step ser on all_hosts serial {
             i + 1
         );
     }
+}
+
+fn ordered_by_a_fact(sb: &Sandbox) {
+    // Ranks from the inventory, as a site would mark which master goes last.
+    let inv = std::fs::read_to_string(sb.inventory())
+        .unwrap_or_default()
+        .replacen("n1 ansible_host", "n1 rank=30 ansible_host", 1)
+        .replacen("n2 ansible_host", "n2 rank=10 ansible_host", 1)
+        .replacen("n3 ansible_host", "n3 rank=20 ansible_host", 1);
+    let body = "hosts all_hosts = group(\"sandbox\")\nstep ordered on all_hosts serial order: by(host.vars.rank) {\n  run \"date +%s%N > /etc/ordered\"\n}\nstep reverse on all_hosts serial order: reverse_by(host.vars.rank) {\n  run \"date +%s%N > /etc/reversed\"\n}\n";
+    let t = flow(Test::new(), "o.flow", body).file("inv", &inv);
+    let invp = t.path().join("inv").display().to_string();
+    let out = t
+        .args([
+            "run",
+            "o.flow",
+            "-i",
+            &invp,
+            "-F",
+            &sb.ssh_config().display().to_string(),
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let at = |i, f| host_cat(sb, i, f).trim().parse::<u128>().unwrap_or(0);
+    assert!(
+        at(2, "/etc/ordered") < at(3, "/etc/ordered")
+            && at(3, "/etc/ordered") < at(1, "/etc/ordered"),
+        "by(rank): n2, n3, n1"
+    );
+    assert!(
+        at(1, "/etc/reversed") < at(3, "/etc/reversed")
+            && at(3, "/etc/reversed") < at(2, "/etc/reversed"),
+        "reverse_by(rank): n1, n3, n2"
+    );
 }
 
 fn failing_host_stops_the_run_and_rolls_back(sb: &Sandbox) {
