@@ -14,6 +14,7 @@ pub mod syntax;
 pub mod template;
 
 pub use cli::run;
+pub mod journal;
 pub mod report;
 pub mod runtime;
 pub mod sandbox;

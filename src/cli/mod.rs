@@ -7,6 +7,7 @@ pub use check::param_args;
 mod explain;
 mod inventory;
 mod run;
+mod runs;
 mod sandbox;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -57,6 +58,10 @@ enum Command {
     Run(run::RunArgs),
     /// Print what `run` would do, without connecting (same as `run --check`).
     Plan(run::RunArgs),
+    /// Continue an interrupted run from its journal.
+    Resume(run::ResumeArgs),
+    /// List runs, or show one as a timeline (`runs show RUN_ID`).
+    Runs(runs::RunsArgs),
     /// A local rehearsal cluster: hosts as network namespaces with sshd and etcd.
     Sandbox(sandbox::SandboxArgs),
 }
@@ -113,5 +118,7 @@ where
         Command::Run(a) => a.run(color, false),
         Command::Plan(a) => a.run(color, true),
         Command::Sandbox(a) => a.run().into(),
+        Command::Resume(a) => a.run(color),
+        Command::Runs(a) => a.run().into(),
     }
 }

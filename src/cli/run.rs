@@ -61,11 +61,162 @@ pub(crate) struct RunArgs {
     /// Print the plan without connecting to anything (same as `etcdflow plan`).
     #[arg(long)]
     check: bool,
+    /// Where run journals are kept (`<DIR>/runs/<run-id>/`).
+    #[arg(long, default_value = ".etcdflow", value_name = "DIR")]
+    state_dir: PathBuf,
+    /// On Ctrl-C or SIGTERM, roll back instead of stopping for a later `resume`.
+    #[arg(long)]
+    rollback_on_interrupt: bool,
+}
+
+/// `etcdflow resume RUN_ID`: continue an interrupted run from its journal.
+#[derive(Args, Debug)]
+pub(crate) struct ResumeArgs {
+    /// The run id (`etcdflow runs` lists them).
+    run_id: String,
+    #[arg(long, default_value = ".etcdflow", value_name = "DIR")]
+    state_dir: PathBuf,
+    /// Secret params again (they are never journaled), or overrides: `-e name=value`.
+    #[arg(short = 'e', long = "extra-var", value_name = "NAME=VALUE")]
+    extra: Vec<String>,
+    /// Resume even though the flow (or a file it includes) changed since the run began.
+    #[arg(long)]
+    allow_changed_flow: bool,
+    #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    known_hosts: Option<PathBuf>,
+    #[arg(long)]
+    accept_new_host_keys: bool,
+    #[arg(long, default_value_t = 10)]
+    connect_timeout: u64,
+    #[arg(long)]
+    yes: bool,
+    #[arg(short, long)]
+    verbose: bool,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    output: Format,
+    #[arg(long)]
+    rollback_on_interrupt: bool,
+}
+
+impl ResumeArgs {
+    pub(crate) fn run(self, color: bool) -> ExitCode {
+        use crate::journal::{self, Record};
+        let dir = self.state_dir.join("runs").join(&self.run_id);
+        let records = match journal::read(&dir) {
+            Ok((r, _)) => r,
+            Err(e) => {
+                eprintln!("[unknown-run] Error: no run `{}` in {}: {e}\n    Help: `etcdflow runs` lists the runs", self.run_id, self.state_dir.display());
+                return Exit::Usage.into();
+            }
+        };
+        let Some(Record::Run {
+            flow,
+            flow_sha256,
+            inventory,
+            params,
+            secret_params,
+            ssh_config,
+            known_hosts,
+            forks,
+            ..
+        }) = records.first().cloned()
+        else {
+            eprintln!("[journal-error] Error: the journal of run `{}` has no start record\n    Help: it cannot be resumed; check the hosts by hand", self.run_id);
+            return ExitCode::from(RunStatus::Refused.exit_code());
+        };
+        let from = match crate::runtime::ResumeFrom::from_journal(&self.run_id, &dir, &records) {
+            Ok(f) => f,
+            Err(why) => {
+                eprintln!("[not-resumable] Error: {why}\n    Help: `etcdflow runs show {}` prints what happened", self.run_id);
+                return ExitCode::from(RunStatus::Refused.exit_code());
+            }
+        };
+        let given: Vec<String> = self
+            .extra
+            .iter()
+            .filter_map(|e| e.split_once('=').map(|(k, _)| k.trim().to_string()))
+            .collect();
+        let mut extra: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| !secret_params.contains(k) && !given.contains(k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        extra.extend(self.extra.iter().cloned());
+        let inv = Invocation {
+            flow,
+            inventory,
+            extra,
+            vars: None,
+            forks: u16::try_from(forks).unwrap_or(10),
+            ssh_config: self.ssh_config.or(ssh_config),
+            known_hosts: self.known_hosts.or(known_hosts),
+            accept_new_host_keys: self.accept_new_host_keys,
+            connect_timeout: self.connect_timeout,
+            yes: self.yes,
+            no_rollback: false,
+            verbose: self.verbose,
+            output: self.output,
+            state_dir: self.state_dir,
+            rollback_on_interrupt: self.rollback_on_interrupt,
+            expected_sha256: (!self.allow_changed_flow).then_some(flow_sha256),
+            resume: Some(from),
+        };
+        inv.execute(color, false)
+    }
+}
+
+/// Everything one run needs, from `run` or from a journal (`resume`).
+struct Invocation {
+    flow: PathBuf,
+    inventory: PathBuf,
+    extra: Vec<String>,
+    vars: Option<PathBuf>,
+    forks: u16,
+    ssh_config: Option<PathBuf>,
+    known_hosts: Option<PathBuf>,
+    accept_new_host_keys: bool,
+    connect_timeout: u64,
+    yes: bool,
+    no_rollback: bool,
+    verbose: bool,
+    output: Format,
+    state_dir: PathBuf,
+    rollback_on_interrupt: bool,
+    expected_sha256: Option<String>,
+    resume: Option<crate::runtime::ResumeFrom>,
 }
 
 impl RunArgs {
     pub(crate) fn run(self, color: bool, plan_only: bool) -> ExitCode {
         let plan_only = plan_only || self.check;
+        let abs = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
+        Invocation {
+            flow: abs(self.flow),
+            inventory: abs(self.inventory),
+            extra: self.extra,
+            vars: self.vars,
+            forks: self.forks,
+            ssh_config: self.ssh_config.map(abs),
+            known_hosts: self.known_hosts.map(abs),
+            accept_new_host_keys: self.accept_new_host_keys,
+            connect_timeout: self.connect_timeout,
+            yes: self.yes,
+            no_rollback: self.no_rollback,
+            verbose: self.verbose,
+            output: self.output,
+            state_dir: self.state_dir,
+            rollback_on_interrupt: self.rollback_on_interrupt,
+            expected_sha256: None,
+            resume: None,
+        }
+        .execute(color, plan_only)
+    }
+}
+
+impl Invocation {
+    fn execute(self, color: bool, plan_only: bool) -> ExitCode {
         let mut sources = SourceMap::new();
         let mut diags: Vec<Diagnostic> = Vec::new();
         let (params, mut pd) = param_args(&self.extra, self.vars.as_deref(), &mut sources);
@@ -102,6 +253,20 @@ impl RunArgs {
             require_params: true,
         };
         let checked = check::check(&prog, &sources, &opts);
+        let mut flow_files: Vec<crate::source::FileId> =
+            prog.files.iter().map(|f| f.file).collect();
+        flow_files.extend(
+            prog.templates
+                .values()
+                .filter_map(|t| t.as_ref().ok().copied()),
+        );
+        let flow_sha256 = crate::journal::flow_hash(&sources, &flow_files);
+        if let Some(want) = &self.expected_sha256 {
+            if *want != flow_sha256 {
+                eprintln!("[flow-changed] Error: `{}` changed since the run began\n    Help: resuming a changed flow can skip or repeat work; pass `--allow-changed-flow` if the change is intended", self.flow.display());
+                return ExitCode::from(RunStatus::Refused.exit_code());
+            }
+        }
         diags.extend(checked.diagnostics);
         diagnostics::sort(&mut diags);
         if diags.iter().any(Diagnostic::is_error) {
@@ -139,6 +304,16 @@ impl RunArgs {
             flow_dir: self.flow.parent().map(PathBuf::from).unwrap_or_default(),
             verbose: self.verbose,
             default_timeout: Duration::from_secs(600),
+            state_dir: Some(self.state_dir.clone()),
+            meta: Some(runtime::RunMeta {
+                flow: self.flow.clone(),
+                flow_sha256,
+                inventory: self.inventory.clone(),
+                ssh_config: self.ssh_config.clone(),
+                known_hosts: self.known_hosts.clone(),
+            }),
+            resume: self.resume.clone(),
+            rollback_on_interrupt: self.rollback_on_interrupt,
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let prep = match runtime::prepare(
@@ -161,6 +336,13 @@ impl RunArgs {
         if plan_only {
             print_plan(&prep, self.output);
             return Exit::Ok.into();
+        }
+        if self.output == Format::Human {
+            eprintln!(
+                "run {}: journal in {}",
+                prep.run_id(),
+                self.state_dir.join("runs").join(prep.run_id()).display()
+            );
         }
         let rt = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()

@@ -48,6 +48,124 @@ pub struct Options {
     /// Stream command output as events.
     pub verbose: bool,
     pub default_timeout: Duration,
+    /// Where run journals live (`<state_dir>/runs/<id>/`); `None`: no journal.
+    pub state_dir: Option<PathBuf>,
+    /// What the journal's first record says about this run.
+    pub meta: Option<RunMeta>,
+    /// Continue an interrupted run instead of starting a new one.
+    pub resume: Option<ResumeFrom>,
+    /// On Ctrl-C / SIGTERM, roll back instead of stopping (`--rollback-on-interrupt`).
+    pub rollback_on_interrupt: bool,
+}
+
+/// Facts about a run for its journal.
+#[derive(Clone, Debug, Default)]
+pub struct RunMeta {
+    pub flow: PathBuf,
+    pub flow_sha256: String,
+    pub inventory: PathBuf,
+    pub ssh_config: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+}
+
+/// Where an interrupted run stands, reconstructed from its journal.
+#[derive(Clone, Debug, Default)]
+pub struct ResumeFrom {
+    pub run_id: String,
+    pub dir: PathBuf,
+    /// The first step that did not finish.
+    pub start_step: usize,
+    /// Hosts on which `start_step` is known to have finished.
+    pub done_hosts: Vec<String>,
+    /// Hosts on which `start_step` started without a recorded end: outcome unknown.
+    pub unknown_hosts: Vec<String>,
+    /// Steps that ran, with their hosts (for rollback).
+    pub ran: Vec<(usize, Vec<String>)>,
+    /// Per host, the flow bindings made by finished steps (binding index, JSON value).
+    pub bindings: std::collections::HashMap<String, Vec<(usize, serde_json::Value)>>,
+}
+
+impl ResumeFrom {
+    /// Rebuild the state of a run from its journal records.
+    pub fn from_journal(
+        run_id: &str,
+        dir: &std::path::Path,
+        records: &[crate::journal::Record],
+    ) -> Result<ResumeFrom, String> {
+        use crate::journal::Record as R;
+        let mut r = ResumeFrom {
+            run_id: run_id.to_string(),
+            dir: dir.to_path_buf(),
+            ..ResumeFrom::default()
+        };
+        let mut step_ok: std::collections::BTreeMap<usize, bool> =
+            std::collections::BTreeMap::new();
+        let mut started: std::collections::BTreeMap<usize, Vec<String>> =
+            std::collections::BTreeMap::new();
+        let mut host_ok: std::collections::BTreeMap<usize, Vec<String>> =
+            std::collections::BTreeMap::new();
+        let mut action_open: std::collections::BTreeMap<(usize, String), bool> =
+            std::collections::BTreeMap::new();
+        for rec in records {
+            match rec {
+                R::RunEnd { status, .. } if status != "interrupted" => {
+                    return Err(format!("run {run_id} already ended ({status}); start a new run instead"));
+                }
+                R::StepStart { step, rollback: false, .. } => {
+                    started.entry(*step).or_default();
+                }
+                R::StepStart { rollback: true, .. } => return Err(format!("run {run_id} was rolling back when it stopped; check the hosts and start a new run")),
+                R::ActionStart { step, host, rollback: false, .. } => {
+                    let hs = started.entry(*step).or_default();
+                    if !hs.contains(host) {
+                        hs.push(host.clone());
+                    }
+                    action_open.insert((*step, host.clone()), true);
+                }
+                R::ActionEnd { step, host, rollback: false, .. } => {
+                    action_open.insert((*step, host.clone()), false);
+                }
+                R::HostEnd { step, host, ok, skipped, rollback: false, bindings, .. } => {
+                    let hs = started.entry(*step).or_default();
+                    if !hs.contains(host) && !skipped {
+                        hs.push(host.clone());
+                    }
+                    if *ok || *skipped {
+                        host_ok.entry(*step).or_default().push(host.clone());
+                        r.bindings.entry(host.clone()).or_default().extend(bindings.iter().cloned());
+                    }
+                }
+                R::StepEnd { step, ok, rollback: false } => {
+                    step_ok.insert(*step, *ok);
+                }
+                _ => {}
+            }
+        }
+        if step_ok.values().any(|ok| !ok) {
+            return Err(format!(
+                "a step of run {run_id} failed; it is not resumable"
+            ));
+        }
+        let next = step_ok.keys().next_back().map_or(0, |s| s + 1);
+        for (s, hs) in &started {
+            if *s < next {
+                r.ran.push((*s, hs.clone()));
+            }
+        }
+        r.start_step = next;
+        r.done_hosts = host_ok.get(&next).cloned().unwrap_or_default();
+        r.unknown_hosts = started
+            .get(&next)
+            .map(|hs| {
+                hs.iter()
+                    .filter(|h| !r.done_hosts.contains(h))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let _ = action_open;
+        Ok(r)
+    }
 }
 
 impl Default for Options {
@@ -61,6 +179,10 @@ impl Default for Options {
             flow_dir: PathBuf::from("."),
             verbose: false,
             default_timeout: Duration::from_secs(600),
+            state_dir: None,
+            meta: None,
+            resume: None,
+            rollback_on_interrupt: false,
         }
     }
 }
@@ -84,6 +206,20 @@ struct Shared {
     started: String,
     opts: Options,
     events: Sender,
+    journal: Option<crate::journal::Journal>,
+    interrupted: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    fn journal(&self, r: crate::journal::Record) {
+        if let Some(j) = &self.journal {
+            j.record(&r);
+        }
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 struct HostState {
@@ -277,7 +413,10 @@ pub fn prepare(
             help: "run it from a terminal, or pass `--yes` to answer every `confirm` with yes (the answers are recorded)".into(),
         });
     }
-    let run_id = run_id();
+    let run_id = opts
+        .resume
+        .as_ref()
+        .map_or_else(run_id, |r| r.run_id.clone());
     let started = run_id.split('-').next().unwrap_or_default().to_string();
     let binding_names: Vec<String> = flow.bindings.iter().map(|b| b.name.clone()).collect();
     let mut params = Vec::new();
@@ -364,6 +503,26 @@ pub fn prepare(
         };
         targets.push(t);
     }
+    let journal = if plan_only {
+        None
+    } else if let Some(r) = &opts.resume {
+        Some(crate::journal::Journal::open(&r.dir).map_err(|e| Refusal {
+            code: "journal-error",
+            message: format!("cannot open the journal in {}: {e}", r.dir.display()),
+            help: "check the state directory".into(),
+        })?)
+    } else if let Some(dir) = &opts.state_dir {
+        Some(
+            crate::journal::Journal::create(dir, &run_id).map_err(|e| Refusal {
+                code: "journal-error",
+                message: format!("cannot create the run journal under {}: {e}", dir.display()),
+                help: "nothing runs without a journal; fix the state directory (`--state-dir`)"
+                    .into(),
+            })?,
+        )
+    } else {
+        None
+    };
     Ok(Prepared {
         shared: Arc::new(Shared {
             flow,
@@ -376,6 +535,8 @@ pub fn prepare(
             started,
             opts,
             events,
+            journal,
+            interrupted: std::sync::atomic::AtomicBool::new(false),
         }),
         targets,
     })
@@ -410,24 +571,90 @@ const LOCAL: &str = "local";
 
 /// Run a prepared flow. Returns the final status (also sent as `RunDone`).
 pub async fn run(prep: Prepared) -> RunStatus {
+    use crate::journal::Record;
     let sh = prep.shared;
     let t0 = Instant::now();
     let send = |e: Event| {
         let _ = sh.events.send(e);
     };
-    let (all, uses_local) = {
-        let p = Prepared {
-            shared: Arc::clone(&sh),
-            targets: prep.targets.clone(),
-        };
-        p.all_hosts()
-    };
+    let (all, uses_local) = Prepared {
+        shared: Arc::clone(&sh),
+        targets: prep.targets.clone(),
+    }
+    .all_hosts();
     send(Event::RunStarted {
         run_id: sh.run_id.clone(),
         flow: sh.flow.name.clone(),
         steps: sh.flow.steps.len(),
         hosts: all.len(),
     });
+    match (&sh.opts.resume, &sh.opts.meta) {
+        (Some(_), _) => sh.journal(Record::Resumed {
+            at: run_id(),
+            operator: crate::journal::operator(),
+        }),
+        (None, Some(m)) => {
+            let secret_params: Vec<String> = sh
+                .flow
+                .params
+                .iter()
+                .zip(&sh.params)
+                .filter(|(_, v)| matches!(v, Value::Secret(_)))
+                .map(|(p, _)| p.name.clone())
+                .collect();
+            sh.journal(Record::Run {
+                run_id: sh.run_id.clone(),
+                flow: m.flow.clone(),
+                flow_sha256: m.flow_sha256.clone(),
+                inventory: m.inventory.clone(),
+                params: sh
+                    .flow
+                    .params
+                    .iter()
+                    .zip(&sh.params)
+                    .map(|(p, v)| (p.name.clone(), v.to_text()))
+                    .collect(),
+                secret_params,
+                operator: crate::journal::operator(),
+                started: sh.started.clone(),
+                ssh_config: m.ssh_config.clone(),
+                known_hosts: m.known_hosts.clone(),
+                forks: sh.opts.forks,
+            });
+        }
+        (None, None) => {}
+    }
+
+    // Ctrl-C and SIGTERM: stop starting work; running commands finish or hit their deadline.
+    let watcher = {
+        let sh2 = Arc::clone(&sh);
+        tokio::spawn(async move {
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            let name = tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                () = term => "SIGTERM",
+            };
+            sh2.interrupted
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            sh2.journal(Record::Interrupted {
+                signal: name.into(),
+            });
+            let _ = sh2.events.send(Event::Log {
+                step: String::new(),
+                host: LOCAL.into(),
+                message: format!(
+                    "{name}: no new work starts; running commands finish or reach their deadline"
+                ),
+            });
+        })
+    };
 
     // Connect everything first: an unreachable host refuses the run before any change.
     let mut states: IndexMap<String, HostState> = IndexMap::new();
@@ -441,10 +668,12 @@ pub async fn run(prep: Prepared) -> RunStatus {
         set.spawn(async move {
             let t = Instant::now();
             let conn = if h == LOCAL {
-                Conn::local(LOCAL).await
+                Conn::local_tagged(LOCAL, &format!("{}-{LOCAL}", sh2.run_id)).await
             } else {
                 match sh2.inventory.target(&h) {
-                    Some(t) if t.local => Conn::local(&h).await,
+                    Some(t) if t.local => {
+                        Conn::local_tagged(&h, &format!("{}-{h}", sh2.run_id)).await
+                    }
                     Some(t) => {
                         let ep = Endpoint {
                             name: h.clone(),
@@ -453,6 +682,7 @@ pub async fn run(prep: Prepared) -> RunStatus {
                             user: t.user,
                             key_file: t.key_file,
                             local: false,
+                            tag: format!("{}-{h}", sh2.run_id),
                         };
                         Conn::ssh(&ep, &sh2.opts.ssh).await
                     }
@@ -476,12 +706,20 @@ pub async fn run(prep: Prepared) -> RunStatus {
                     host: h.clone(),
                     ms: ms(took),
                 });
+                let mut bindings = vec![None; sh.flow.bindings.len()];
+                if let Some(saved) = sh.opts.resume.as_ref().and_then(|r| r.bindings.get(&h)) {
+                    for (i, v) in saved {
+                        if let Some(slot) = bindings.get_mut(*i) {
+                            *slot = Some(value_from_json(v));
+                        }
+                    }
+                }
                 states.insert(
                     h.clone(),
                     HostState {
                         name: h,
                         conn: c,
-                        bindings: vec![None; sh.flow.bindings.len()],
+                        bindings,
                     },
                 );
             }
@@ -498,6 +736,11 @@ pub async fn run(prep: Prepared) -> RunStatus {
         for (_, s) in states {
             s.conn.close().await;
         }
+        watcher.abort();
+        sh.journal(Record::RunEnd {
+            status: "refused".into(),
+            exit_code: RunStatus::Refused.exit_code(),
+        });
         send(Event::RunDone {
             status: RunStatus::Refused,
             exit_code: RunStatus::Refused.exit_code(),
@@ -507,9 +750,17 @@ pub async fn run(prep: Prepared) -> RunStatus {
     }
 
     // Steps.
-    let mut ran: Vec<(usize, Vec<String>)> = Vec::new();
+    let (first, mut ran) = match &sh.opts.resume {
+        Some(r) => (r.start_step, r.ran.clone()),
+        None => (0, Vec::new()),
+    };
     let mut failed_at: Option<usize> = None;
-    for (i, step) in sh.flow.steps.iter().enumerate() {
+    let mut interrupted = false;
+    for (i, step) in sh.flow.steps.iter().enumerate().skip(first) {
+        if sh.interrupted() {
+            interrupted = true;
+            break;
+        }
         let mut hosts: Vec<String> = match &prep.targets[i] {
             None => vec![LOCAL.to_string()],
             Some(h) => h.clone(),
@@ -523,7 +774,7 @@ pub async fn run(prep: Prepared) -> RunStatus {
                 match order_hosts(&sh, &states, &hosts, key, *func == "reverse_by") {
                     Ok(sorted) => hosts = sorted,
                     Err(e) => {
-                        let _ = sh.events.send(Event::HostDone {
+                        send(Event::HostDone {
                             step: step.name.clone(),
                             host: LOCAL.into(),
                             ok: false,
@@ -541,59 +792,106 @@ pub async fn run(prep: Prepared) -> RunStatus {
         if step.options.contains_key("run_once") {
             hosts.truncate(1);
         }
-        let (started_on, ok) = run_step(&sh, i, &hosts, &mut states, false).await;
+        // Resuming inside a step: hosts that finished it are done; hosts whose outcome
+        // is unknown run it again, and its guards (`creates:`, `removes:`, `when:`)
+        // re-observe what is already there.
+        let mut already = Vec::new();
+        if let Some(r) = sh.opts.resume.as_ref().filter(|r| r.start_step == i) {
+            already = hosts
+                .iter()
+                .filter(|h| r.done_hosts.contains(h))
+                .cloned()
+                .collect();
+            hosts.retain(|h| !r.done_hosts.contains(h));
+            for h in &r.unknown_hosts {
+                send(Event::Log { step: step.name.clone(), host: h.clone(), message: "outcome unknown after the interruption: running the step again; its guards decide what is left to do".into() });
+            }
+        }
+        let (mut started_on, ok) = run_step(&sh, i, &hosts, &mut states, false).await;
+        started_on.extend(already);
         ran.push((i, started_on));
         if !ok {
             failed_at = Some(i);
             break;
         }
+        if sh.interrupted() {
+            interrupted = true;
+            break;
+        }
     }
 
-    let status = match failed_at {
-        None => RunStatus::Success,
-        Some(i) => {
-            if let Some(msg) = &sh.flow.steps[i].no_return {
-                let cx = Ctx {
-                    params: &sh.params,
-                    hosts: &sh.hosts,
-                    inventory: &sh.inventory,
-                    host: None,
-                    bindings: &[],
-                    binding_names: &sh.binding_names,
-                    locals: &[],
-                    run_id: &sh.run_id,
-                    started: &sh.started,
-                };
-                let text = eval::render(msg, &cx, false)
-                    .unwrap_or_else(|e| format!("(recovery message could not be rendered: {e})"));
-                send(Event::NoReturn { message: text });
-                RunStatus::FailedNoRollback
-            } else if sh.opts.no_rollback {
-                RunStatus::FailedNoRollback
+    let rollback = |sh: Arc<Shared>,
+                    ran: Vec<(usize, Vec<String>)>,
+                    mut states: IndexMap<String, HostState>| async move {
+        let with_rb: Vec<(usize, Vec<String>)> = ran
+            .into_iter()
+            .rev()
+            .filter(|(s, _)| sh.flow.steps[*s].rollback.is_some())
+            .collect();
+        let _ = sh.events.send(Event::RollbackStarted {
+            steps: with_rb
+                .iter()
+                .map(|(s, _)| sh.flow.steps[*s].name.clone())
+                .collect(),
+        });
+        let mut all_ok = true;
+        for (s, hosts) in &with_rb {
+            let (_, ok) = run_step(&sh, *s, hosts, &mut states, true).await;
+            if !ok {
+                all_ok = false;
+                break;
+            }
+        }
+        (all_ok, states)
+    };
+    let status = if interrupted && failed_at.is_none() {
+        if sh.opts.rollback_on_interrupt {
+            let (ok, st) = rollback(Arc::clone(&sh), ran.clone(), states).await;
+            states = st;
+            if ok {
+                RunStatus::FailedRolledBack
             } else {
-                let with_rb: Vec<&(usize, Vec<String>)> = ran
-                    .iter()
-                    .rev()
-                    .filter(|(s, _)| sh.flow.steps[*s].rollback.is_some())
-                    .collect();
-                send(Event::RollbackStarted {
-                    steps: with_rb
-                        .iter()
-                        .map(|(s, _)| sh.flow.steps[*s].name.clone())
-                        .collect(),
-                });
-                let mut all_ok = true;
-                for (s, hosts) in with_rb {
-                    let (_, ok) = run_step(&sh, *s, hosts, &mut states, true).await;
-                    if !ok {
-                        all_ok = false;
-                        break;
-                    }
-                }
-                if all_ok {
-                    RunStatus::FailedRolledBack
+                RunStatus::FailedRollbackFailed
+            }
+        } else {
+            send(Event::Log {
+                step: String::new(),
+                host: LOCAL.into(),
+                message: format!("interrupted: continue with `etcdflow resume {}`", sh.run_id),
+            });
+            RunStatus::Interrupted
+        }
+    } else {
+        match failed_at {
+            None => RunStatus::Success,
+            Some(i) => {
+                if let Some(msg) = &sh.flow.steps[i].no_return {
+                    let cx = Ctx {
+                        params: &sh.params,
+                        hosts: &sh.hosts,
+                        inventory: &sh.inventory,
+                        host: None,
+                        bindings: &[],
+                        binding_names: &sh.binding_names,
+                        locals: &[],
+                        run_id: &sh.run_id,
+                        started: &sh.started,
+                    };
+                    let text = eval::render(msg, &cx, false).unwrap_or_else(|e| {
+                        format!("(recovery message could not be rendered: {e})")
+                    });
+                    send(Event::NoReturn { message: text });
+                    RunStatus::FailedNoRollback
+                } else if sh.opts.no_rollback {
+                    RunStatus::FailedNoRollback
                 } else {
-                    RunStatus::FailedRollbackFailed
+                    let (ok, st) = rollback(Arc::clone(&sh), ran.clone(), states).await;
+                    states = st;
+                    if ok {
+                        RunStatus::FailedRolledBack
+                    } else {
+                        RunStatus::FailedRollbackFailed
+                    }
                 }
             }
         }
@@ -601,12 +899,33 @@ pub async fn run(prep: Prepared) -> RunStatus {
     for (_, s) in states {
         s.conn.close().await;
     }
+    watcher.abort();
+    let status_name = serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    sh.journal(Record::RunEnd {
+        status: status_name,
+        exit_code: status.exit_code(),
+    });
     send(Event::RunDone {
         status,
         exit_code: status.exit_code(),
         ms: ms(t0.elapsed()),
     });
     status
+}
+
+/// A binding restored from the journal: scalars come back typed, records as JSON
+/// (field access, comparison and interpolation work on both).
+fn value_from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) if n.is_i64() => Value::Int(n.as_i64().unwrap_or(0)),
+        serde_json::Value::Null => Value::None,
+        other => Value::Json(other.clone()),
+    }
 }
 
 /// Sort a step's hosts by a per-host key (stable: equal keys keep inventory order).
@@ -681,6 +1000,12 @@ async fn run_step(
         index,
         hosts: hosts.to_vec(),
     });
+    sh.journal(crate::journal::Record::StepStart {
+        step: index,
+        name: step.name.clone(),
+        hosts: hosts.to_vec(),
+        rollback,
+    });
     let width = if rollback {
         sh.opts.forks
     } else if step.options.contains_key("serial") {
@@ -707,6 +1032,10 @@ async fn run_step(
     let mut set: JoinSet<(HostState, Result<bool, Fail>, Duration)> = JoinSet::new();
     let mut stop = false;
     loop {
+        // Ctrl-C / SIGTERM: start nothing new (a rollback still runs everywhere).
+        if sh.interrupted() && !rollback {
+            stop = true;
+        }
         while !stop && set.len() < width {
             let Some(h) = queue.pop_front() else { break };
             let Some(state) = states.shift_remove(&h) else {
@@ -730,6 +1059,36 @@ async fn run_step(
             continue;
         };
         let host = state.name.clone();
+        let made: Vec<(usize, serde_json::Value)> = if rollback {
+            Vec::new()
+        } else {
+            sh.flow
+                .bindings
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.step == index)
+                .filter_map(|(i, _)| {
+                    state
+                        .bindings
+                        .get(i)
+                        .cloned()
+                        .flatten()
+                        .map(|v| (i, v.to_json()))
+                })
+                .collect()
+        };
+        sh.journal(crate::journal::Record::HostEnd {
+            step: index,
+            host: host.clone(),
+            ok: result.is_ok(),
+            skipped: matches!(result, Ok(false)),
+            error: match &result {
+                Err(Fail(m)) => Some(m.clone()),
+                _ => None,
+            },
+            rollback,
+            bindings: made,
+        });
         match result {
             Ok(true) => {
                 ok += 1;
@@ -767,6 +1126,15 @@ async fn run_step(
         skipped,
         ms: ms(t0.elapsed()),
     });
+    // An interrupted step is not finished: no `step_end`, so `resume` picks it up.
+    let finished = !(sh.interrupted() && !rollback && !queue.is_empty());
+    if finished {
+        sh.journal(crate::journal::Record::StepEnd {
+            step: index,
+            ok: failed <= max_fail,
+            rollback,
+        });
+    }
     (started, failed <= max_fail)
 }
 
@@ -1005,7 +1373,65 @@ fn action_label(a: &ir::Action) -> &'static str {
     }
 }
 
+/// One action, journaled before and after (SAFETY.md inv. 18).
 async fn action(
+    sh: &Arc<Shared>,
+    step: &ir::Step,
+    a: &ir::Action,
+    hs: &mut HostState,
+    locals: &mut [(String, Value)],
+    rollback: bool,
+) -> Result<Value, Fail> {
+    use crate::journal::Record;
+    let index = sh
+        .flow
+        .steps
+        .iter()
+        .position(|s| std::ptr::eq(s, step))
+        .unwrap_or(usize::MAX);
+    let label = action_label(a).to_string();
+    let journaled = !matches!(
+        a.kind,
+        ActionKind::Log | ActionKind::Fail | ActionKind::Wait
+    );
+    if journaled {
+        sh.journal(Record::ActionStart {
+            step: index,
+            host: hs.name.clone(),
+            action: label.clone(),
+            rollback,
+        });
+    }
+    let r = action_inner(sh, step, a, hs, locals, rollback).await;
+    if journaled {
+        let field = |k: &str| match &r {
+            Ok(Value::Record(m)) => m.get(k).cloned(),
+            _ => None,
+        };
+        let rc = match field("rc") {
+            Some(Value::Int(n)) => i32::try_from(n).ok(),
+            _ => None,
+        };
+        let detail = match (&r, field("sha256")) {
+            (Err(Fail(m)), _) => Some(m.clone()),
+            (Ok(_), Some(sha)) => Some(format!("sha256 {}", sha.to_text())),
+            _ => None,
+        };
+        sh.journal(Record::ActionEnd {
+            step: index,
+            host: hs.name.clone(),
+            action: label,
+            ok: r.is_ok(),
+            rc,
+            changed: matches!(field("changed"), Some(Value::Bool(true))) || rc.is_some(),
+            rollback,
+            detail,
+        });
+    }
+    r
+}
+
+async fn action_inner(
     sh: &Arc<Shared>,
     step: &ir::Step,
     a: &ir::Action,
@@ -1173,6 +1599,26 @@ async fn action(
                             });
                         }
                     }
+                }
+                if let Some(j) = &sh.journal {
+                    let shown = match &req.command {
+                        transport::CommandLine::Shell(s) => s.clone(),
+                        transport::CommandLine::Argv(v) => v
+                            .iter()
+                            .map(|w| transport::agent::quote(w))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    };
+                    j.host_log(
+                        &hs.name,
+                        &format!(
+                            "$ {shown}\n{}{}[exit {}{}]\n",
+                            String::from_utf8_lossy(&r.stdout),
+                            String::from_utf8_lossy(&r.stderr),
+                            r.rc,
+                            if r.timed_out { ", deadline" } else { "" }
+                        ),
+                    );
                 }
                 let ok = ok_codes.contains(&i64::from(r.rc));
                 if !ok {
@@ -1419,6 +1865,18 @@ async fn action(
                 None => "continue?".into(),
             };
             let yes = sh.opts.yes || sh.opts.prompter.as_ref().is_some_and(|p| p(&msg));
+            let index = sh
+                .flow
+                .steps
+                .iter()
+                .position(|s| std::ptr::eq(s, step))
+                .unwrap_or(usize::MAX);
+            sh.journal(crate::journal::Record::Confirm {
+                step: index,
+                host: hs.name.clone(),
+                message: msg.clone(),
+                answer: yes,
+            });
             let _ = sh.events.send(Event::Log {
                 step: step.name.clone(),
                 host: hs.name.clone(),

@@ -20,6 +20,13 @@ use std::time::Duration;
 
 /// The agent loop. `$1` is the nonce.
 pub const AGENT: &str = r#"N="$1"
+__ef_state="${TMPDIR:-/tmp}/etcdflow-$2.pid"
+# A command of this run that a dead controller left running on this host ends by its own
+# deadline: wait for it before serving anything (SAFETY.md inv. 17).
+if [ -s "$__ef_state" ]; then
+  __ef_p=$(cat "$__ef_state")
+  while [ -n "$__ef_p" ] && kill -0 "$__ef_p" 2>/dev/null && grep -q timeout "/proc/$__ef_p/cmdline" 2>/dev/null; do sleep 0.1; done
+fi
 while :; do
   __ef_buf=''
   __ef_got=''
@@ -145,11 +152,15 @@ pub fn snippet(nonce: &str, id: u64, req: &ExecRequest) -> String {
     };
     let body = match &req.stdin {
         Some(input) => format!(
-            "__ef_in={}\nprintf '%s' \"$__ef_in\" | {run}\n__ef_rc=$?\nunset __ef_in\n",
+            "__ef_in={}\nprintf '%s' \"$__ef_in\" | {run} &\n",
             quote(input)
         ),
-        None => format!("{run} </dev/null\n__ef_rc=$?\n"),
+        None => format!("{run} </dev/null &\n"),
     };
+    // The command's pid goes to a state file while it runs: if the controller dies, the
+    // command carries on (under its deadline), and the next connection of the same run
+    // to this host waits for it before re-observing anything (SAFETY.md inv. 17).
+    let body = format!("{body}__ef_p=$!\necho \"$__ef_p\" > \"$__ef_state\"\nwait \"$__ef_p\"\n__ef_rc=$?\n: > \"$__ef_state\"\nunset __ef_in\n");
     format!(
         "{body}printf '\\n@@EF %s %s %s\\n' \"$N\" {id} \"$__ef_rc\"\nprintf '\\n@@EF %s %s %s\\n' \"$N\" {id} \"$__ef_rc\" >&2\n__EF_END_{nonce}\n"
     )

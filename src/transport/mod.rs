@@ -70,6 +70,21 @@ pub struct Endpoint {
     pub user: Option<String>,
     pub key_file: Option<String>,
     pub local: bool,
+    /// Identifies this run on this host (`<run id>-<host>`).
+    pub tag: String,
+}
+
+/// A tag as a safe file-name word.
+fn tag_word(tag: &str) -> String {
+    tag.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 type Reader = Box<dyn AsyncRead + Unpin + Send + Sync>;
@@ -117,12 +132,20 @@ fn nonce() -> String {
 impl Conn {
     /// The controller itself.
     pub async fn local(name: &str) -> Result<Conn, TransportError> {
+        let tag = format!("local-{}", nonce());
+        Conn::local_tagged(name, &tag).await
+    }
+
+    /// The controller, as host `name` of run `tag` (commands the run left running
+    /// are waited for first: see the agent script).
+    pub async fn local_tagged(name: &str, tag: &str) -> Result<Conn, TransportError> {
         let nonce = nonce();
         let mut child = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(agent::AGENT)
             .arg("etcdflow-agent")
             .arg(&nonce)
+            .arg(tag_word(tag))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -195,7 +218,8 @@ impl Conn {
         cmd.arg("-c")
             .arg(agent::AGENT)
             .arg("etcdflow-agent")
-            .arg(&nonce);
+            .arg(&nonce)
+            .arg(tag_word(&ep.tag));
         cmd.stdin(openssh::Stdio::piped())
             .stdout(openssh::Stdio::piped())
             .stderr(openssh::Stdio::piped());
@@ -233,7 +257,7 @@ impl Conn {
     async fn handshake(&mut self) -> Result<(), TransportError> {
         let probe = "for t in timeout sha256sum cat mv chmod; do command -v \"$t\" >/dev/null 2>&1 || { echo \"missing $t\"; exit 3; }; done; echo ok";
         let r = self
-            .exec(&ExecRequest::shell(probe, Duration::from_secs(20)))
+            .exec(&ExecRequest::shell(probe, Duration::from_secs(1800)))
             .await?;
         if r.rc != 0 {
             return Err(TransportError::Unsupported(

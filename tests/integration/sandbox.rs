@@ -62,6 +62,154 @@ fn sandbox_scenarios() {
     injection_corpus_stays_literal(sb);
     plan_does_not_connect(sb);
     unreachable_host_refuses_before_any_change(sb);
+    confirm_gate_without_tty(sb);
+    kill_and_resume_converges(sb);
+}
+
+fn confirm_gate_without_tty(sb: &Sandbox) {
+    let body = "hosts a = group(\"sandbox\")\nstep before on a {\n  run \"echo x > /etc/gate-before\"\n}\nstep gate on first(a) {\n  confirm \"really?\"\n}\n";
+    let t = flow(Test::new(), "g.flow", body);
+    let out = run(sb, t, "g.flow", &[]);
+    assert_eq!(
+        out.code, 5,
+        "no TTY and no --yes must refuse: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("[confirm-without-tty]"),
+        "{}",
+        out.stderr
+    );
+    for i in 1..=3 {
+        assert_eq!(
+            host_cat(sb, i, "/etc/gate-before"),
+            "",
+            "n{i} was touched before the refusal"
+        );
+    }
+    let t = flow(Test::new(), "g.flow", body);
+    let state_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = state_dir.path().to_path_buf();
+    let out = run(
+        sb,
+        t,
+        "g.flow",
+        &["--yes", "--state-dir", &state.display().to_string()],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let runs = etcdflow::journal::list(&state);
+    let (records, _) = etcdflow::journal::read(&runs[0].1).unwrap_or_default();
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r, etcdflow::journal::Record::Confirm { answer: true, .. })),
+        "the answer is journaled"
+    );
+}
+
+/// SIGKILL the controller at every step boundary and inside every step of a 3-host,
+/// 4-step flow, then `resume`: every run must converge to the state of an uninterrupted
+/// run, with no step applied twice.
+fn kill_and_resume_converges(sb: &Sandbox) {
+    use std::io::BufRead;
+    let mut body = String::from("hosts a = group(\"sandbox\")\n");
+    for k in 1..=4 {
+        body.push_str(&format!(
+            "step s{k} on a {{\n  run \"sleep 0.2; echo s{k} >> /etc/kill-log; touch /etc/kill-m{k}\" creates: \"/etc/kill-m{k}\"\n}}\n"
+        ));
+    }
+    let expected = "s1\ns2\ns3\ns4\n";
+    let mut converged = 0;
+    let mut total = 0;
+    // (event that triggers the kill, step index, signal)
+    let mut points = Vec::new();
+    for k in 0..4 {
+        points.push(("step_started", k, "KILL"));
+        points.push(("host_done", k, "KILL"));
+    }
+    points.push(("host_done", 1, "TERM"));
+    for (event, k, signal) in points {
+        total += 1;
+        for i in 1..=3 {
+            let _ = std::process::Command::new("ssh")
+                .args([
+                    "-F",
+                    &sb.ssh_config().display().to_string(),
+                    &sb.address(i),
+                    "rm -f /etc/kill-*",
+                ])
+                .status();
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.path().join("k.flow"),
+            format!("## kill test\nflow kill\n{body}"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"))
+            .current_dir(dir.path())
+            .args([
+                "run",
+                "k.flow",
+                "-i",
+                &sb.inventory().display().to_string(),
+                "-F",
+                &sb.ssh_config().display().to_string(),
+                "--output",
+                "json",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut run_id = String::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v["event"] == "run_started" {
+                run_id = v["run_id"].as_str().unwrap_or_default().to_string();
+            }
+            let at_k = v["index"].as_u64() == Some(k as u64)
+                || v["step"].as_str() == Some(&format!("s{}", k + 1));
+            if v["event"] == event && at_k {
+                let _ = std::process::Command::new("kill")
+                    .args([&format!("-{signal}"), &child.id().to_string()])
+                    .status();
+                break;
+            }
+        }
+        let status = child.wait().map(|s| s.code()).unwrap_or(None);
+        if signal == "TERM" {
+            assert_eq!(status, Some(6), "SIGTERM ends a run as interrupted");
+        }
+        let out = Test::new()
+            .args([
+                "resume",
+                &run_id,
+                "--state-dir",
+                &dir.path().join(".etcdflow").display().to_string(),
+                "-F",
+                &sb.ssh_config().display().to_string(),
+            ])
+            .run();
+        let logs: Vec<String> = (1..=3).map(|i| host_cat(sb, i, "/etc/kill-log")).collect();
+        if out.code == 0 && logs.iter().all(|l| l == expected) {
+            converged += 1;
+        } else {
+            eprintln!(
+                "kill at {event} of step {k} ({signal}): resume exit {}, logs {logs:?}\n{}",
+                out.code, out.stderr
+            );
+        }
+    }
+    eprintln!("kill/resume: {converged}/{total} runs converged");
+    assert_eq!(
+        converged, total,
+        "kill/resume: {converged}/{total} runs converged"
+    );
 }
 
 fn parallel_and_serial(sb: &Sandbox) {

@@ -1,0 +1,211 @@
+//! The run journal: `<state-dir>/runs/<run-id>/journal.jsonl`, append-only, one JSON
+//! record per line, each `fdatasync`ed before the runtime goes on (SAFETY.md inv. 17,
+//! 18). The runtime writes a record before and after every action on every host, so a
+//! crash at any instant leaves a journal that says what did happen (an `action_end`),
+//! what may have happened (an `action_start` without its end: the outcome is unknown and
+//! `resume` re-runs that host's step, whose guards re-observe the host), and what did not.
+//! Secrets are never written: secret params are recorded as `<secret>`.
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "rec", rename_all = "snake_case")]
+pub enum Record {
+    Run {
+        run_id: String,
+        flow: PathBuf,
+        flow_sha256: String,
+        inventory: PathBuf,
+        /// Param values as given or defaulted, rendered as text; secrets as `<secret>`.
+        params: Vec<(String, String)>,
+        secret_params: Vec<String>,
+        operator: String,
+        started: String,
+        ssh_config: Option<PathBuf>,
+        known_hosts: Option<PathBuf>,
+        forks: usize,
+    },
+    Resumed {
+        at: String,
+        operator: String,
+    },
+    StepStart {
+        step: usize,
+        name: String,
+        hosts: Vec<String>,
+        rollback: bool,
+    },
+    ActionStart {
+        step: usize,
+        host: String,
+        action: String,
+        rollback: bool,
+    },
+    ActionEnd {
+        step: usize,
+        host: String,
+        action: String,
+        ok: bool,
+        rc: Option<i32>,
+        changed: bool,
+        rollback: bool,
+        detail: Option<String>,
+    },
+    Confirm {
+        step: usize,
+        host: String,
+        message: String,
+        answer: bool,
+    },
+    HostEnd {
+        step: usize,
+        host: String,
+        ok: bool,
+        skipped: bool,
+        error: Option<String>,
+        rollback: bool,
+        bindings: Vec<(usize, serde_json::Value)>,
+    },
+    StepEnd {
+        step: usize,
+        ok: bool,
+        rollback: bool,
+    },
+    Interrupted {
+        signal: String,
+    },
+    RunEnd {
+        status: String,
+        exit_code: u8,
+    },
+}
+
+pub struct Journal {
+    pub dir: PathBuf,
+    file: Mutex<std::fs::File>,
+}
+
+impl Journal {
+    /// Create `<state>/runs/<id>/` and its journal (fails if it exists).
+    pub fn create(state_dir: &Path, run_id: &str) -> std::io::Result<Journal> {
+        let dir = state_dir.join("runs").join(run_id);
+        std::fs::create_dir_all(dir.join("hosts"))?;
+        let file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(dir.join("journal.jsonl"))?;
+        sync_dir(&dir);
+        Ok(Journal {
+            dir,
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Open an existing run's journal to append to it (resume).
+    pub fn open(dir: &Path) -> std::io::Result<Journal> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("journal.jsonl"))?;
+        Ok(Journal {
+            dir: dir.to_path_buf(),
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Append one record and make it durable before returning.
+    pub fn record(&self, r: &Record) {
+        let Ok(mut line) = serde_json::to_vec(r) else {
+            return;
+        };
+        line.push(b'\n');
+        if let Ok(mut f) = self.file.lock() {
+            if f.write_all(&line).is_ok() {
+                let _ = f.sync_data();
+            }
+        }
+    }
+
+    /// Append command output to a host's log (not fsynced: logs are for people).
+    pub fn host_log(&self, host: &str, text: &str) {
+        let safe: String = host
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-._".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("hosts").join(format!("{safe}.log")))
+        {
+            let _ = f.write_all(text.as_bytes());
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Read a journal. A torn last line (a crash mid-write) is ignored and reported.
+pub fn read(dir: &Path) -> std::io::Result<(Vec<Record>, bool)> {
+    let text = std::fs::read_to_string(dir.join("journal.jsonl"))?;
+    let mut out = Vec::new();
+    let mut torn = false;
+    for line in text.lines() {
+        match serde_json::from_str::<Record>(line) {
+            Ok(r) => out.push(r),
+            Err(_) => torn = true,
+        }
+    }
+    Ok((out, torn))
+}
+
+/// Runs under a state dir, oldest first: (run id, directory).
+pub fn list(state_dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut runs: Vec<(String, PathBuf)> = std::fs::read_dir(state_dir.join("runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("journal.jsonl").exists())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    runs.sort();
+    runs
+}
+
+/// SHA-256 of the flow and every file it pulled in (the flow's identity for `resume`).
+pub fn flow_hash(sources: &crate::source::SourceMap, skip: &[crate::source::FileId]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (id, f) in sources.iter() {
+        if skip.contains(&id) {
+            continue;
+        }
+        h.update(f.name.as_bytes());
+        h.update([0]);
+        h.update(f.text.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// `user@host` of whoever runs etcdflow.
+pub fn operator() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    format!("{user}@{host}")
+}
