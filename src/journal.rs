@@ -83,9 +83,55 @@ pub enum Record {
     },
 }
 
+/// A queued record and who waits for it to be durable.
+type Item = (Vec<u8>, Option<tokio::sync::oneshot::Sender<()>>);
+
+/// Writes records from a dedicated thread with group commit: whatever is queued when the
+/// thread wakes up is written and made durable with one `fdatasync`, then every waiter is
+/// released. Ten hosts starting an action at once cost one sync, not ten, and no async
+/// worker thread ever blocks on the disk.
 pub struct Journal {
     pub dir: PathBuf,
-    file: Mutex<std::fs::File>,
+    queue: Mutex<Option<std::sync::mpsc::Sender<Item>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Ok(mut q) = self.queue.lock() {
+            q.take();
+        }
+        if let Some(h) = self.writer.lock().ok().and_then(|mut w| w.take()) {
+            let _ = h.join();
+        }
+    }
+}
+
+fn spawn_writer(
+    mut file: std::fs::File,
+) -> (std::sync::mpsc::Sender<Item>, std::thread::JoinHandle<()>) {
+    let (tx, rx) = std::sync::mpsc::channel::<Item>();
+    let h = std::thread::spawn(move || {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            let mut buf = Vec::new();
+            for (line, _) in &batch {
+                buf.extend_from_slice(line);
+            }
+            if file.write_all(&buf).is_ok() {
+                let _ = file.sync_data();
+            }
+            for (_, ack) in batch {
+                if let Some(a) = ack {
+                    let _ = a.send(());
+                }
+            }
+        }
+    });
+    (tx, h)
 }
 
 impl Journal {
@@ -98,9 +144,11 @@ impl Journal {
             .append(true)
             .open(dir.join("journal.jsonl"))?;
         sync_dir(&dir);
+        let (tx, h) = spawn_writer(file);
         Ok(Journal {
             dir,
-            file: Mutex::new(file),
+            queue: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(h)),
         })
     }
 
@@ -109,22 +157,25 @@ impl Journal {
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.join("journal.jsonl"))?;
+        let (tx, h) = spawn_writer(file);
         Ok(Journal {
             dir: dir.to_path_buf(),
-            file: Mutex::new(file),
+            queue: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(h)),
         })
     }
 
-    /// Append one record and make it durable before returning.
-    pub fn record(&self, r: &Record) {
-        let Ok(mut line) = serde_json::to_vec(r) else {
-            return;
-        };
-        line.push(b'\n');
-        if let Ok(mut f) = self.file.lock() {
-            if f.write_all(&line).is_ok() {
-                let _ = f.sync_data();
+    /// Append one record; it is durable when the returned future completes.
+    pub fn record(&self, r: &Record) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if let Ok(mut line) = serde_json::to_vec(r) {
+            line.push(b'\n');
+            if let Some(q) = self.queue.lock().ok().and_then(|q| q.clone()) {
+                let _ = q.send((line, Some(ack)));
             }
+        }
+        async move {
+            let _ = done.await;
         }
     }
 

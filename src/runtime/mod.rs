@@ -211,9 +211,10 @@ struct Shared {
 }
 
 impl Shared {
-    fn journal(&self, r: crate::journal::Record) {
+    /// Journal a record and wait until it is durable.
+    async fn journal(&self, r: crate::journal::Record) {
         if let Some(j) = &self.journal {
-            j.record(&r);
+            j.record(&r).await;
         }
     }
 
@@ -589,10 +590,13 @@ pub async fn run(prep: Prepared) -> RunStatus {
         hosts: all.len(),
     });
     match (&sh.opts.resume, &sh.opts.meta) {
-        (Some(_), _) => sh.journal(Record::Resumed {
-            at: run_id(),
-            operator: crate::journal::operator(),
-        }),
+        (Some(_), _) => {
+            sh.journal(Record::Resumed {
+                at: run_id(),
+                operator: crate::journal::operator(),
+            })
+            .await
+        }
         (None, Some(m)) => {
             let secret_params: Vec<String> = sh
                 .flow
@@ -620,7 +624,8 @@ pub async fn run(prep: Prepared) -> RunStatus {
                 ssh_config: m.ssh_config.clone(),
                 known_hosts: m.known_hosts.clone(),
                 forks: sh.opts.forks,
-            });
+            })
+            .await;
         }
         (None, None) => {}
     }
@@ -645,7 +650,8 @@ pub async fn run(prep: Prepared) -> RunStatus {
                 .store(true, std::sync::atomic::Ordering::SeqCst);
             sh2.journal(Record::Interrupted {
                 signal: name.into(),
-            });
+            })
+            .await;
             let _ = sh2.events.send(Event::Log {
                 step: String::new(),
                 host: LOCAL.into(),
@@ -740,7 +746,8 @@ pub async fn run(prep: Prepared) -> RunStatus {
         sh.journal(Record::RunEnd {
             status: "refused".into(),
             exit_code: RunStatus::Refused.exit_code(),
-        });
+        })
+        .await;
         send(Event::RunDone {
             status: RunStatus::Refused,
             exit_code: RunStatus::Refused.exit_code(),
@@ -907,7 +914,8 @@ pub async fn run(prep: Prepared) -> RunStatus {
     sh.journal(Record::RunEnd {
         status: status_name,
         exit_code: status.exit_code(),
-    });
+    })
+    .await;
     send(Event::RunDone {
         status,
         exit_code: status.exit_code(),
@@ -1005,7 +1013,8 @@ async fn run_step(
         name: step.name.clone(),
         hosts: hosts.to_vec(),
         rollback,
-    });
+    })
+    .await;
     let width = if rollback {
         sh.opts.forks
     } else if step.options.contains_key("serial") {
@@ -1088,7 +1097,8 @@ async fn run_step(
             },
             rollback,
             bindings: made,
-        });
+        })
+        .await;
         match result {
             Ok(true) => {
                 ok += 1;
@@ -1133,7 +1143,8 @@ async fn run_step(
             step: index,
             ok: failed <= max_fail,
             rollback,
-        });
+        })
+        .await;
     }
     (started, failed <= max_fail)
 }
@@ -1400,7 +1411,8 @@ async fn action(
             host: hs.name.clone(),
             action: label.clone(),
             rollback,
-        });
+        })
+        .await;
     }
     let r = action_inner(sh, step, a, hs, locals, rollback).await;
     if journaled {
@@ -1426,7 +1438,8 @@ async fn action(
             changed: matches!(field("changed"), Some(Value::Bool(true))) || rc.is_some(),
             rollback,
             detail,
-        });
+        })
+        .await;
     }
     r
 }
@@ -1876,7 +1889,8 @@ async fn action_inner(
                 host: hs.name.clone(),
                 message: msg.clone(),
                 answer: yes,
-            });
+            })
+            .await;
             let _ = sh.events.send(Event::Log {
                 step: step.name.clone(),
                 host: hs.name.clone(),

@@ -57,6 +57,7 @@ fn sandbox_scenarios() {
     parallel_and_serial(sb);
     ordered_by_a_fact(sb);
     failing_host_stops_the_run_and_rolls_back(sb);
+    failing_rollback_and_point_of_no_return(sb);
     deadline_ends_the_remote_process(sb);
     host_keys_are_strict(sb);
     injection_corpus_stays_literal(sb);
@@ -323,6 +324,57 @@ step never on all_hosts {
         out.stdout.contains("\"status\":\"failed_rolled_back\""),
         "{}",
         out.stdout
+    );
+}
+
+fn failing_rollback_and_point_of_no_return(sb: &Sandbox) {
+    let body = r#"hosts all_hosts = group("sandbox")
+step a on all_hosts {
+  run "echo a > /etc/rb-a"
+  rollback {
+    run "rm /etc/rb-a; [ $(hostname) != n3 ]"
+  }
+}
+step b on all_hosts {
+  run "false"
+}
+"#;
+    let out = run(sb, flow(Test::new(), "rb.flow", body), "rb.flow", &[]);
+    assert_eq!(
+        out.code, 3,
+        "failed and the rollback failed: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("failed n3") && out.stderr.contains("the rollback failed"),
+        "{}",
+        out.stderr
+    );
+    let body = r#"param dir: str = "/etc/nr"
+hosts all_hosts = group("sandbox")
+step a on all_hosts {
+  run "echo a > /etc/nr-a"
+  rollback {
+    run "rm -f /etc/nr-a"
+  }
+}
+point_of_no_return "restore {{ dir }} by hand from the backup"
+step b on all_hosts {
+  run "false"
+}
+"#;
+    let out = run(sb, flow(Test::new(), "nr.flow", body), "nr.flow", &[]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("restore /etc/nr by hand from the backup"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        host_cat(sb, 1, "/etc/nr-a"),
+        "a\n",
+        "past the point of no return nothing is rolled back"
     );
 }
 
