@@ -235,11 +235,11 @@ pub fn list(state_dir: &Path) -> Vec<(String, PathBuf)> {
 }
 
 /// SHA-256 of the flow and every file it pulled in (the flow's identity for `resume`).
-pub fn flow_hash(sources: &crate::source::SourceMap, skip: &[crate::source::FileId]) -> String {
+pub fn flow_hash(sources: &crate::source::SourceMap, files: &[crate::source::FileId]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     for (id, f) in sources.iter() {
-        if skip.contains(&id) {
+        if !files.contains(&id) {
             continue;
         }
         h.update(f.name.as_bytes());

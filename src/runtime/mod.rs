@@ -852,7 +852,14 @@ pub async fn run(prep: Prepared) -> RunStatus {
         (all_ok, states)
     };
     let status = if interrupted && failed_at.is_none() {
-        if sh.opts.rollback_on_interrupt {
+        // On a terminal, offer the rollback; otherwise `--rollback-on-interrupt` decides.
+        let offered = !sh.opts.rollback_on_interrupt
+            && sh
+                .opts
+                .prompter
+                .as_ref()
+                .is_some_and(|p| p("interrupted: roll back the steps that ran?"));
+        if sh.opts.rollback_on_interrupt || offered {
             let (ok, st) = rollback(Arc::clone(&sh), ran.clone(), states).await;
             states = st;
             if ok {

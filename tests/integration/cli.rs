@@ -271,3 +271,105 @@ fn inventory_command_shows_hosts_and_graph() {
         out.stderr
     );
 }
+
+/// Interrupt a local run with SIGTERM inside its second step, then exercise `runs`,
+/// `runs show`, `resume` (refused for a changed flow, then allowed) and
+/// `--rollback-on-interrupt`. Local hosts (`ansible_connection=local`) keep this fast;
+/// the same paths over SSH are in the sandbox tests.
+#[test]
+fn interrupt_runs_show_and_resume() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path();
+    let mark = d.join("marks");
+    std::fs::create_dir_all(&mark).unwrap_or_else(|e| panic!("{e}"));
+    let m = mark.display();
+    let flow = format!(
+        "## interrupt\nflow intr\nhosts h = group(\"h\")\nstep one on h {{\n  run \"echo 1 >> {m}/log\" creates: \"{m}/one\"\n  run \"touch {m}/one\"\n  rollback {{\n    run \"echo undo1 >> {m}/log\"\n  }}\n}}\nstep two on h {{\n  run \"sleep 2; echo 2 >> {m}/log; touch {m}/two\" creates: \"{m}/two\"\n}}\nstep three on h {{\n  run \"echo 3 >> {m}/log\"\n}}\n"
+    );
+    std::fs::write(d.join("i.flow"), &flow).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(d.join("inv"), "[h]\nctl ansible_connection=local\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let start = |extra: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"));
+        c.current_dir(d)
+            .args(["run", "i.flow", "-i", "inv", "--output", "json"])
+            .args(extra);
+        let mut child = c
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let out = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
+        let mut id = String::new();
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v["event"] == "run_started" {
+                id = v["run_id"].as_str().unwrap_or_default().to_string();
+            }
+            if v["event"] == "step_started" && v["step"] == "two" {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status();
+                break;
+            }
+        }
+        (id, child.wait().ok().and_then(|s| s.code()))
+    };
+    let (id, code) = start(&[]);
+    assert_eq!(code, Some(6), "SIGTERM: interrupted");
+    let runs = Test::new()
+        .args([
+            "runs",
+            "--state-dir",
+            &d.join(".etcdflow").display().to_string(),
+        ])
+        .run();
+    assert!(
+        runs.stdout.contains(&id) && runs.stdout.contains("interrupted"),
+        "{}",
+        runs.stdout
+    );
+    let show = Test::new()
+        .args([
+            "runs",
+            "show",
+            &id,
+            "--state-dir",
+            &d.join(".etcdflow").display().to_string(),
+        ])
+        .run();
+    assert!(
+        show.stdout.contains("interrupted by SIGTERM") && show.stdout.contains("step two on ctl"),
+        "{}",
+        show.stdout
+    );
+    // A changed flow is refused, then allowed explicitly.
+    std::fs::write(d.join("i.flow"), flow.replace("echo 3", "echo three"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let state = d.join(".etcdflow").display().to_string();
+    let r = Test::new()
+        .args(["resume", &id, "--state-dir", &state])
+        .run();
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("[flow-changed]"), "{}", r.stderr);
+    let r = Test::new()
+        .args(["resume", &id, "--state-dir", &state, "--allow-changed-flow"])
+        .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let log = std::fs::read_to_string(mark.join("log")).unwrap_or_default();
+    assert_eq!(log, "1\n2\nthree\n", "each step exactly once");
+    let r = Test::new()
+        .args(["resume", &id, "--state-dir", &state])
+        .run();
+    assert_eq!(r.code, 5, "a finished run is not resumable: {}", r.stderr);
+    // --rollback-on-interrupt rolls back what ran.
+    std::fs::write(d.join("i.flow"), &flow).unwrap_or_else(|e| panic!("{e}"));
+    for f in ["log", "one", "two"] {
+        let _ = std::fs::remove_file(mark.join(f));
+    }
+    let (_, code) = start(&["--rollback-on-interrupt"]);
+    assert_eq!(code, Some(1), "rolled back after the interrupt");
+    let log = std::fs::read_to_string(mark.join("log")).unwrap_or_default();
+    assert!(log.ends_with("undo1\n"), "{log}");
+}

@@ -279,6 +279,7 @@ fn ordered_by_a_fact(sb: &Sandbox) {
 }
 
 fn failing_host_stops_the_run_and_rolls_back(sb: &Sandbox) {
+    failure_at_each_step_rolls_back_in_reverse(sb);
     let body = r#"hosts all_hosts = group("sandbox")
 step first on all_hosts {
   run "echo done > /etc/first"
@@ -325,6 +326,62 @@ step never on all_hosts {
         "{}",
         out.stdout
     );
+}
+
+/// A failure injected at step k (on n2 only) of a 3-step flow: the rollbacks of steps
+/// k..1 run in reverse, each on exactly the hosts where its step ran.
+fn failure_at_each_step_rolls_back_in_reverse(sb: &Sandbox) {
+    for k in 1..=3 {
+        for i in 1..=3 {
+            let _ = std::process::Command::new("ssh")
+                .args([
+                    "-F",
+                    &sb.ssh_config().display().to_string(),
+                    &sb.address(i),
+                    "rm -f /etc/saga-*",
+                ])
+                .status();
+        }
+        let mut body = String::from("hosts all_hosts = group(\"sandbox\")\n");
+        for s in 1..=3 {
+            let fail = if s == k {
+                "; [ $(hostname) != n2 ]"
+            } else {
+                ""
+            };
+            // Step 2 runs on n1 and n2 only, so its rollback must skip n3.
+            let on = if s == 2 {
+                "group(\"sandbox\") - nth(all_hosts, 2)"
+            } else {
+                "all_hosts"
+            };
+            body.push_str(&format!(
+                "step s{s} on {on} serial {{\n  run \"echo do{s} >> /etc/saga-log{fail}\"\n  rollback {{\n    run \"echo undo{s} >> /etc/saga-log\"\n  }}\n}}\n"
+            ));
+        }
+        let out = run(sb, flow(Test::new(), "saga.flow", &body), "saga.flow", &[]);
+        assert_eq!(out.code, 1, "k={k}: {}", out.stderr);
+        for i in 1..=3usize {
+            let log = host_cat(sb, i, "/etc/saga-log");
+            // Steps that ran on this host, in order; serial steps stop at n2's failure.
+            let mut did: Vec<usize> = Vec::new();
+            for s in 1..=k {
+                let on_host = !(s == 2 && i == 3);
+                let reached = s < k || i <= 2;
+                if on_host && reached {
+                    did.push(s);
+                }
+            }
+            let mut want = String::new();
+            for s in &did {
+                want.push_str(&format!("do{s}\n"));
+            }
+            for s in did.iter().rev() {
+                want.push_str(&format!("undo{s}\n"));
+            }
+            assert_eq!(log, want, "k={k}, n{i}");
+        }
+    }
 }
 
 fn failing_rollback_and_point_of_no_return(sb: &Sandbox) {
