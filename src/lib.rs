@@ -18,4 +18,5 @@ pub mod journal;
 pub mod report;
 pub mod runtime;
 pub mod sandbox;
+pub mod stdlib;
 pub mod transport;

@@ -99,7 +99,7 @@ impl CheckArgs {
         let errors = diags.iter().filter(|d| d.is_error()).count();
         let warnings = diags.len() - errors;
         match self.format {
-            Format::Json => println!("{}", render::json(&diags, &sources)),
+            Format::Json => crate::out!("{}", render::json(&diags, &sources)),
             Format::Human => {
                 eprint!("{}", render::human(&diags, &sources, color));
                 let n = self.files.len();

@@ -18,14 +18,14 @@ impl ExplainArgs {
     pub(crate) fn run(self) -> Exit {
         if self.list {
             for c in codes::CODES {
-                println!("{:<28} {:<8} {}", c.code, sev(c.severity), c.summary);
+                crate::out!("{:<28} {:<8} {}", c.code, sev(c.severity), c.summary);
             }
             return Exit::Ok;
         }
         let code = self.code.unwrap_or_default();
         match codes::lookup(&code) {
             Some(c) => {
-                println!(
+                crate::out!(
                     "{} ({}): {}\n\n{}",
                     c.code,
                     sev(c.severity),

@@ -41,7 +41,7 @@ impl InventoryArgs {
             }
         }
         if self.graph {
-            println!("@all:");
+            crate::out!("@all:");
             let tops: Vec<&String> = inv
                 .groups
                 .keys()
@@ -53,9 +53,12 @@ impl InventoryArgs {
                 graph(&inv, g, 1, &mut Vec::new());
             }
         } else {
-            println!(
+            crate::out!(
                 "{:<24} {:<20} {:>5}  {:<10} groups",
-                "host", "address", "port", "user"
+                "host",
+                "address",
+                "port",
+                "user"
             );
             for name in inv.hosts.keys() {
                 if let Some(t) = inv.target(name) {
@@ -64,7 +67,7 @@ impl InventoryArgs {
                         .into_iter()
                         .filter(|g| g != "all")
                         .collect();
-                    println!(
+                    crate::out!(
                         "{:<24} {:<20} {:>5}  {:<10} {}",
                         t.name,
                         t.address,
@@ -81,7 +84,7 @@ impl InventoryArgs {
 
 fn graph(inv: &Inventory, g: &str, depth: usize, stack: &mut Vec<String>) {
     let pad = "  ".repeat(depth);
-    println!("{pad}|--@{g}:");
+    crate::out!("{pad}|--@{g}:");
     if stack.iter().any(|s| s == g) {
         return;
     }
@@ -91,7 +94,7 @@ fn graph(inv: &Inventory, g: &str, depth: usize, stack: &mut Vec<String>) {
             graph(inv, c, depth + 1, stack);
         }
         for h in &gr.hosts {
-            println!("{pad}  |--{h}");
+            crate::out!("{pad}  |--{h}");
         }
     }
     stack.pop();

@@ -9,6 +9,7 @@ mod inventory;
 mod run;
 mod runs;
 mod sandbox;
+mod stdlib;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -62,6 +63,8 @@ enum Command {
     Resume(run::ResumeArgs),
     /// List runs, or show one as a timeline (`runs show RUN_ID`).
     Runs(runs::RunsArgs),
+    /// The embedded procedures: `list`, `show NAME`, `fork NAME [DIR]`.
+    Stdlib(stdlib::StdlibArgs),
     /// A local rehearsal cluster: hosts as network namespaces with sshd and etcd.
     Sandbox(sandbox::SandboxArgs),
 }
@@ -120,5 +123,15 @@ where
         Command::Sandbox(a) => a.run().into(),
         Command::Resume(a) => a.run(color),
         Command::Runs(a) => a.run().into(),
+        Command::Stdlib(a) => a.run().into(),
     }
+}
+
+/// `println!` that ignores a closed stdout (`etcdflow ... | head` must not panic).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
 }

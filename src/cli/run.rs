@@ -241,7 +241,21 @@ impl Invocation {
         let (inventory, mut idiags) = Inventory::parse(inv_id, &sources);
         let inv_ok = !idiags.iter().any(Diagnostic::is_error);
         diags.append(&mut idiags);
-        let prog = load::load(&RealFs, &self.flow, &mut sources);
+        // A local file wins; otherwise a stdlib flow of that name.
+        let prog = match crate::stdlib::get(&self.flow.display().to_string())
+            .filter(|_| !self.flow.exists())
+        {
+            Some((name, src)) => {
+                eprintln!(
+                    "using the stdlib flow `{name}` (there is no local file `{}`)",
+                    self.flow.display()
+                );
+                let mut fs = crate::load::MemFs::default();
+                fs.0.insert(self.flow.clone(), src.to_string());
+                load::load(&fs, &self.flow, &mut sources)
+            }
+            None => load::load(&RealFs, &self.flow, &mut sources),
+        };
         if prog.root.is_none() {
             eprint!("{}", render::human(&prog.diagnostics, &sources, color));
             return Exit::Usage.into();
@@ -380,7 +394,7 @@ impl Invocation {
 fn print_plan(prep: &runtime::Prepared, format: Format) {
     let steps = runtime::plan::plan(prep);
     if format == Format::Json {
-        println!(
+        crate::out!(
             "{}",
             serde_json::to_string_pretty(&steps).unwrap_or_default()
         );
@@ -392,27 +406,27 @@ fn print_plan(prep: &runtime::Prepared, format: Format) {
         } else {
             format!(" [{}]", s.options.join(", "))
         };
-        println!("{}. step {} on {}{opts}", i + 1, s.name, s.hosts.join(", "));
+        crate::out!("{}. step {} on {}{opts}", i + 1, s.name, s.hosts.join(", "));
         for (host, lines) in &s.actions {
-            println!("   {host}:");
+            crate::out!("   {host}:");
             for l in lines {
-                println!("     {l}");
+                crate::out!("     {l}");
             }
         }
         if !s.rollback.is_empty() {
-            println!("   rollback (if a later step fails):");
+            crate::out!("   rollback (if a later step fails):");
             for (host, lines) in &s.rollback {
-                println!("     {host}:");
+                crate::out!("     {host}:");
                 for l in lines {
-                    println!("       {l}");
+                    crate::out!("       {l}");
                 }
             }
         }
         if let Some(m) = &s.no_return {
-            println!("   past the point of no return: a failure here is not rolled back; {m}");
+            crate::out!("   past the point of no return: a failure here is not rolled back; {m}");
         }
     }
-    println!(
+    crate::out!(
         "plan: {} steps; nothing was connected to or changed",
         steps.len()
     );

@@ -38,7 +38,7 @@ impl RunsArgs {
             None => {
                 let runs = journal::list(&self.state_dir);
                 if runs.is_empty() {
-                    println!("no runs in {}", self.state_dir.display());
+                    crate::out!("no runs in {}", self.state_dir.display());
                 }
                 for (id, dir) in runs {
                     let (records, _) = journal::read(&dir).unwrap_or_default();
@@ -48,7 +48,7 @@ impl RunsArgs {
                         }
                         _ => ("?".into(), "?".into()),
                     };
-                    println!("{id}  {:<10}  {op}  {flow}", status(&records));
+                    crate::out!("{id}  {:<10}  {op}  {flow}", status(&records));
                 }
                 Exit::Ok
             }
@@ -139,12 +139,12 @@ impl RunsArgs {
                             format!("run ended: {status} (exit {exit_code})")
                         }
                     };
-                    println!("{line}");
+                    crate::out!("{line}");
                 }
                 if torn {
-                    println!("(the last record was cut short by a crash)");
+                    crate::out!("(the last record was cut short by a crash)");
                 }
-                println!("status: {}", status(&records));
+                crate::out!("status: {}", status(&records));
                 Exit::Ok
             }
         }

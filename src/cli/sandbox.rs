@@ -49,17 +49,17 @@ impl SandboxArgs {
                 dir,
                 net,
             } => sandbox::up(&dir, hosts, etcd, net).map(|s| {
-                println!("sandbox up: {} hosts in {}", s.hosts, s.dir.display());
-                println!("  inventory:   {}", s.inventory().display());
-                println!("  ssh config:  {}", s.ssh_config().display());
-                println!("  known hosts: {}", s.known_hosts().display());
-                println!(
+                crate::out!("sandbox up: {} hosts in {}", s.hosts, s.dir.display());
+                crate::out!("  inventory:   {}", s.inventory().display());
+                crate::out!("  ssh config:  {}", s.ssh_config().display());
+                crate::out!("  known hosts: {}", s.known_hosts().display());
+                crate::out!(
                     "try: etcdflow run FLOW -i {} -F {}",
                     s.inventory().display(),
                     s.ssh_config().display()
                 );
             }),
-            SandboxCmd::Down { dir } => sandbox::down(&dir).map(|()| println!("sandbox down")),
+            SandboxCmd::Down { dir } => sandbox::down(&dir).map(|()| crate::out!("sandbox down")),
             SandboxCmd::Status { dir } => sandbox::status(&dir).map(|s| print!("{s}")),
         };
         match r {

@@ -40,7 +40,30 @@ pub fn plan(prep: &Prepared) -> Vec<PlanStep> {
             .iter()
             .map(|(k, v)| match v {
                 Arg::Flag(_) => (*k).to_string(),
-                Arg::Value(e) => format!("{k}: {}", describe_expr(e)),
+                Arg::Value(e) => {
+                    let bindings = vec![None; sh.flow.bindings.len()];
+                    let cx = Ctx {
+                        params: &sh.params,
+                        hosts: &sh.hosts,
+                        inventory: &sh.inventory,
+                        host: None,
+                        bindings: &bindings,
+                        binding_names: &sh.binding_names,
+                        locals: &[],
+                        run_id: &sh.run_id,
+                        started: &sh.started,
+                    };
+                    match eval::eval(e, &cx) {
+                        Ok(
+                            v @ (Value::Int(_)
+                            | Value::Duration(_)
+                            | Value::Str(_)
+                            | Value::Bool(_)
+                            | Value::Size(_)),
+                        ) => format!("{k}: {}", v.to_text()),
+                        _ => format!("{k}: {}", describe_expr(e)),
+                    }
+                }
             })
             .collect();
         let render_for = |stmts: &[ir::Stmt]| -> Vec<(String, Vec<String>)> {
@@ -246,6 +269,9 @@ fn action(a: &ir::Action, cx: &Ctx<'_>) -> String {
                 .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
                 .unwrap_or_default()
         ),
-        ActionKind::Etcd(op) => format!("etcd {op:?}"),
+        ActionKind::Etcd(_) => crate::check::schema::actions()
+            .iter()
+            .find(|s| s.kind == a.kind)
+            .map_or_else(|| "etcd".to_string(), |s| s.verb.to_string()),
     }
 }

@@ -373,3 +373,112 @@ fn interrupt_runs_show_and_resume() {
     let log = std::fs::read_to_string(mark.join("log")).unwrap_or_default();
     assert!(log.ends_with("undo1\n"), "{log}");
 }
+
+#[test]
+fn stdlib_list_show_fork_and_lookup() {
+    let out = Test::new().args(["stdlib", "list"]).run();
+    assert!(
+        out.stdout.contains("restore-icp") && out.stdout.contains("Restore every master"),
+        "{}",
+        out.stdout
+    );
+    let out = Test::new().args(["stdlib", "show", "restore-icp"]).run();
+    assert!(
+        out.stdout.contains("snapshot")
+            && out.stdout.contains("(required)")
+            && out.stdout.contains("Source: seed 003"),
+        "{}",
+        out.stdout
+    );
+    let out = Test::new().args(["stdlib", "show", "restore-icq"]).run();
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("did you mean `restore-icp`?"),
+        "{}",
+        out.stderr
+    );
+    // A fork names its origin and checks clean; a second fork does not overwrite it.
+    let keep = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = keep.path().to_path_buf();
+    let out = Test::new()
+        .args(["stdlib", "fork", "restore-icp"])
+        .arg(dir.join("site"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let forked = dir.join("site/restore-icp.flow");
+    let text = std::fs::read_to_string(&forked).unwrap_or_default();
+    assert!(
+        text.starts_with("# Forked from the etcdflow stdlib flow `restore-icp` (etcdflow "),
+        "{text}"
+    );
+    let out = Test::new()
+        .args(["check", "--format", "json"])
+        .arg(&forked)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.contains("\"warnings\": 0"), "{}", out.stdout);
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"))
+        .current_dir(&dir)
+        .args(["stdlib", "fork", "restore-icp", "site"])
+        .output()
+        .map(|o| o.status.code())
+        .unwrap_or(None);
+    assert_eq!(again, Some(2), "fork must not overwrite");
+    // `plan restore-icp.flow` without a local file uses the stdlib flow, and says so.
+    let out = Test::new()
+        .file("hosts", "[master]\nm1\nm2\nm3\n")
+        .args([
+            "plan",
+            "restore-icp.flow",
+            "-i",
+            "hosts",
+            "-e",
+            "snapshot=/backups/etcd.db",
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("using the stdlib flow `restore-icp`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("etcd.snapshot_restore")
+            && out.stdout.contains("wait port 4001 closed (timeout 5m)"),
+        "{}",
+        out.stdout
+    );
+    // A local file wins.
+    let out = Test::new()
+        .file("hosts", "[master]\nm1\n")
+        .file(
+            "restore-icp.flow",
+            "## mine\nflow mine\nstep s on local {\n  log \"local\"\n}\n",
+        )
+        .args(["plan", "restore-icp.flow", "-i", "hosts"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("stdlib") && out.stdout.contains("log local"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"))
+        .args(["explain", "--list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,30 @@
+//! The stdlib: procedures from the seed documents, embedded in the binary. Users list
+//! them, read their docs and params, and fork them into site playbooks; `run NAME.flow`
+//! finds a stdlib flow when no such local file exists.
+
+/// (name, source) of every embedded flow.
+pub const FLOWS: &[(&str, &str)] = &[("restore-icp", include_str!("../stdlib/restore-icp.flow"))];
+
+/// A stdlib flow by name (`restore-icp` or `restore-icp.flow`).
+pub fn get(name: &str) -> Option<(&'static str, &'static str)> {
+    let stem = name
+        .strip_suffix(".flow")
+        .or_else(|| name.strip_suffix(".etcdflow"))
+        .unwrap_or(name);
+    FLOWS.iter().find(|(n, _)| *n == stem).copied()
+}
+
+/// The `##` doc lines before the `flow` header.
+pub fn docs(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .take_while(|l| l.starts_with("##") || l.trim().is_empty())
+        .filter(|l| l.starts_with("##"))
+        .map(|l| {
+            l.trim_start_matches('#')
+                .strip_prefix(' ')
+                .unwrap_or(l.trim_start_matches('#'))
+                .to_string()
+        })
+        .collect()
+}
