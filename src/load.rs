@@ -193,7 +193,7 @@ fn collect_templates(block: &ast::Block, out: &mut Vec<String>) {
 }
 
 /// Lexical normalisation (`a/./b/../c` → `a/c`) so a file reached two ways is one file.
-fn normalize(p: &Path) -> PathBuf {
+pub(crate) fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {

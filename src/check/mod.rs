@@ -172,7 +172,7 @@ fn splice<'p>(
         match &item.kind {
             ast::ItemKind::Include(s) => {
                 if let Some(rel) = s.as_plain() {
-                    let full = normalize(&dir.join(rel));
+                    let full = crate::load::normalize(&dir.join(rel));
                     if let Some(inc) = sources.find(&full) {
                         splice(inc, by_id, sources, seen, out, false);
                     }
@@ -182,22 +182,6 @@ fn splice<'p>(
             _ => out.push((id, item)),
         }
     }
-}
-
-fn normalize(p: &std::path::Path) -> std::path::PathBuf {
-    let mut out = std::path::PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            c => out.push(c.as_os_str()),
-        }
-    }
-    out
 }
 
 impl<'a> Checker<'a> {

@@ -211,6 +211,26 @@ struct Shared {
 }
 
 impl Shared {
+    /// What an expression sees on `host` (`None`: the controller).
+    fn ctx<'a>(
+        &'a self,
+        host: Option<&'a str>,
+        bindings: &'a [Option<Value>],
+        locals: &'a [(String, Value)],
+    ) -> Ctx<'a> {
+        Ctx {
+            params: &self.params,
+            hosts: &self.hosts,
+            inventory: &self.inventory,
+            host,
+            bindings,
+            binding_names: &self.binding_names,
+            locals,
+            run_id: &self.run_id,
+            started: &self.started,
+        }
+    }
+
     /// Journal a record and wait until it is durable.
     async fn journal(&self, r: crate::journal::Record) {
         if let Some(j) = &self.journal {
@@ -880,17 +900,7 @@ pub async fn run(prep: Prepared) -> RunStatus {
             None => RunStatus::Success,
             Some(i) => {
                 if let Some(msg) = &sh.flow.steps[i].no_return {
-                    let cx = Ctx {
-                        params: &sh.params,
-                        hosts: &sh.hosts,
-                        inventory: &sh.inventory,
-                        host: None,
-                        bindings: &[],
-                        binding_names: &sh.binding_names,
-                        locals: &[],
-                        run_id: &sh.run_id,
-                        started: &sh.started,
-                    };
+                    let cx = sh.ctx(None, &[], &[]);
                     let text = eval::render(msg, &cx, false).unwrap_or_else(|e| {
                         format!("(recovery message could not be rendered: {e})")
                     });
@@ -955,17 +965,7 @@ fn order_hosts(
     for h in hosts {
         let empty = Vec::new();
         let bindings = states.get(h).map_or(&empty, |s| &s.bindings);
-        let cx = Ctx {
-            params: &sh.params,
-            hosts: &sh.hosts,
-            inventory: &sh.inventory,
-            host: Some(h),
-            bindings,
-            binding_names: &sh.binding_names,
-            locals: &[],
-            run_id: &sh.run_id,
-            started: &sh.started,
-        };
+        let cx = sh.ctx(Some(h), bindings, &[]);
         keyed.push((eval::eval(key, &cx)?, h.clone()));
     }
     let rank = |v: &Value| -> (u8, i128, String) {
@@ -1183,17 +1183,7 @@ async fn run_on_host(
     if !rollback {
         if let Some(Arg::Value(cond)) = step.options.get("when") {
             let v = {
-                let cx = Ctx {
-                    params: &sh.params,
-                    hosts: &sh.hosts,
-                    inventory: &sh.inventory,
-                    host: host.as_deref(),
-                    bindings: &hs.bindings,
-                    binding_names: &sh.binding_names,
-                    locals: &[],
-                    run_id: &sh.run_id,
-                    started: &sh.started,
-                };
+                let cx = sh.ctx(host.as_deref(), &hs.bindings, &[]);
                 eval::eval(cond, &cx)?
             };
             if !v.truthy() {
@@ -1236,17 +1226,7 @@ async fn run_on_host(
         };
         let r = match (r, step.options.get("until").filter(|_| !rollback)) {
             (Ok(()), Some(Arg::Value(cond))) => {
-                let cx = Ctx {
-                    params: &sh.params,
-                    hosts: &sh.hosts,
-                    inventory: &sh.inventory,
-                    host: host.as_deref(),
-                    bindings: &hs.bindings,
-                    binding_names: &sh.binding_names,
-                    locals: &[],
-                    run_id: &sh.run_id,
-                    started: &sh.started,
-                };
+                let cx = sh.ctx(host.as_deref(), &hs.bindings, &[]);
                 if eval::eval(cond, &cx)?.truthy() {
                     Ok(())
                 } else {
@@ -1287,17 +1267,7 @@ fn exec_block<'a>(
             };
             macro_rules! cx {
                 () => {
-                    Ctx {
-                        params: &sh.params,
-                        hosts: &sh.hosts,
-                        inventory: &sh.inventory,
-                        host: host.as_deref(),
-                        bindings: &hs.bindings,
-                        binding_names: &sh.binding_names,
-                        locals,
-                        run_id: &sh.run_id,
-                        started: &sh.started,
-                    }
+                    sh.ctx(host.as_deref(), &hs.bindings, locals)
                 };
             }
             match s {
@@ -1465,17 +1435,7 @@ async fn action_inner(
     } else {
         Some(hs.name.clone())
     };
-    let cx = Ctx {
-        params: &sh.params,
-        hosts: &sh.hosts,
-        inventory: &sh.inventory,
-        host: host.as_deref(),
-        bindings: &hs.bindings,
-        binding_names: &sh.binding_names,
-        locals,
-        run_id: &sh.run_id,
-        started: &sh.started,
-    };
+    let cx = sh.ctx(host.as_deref(), &hs.bindings, locals);
     let timeout = match arg(a, "timeout").map(|e| eval::eval(e, &cx)).transpose()? {
         Some(Value::Duration(ms)) => Duration::from_millis(ms),
         _ => opt_duration(step, "timeout").unwrap_or(sh.opts.default_timeout),
@@ -1833,17 +1793,7 @@ async fn action_inner(
                     None => {
                         let cond =
                             arg(a, "until").ok_or(Fail("`wait` without a condition".into()))?;
-                        let cx = Ctx {
-                            params: &sh.params,
-                            hosts: &sh.hosts,
-                            inventory: &sh.inventory,
-                            host: host.as_deref(),
-                            bindings: &hs.bindings,
-                            binding_names: &sh.binding_names,
-                            locals,
-                            run_id: &sh.run_id,
-                            started: &sh.started,
-                        };
+                        let cx = sh.ctx(host.as_deref(), &hs.bindings, locals);
                         eval::eval(cond, &cx)?.truthy()
                     }
                 };

@@ -42,17 +42,7 @@ pub fn plan(prep: &Prepared) -> Vec<PlanStep> {
                 Arg::Flag(_) => (*k).to_string(),
                 Arg::Value(e) => {
                     let bindings = vec![None; sh.flow.bindings.len()];
-                    let cx = Ctx {
-                        params: &sh.params,
-                        hosts: &sh.hosts,
-                        inventory: &sh.inventory,
-                        host: None,
-                        bindings: &bindings,
-                        binding_names: &sh.binding_names,
-                        locals: &[],
-                        run_id: &sh.run_id,
-                        started: &sh.started,
-                    };
+                    let cx = sh.ctx(None, &bindings, &[]);
                     match eval::eval(e, &cx) {
                         Ok(
                             v @ (Value::Int(_)
@@ -72,17 +62,7 @@ pub fn plan(prep: &Prepared) -> Vec<PlanStep> {
                 .map(|h| {
                     let host = if h == LOCAL { None } else { Some(h.as_str()) };
                     let bindings = vec![None; sh.flow.bindings.len()];
-                    let cx = Ctx {
-                        params: &sh.params,
-                        hosts: &sh.hosts,
-                        inventory: &sh.inventory,
-                        host,
-                        bindings: &bindings,
-                        binding_names: &sh.binding_names,
-                        locals: &[],
-                        run_id: &sh.run_id,
-                        started: &sh.started,
-                    };
+                    let cx = sh.ctx(host, &bindings, &[]);
                     let mut lines = Vec::new();
                     describe(stmts, &cx, 0, &mut lines);
                     (h.clone(), lines)
@@ -91,17 +71,7 @@ pub fn plan(prep: &Prepared) -> Vec<PlanStep> {
         };
         let no_return = step.no_return.as_ref().map(|m| {
             let bindings = vec![None; sh.flow.bindings.len()];
-            let cx = Ctx {
-                params: &sh.params,
-                hosts: &sh.hosts,
-                inventory: &sh.inventory,
-                host: None,
-                bindings: &bindings,
-                binding_names: &sh.binding_names,
-                locals: &[],
-                run_id: &sh.run_id,
-                started: &sh.started,
-            };
+            let cx = sh.ctx(None, &bindings, &[]);
             eval::render(m, &cx, false).unwrap_or_else(|e| format!("<{e}>"))
         });
         out.push(PlanStep {
