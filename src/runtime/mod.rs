@@ -1440,10 +1440,13 @@ async fn action_inner(
         Some(Value::Duration(ms)) => Duration::from_millis(ms),
         _ => opt_duration(step, "timeout").unwrap_or(sh.opts.default_timeout),
     };
+    let target = host.as_deref().and_then(|h| sh.inventory.target(h));
+    let inventory_become = target.as_ref().is_some_and(|t| t.become_);
     let become_user = if a.args.contains_key("become")
         || step.options.contains_key("become")
         || arg(a, "become_user").is_some()
         || step.options.contains_key("become_user")
+        || inventory_become
     {
         let u = arg(a, "become_user").or(match step.options.get("become_user") {
             Some(Arg::Value(e)) => Some(e),
@@ -1451,11 +1454,21 @@ async fn action_inner(
         });
         Some(match u {
             Some(e) => eval::eval(e, &cx)?.to_text(),
-            None => "root".to_string(),
+            None => target
+                .as_ref()
+                .and_then(|t| t.vars.get("ansible_become_user").cloned())
+                .unwrap_or_else(|| "root".to_string()),
         })
     } else {
         None
     };
+    // Ansible's inventory variables for the sudo password; they never reach argv or logs.
+    let become_password = target.as_ref().and_then(|t| {
+        t.vars
+            .get("ansible_become_password")
+            .or_else(|| t.vars.get("ansible_become_pass"))
+            .cloned()
+    });
     let label = action_label(a);
     let (result, rc, changed) = match a.kind {
         ActionKind::Run => {
@@ -1534,6 +1547,7 @@ async fn action_inner(
                 cwd,
                 env,
                 become_user,
+                become_password,
             };
             let mut skip = false;
             if let Some(p) = &creates {

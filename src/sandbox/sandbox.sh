@@ -32,6 +32,8 @@ host_setup() {
   mount -t tmpfs -o mode=0755 tmpfs /run
   mount -t tmpfs -o mode=0700 tmpfs /root
   mkdir -p /run/sshd /root/.ssh /etc/cfc/pods /var/lib/etcd /var/lib/kubelet/pods
+  # Its own name resolves locally (sudo and others look it up; there is no DNS here).
+  printf '127.0.1.1 n%s\n%s n%s\n' "$i" "$ip" "$i" >> /etc/hosts
   cp "$dir/id_ed25519.pub" /root/.ssh/authorized_keys
   chmod 600 /root/.ssh/authorized_keys
   printf '%s\n' "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" > /root/.profile

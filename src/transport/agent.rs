@@ -58,6 +58,8 @@ pub struct ExecRequest {
     pub env: Vec<(String, String)>,
     /// `sudo -n -u USER --` (passwordless sudo; "root" when `become` has no user).
     pub become_user: Option<String>,
+    /// The sudo password, fed to `sudo -S` as the first line of stdin (never in argv).
+    pub become_password: Option<String>,
 }
 
 impl ExecRequest {
@@ -69,6 +71,7 @@ impl ExecRequest {
             cwd: None,
             env: Vec::new(),
             become_user: None,
+            become_password: None,
         }
     }
 
@@ -118,6 +121,13 @@ fn secs(d: Duration) -> String {
 /// The snippet for one request.
 pub fn snippet(nonce: &str, id: u64, req: &ExecRequest) -> String {
     let mut cmd = String::new();
+    // With a password, `sudo -S -v` validates it first (password on stdin, its own pipe),
+    // and the command then runs with `sudo -n`: the password can never reach the
+    // command's stdin, even when sudo does not ask for it.
+    let sudo_login = match (&req.become_user, &req.become_password) {
+        (Some(_), Some(pw)) => format!("__ef_pw={}\nprintf '%s\\n' \"$__ef_pw\" | sudo -S -v -p '' 2>/dev/null\nunset __ef_pw\n", quote(pw)),
+        _ => String::new(),
+    };
     if let Some(u) = &req.become_user {
         cmd.push_str(&format!("sudo -n -u {} -- ", quote(u)));
     }
@@ -152,10 +162,10 @@ pub fn snippet(nonce: &str, id: u64, req: &ExecRequest) -> String {
     };
     let body = match &req.stdin {
         Some(input) => format!(
-            "__ef_in={}\nprintf '%s' \"$__ef_in\" | {run} &\n",
+            "{sudo_login}__ef_in={}\nprintf '%s' \"$__ef_in\" | {run} &\n",
             quote(input)
         ),
-        None => format!("{run} </dev/null &\n"),
+        None => format!("{sudo_login}{run} </dev/null &\n"),
     };
     // The command's pid goes to a state file while it runs: if the controller dies, the
     // command carries on (under its deadline), and the next connection of the same run

@@ -64,7 +64,38 @@ fn sandbox_scenarios() {
     plan_does_not_connect(sb);
     unreachable_host_refuses_before_any_change(sb);
     confirm_gate_without_tty(sb);
+    become_through_sudo(sb);
     kill_and_resume_converges(sb);
+}
+
+fn become_through_sudo(sb: &Sandbox) {
+    let body = "hosts a = group(\"sandbox\")\nstep s on first(a) {\n  let me = run [\"id\", \"-un\"] become_user: \"nobody\"\n  let fed = run [\"cat\"] become_user: \"nobody\" stdin: \"only this\"\n  assert me.stdout == \"nobody\\n\", \"ran as {{ me.stdout }}\"\n  assert fed.stdout == \"only this\", \"stdin was {{ fed.stdout }}\"\n}\n";
+    // The password line goes to `sudo -v` only: `cat` sees exactly its own stdin.
+    let inv = std::fs::read_to_string(sb.inventory())
+        .unwrap_or_default()
+        .replacen(
+            "n1 ansible_host",
+            "n1 ansible_become_password=hunter2 ansible_host",
+            1,
+        );
+    let t = flow(Test::new(), "b.flow", body).file("inv", &inv);
+    let invp = t.path().join("inv").display().to_string();
+    let out = t
+        .args([
+            "run",
+            "b.flow",
+            "-i",
+            &invp,
+            "-F",
+            &sb.ssh_config().display().to_string(),
+            "-v",
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("hunter2"),
+        "the become password leaked into the output"
+    );
 }
 
 fn confirm_gate_without_tty(sb: &Sandbox) {
