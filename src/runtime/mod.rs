@@ -1746,7 +1746,16 @@ async fn action_inner(
             let size = data.len() as u64;
             let (sha, changed) = hs
                 .conn
-                .put(&data, &dest, mode.as_deref(), owner.as_deref(), timeout)
+                .put(
+                    &data,
+                    &dest,
+                    mode.as_deref(),
+                    owner.as_deref(),
+                    timeout,
+                    become_user
+                        .as_deref()
+                        .map(|u| (u, become_password.as_deref())),
+                )
                 .await?;
             (file_record(&dest, &sha, size, changed), None, changed)
         }
@@ -1761,7 +1770,14 @@ async fn action_inner(
             let dest = eval::render(arg(a, "to").ok_or(Fail("no `to:`".into()))?, &cx, false)?;
             let (sha, size) = hs
                 .conn
-                .fetch(&src, std::path::Path::new(&dest), timeout)
+                .fetch(
+                    &src,
+                    std::path::Path::new(&dest),
+                    timeout,
+                    become_user
+                        .as_deref()
+                        .map(|u| (u, become_password.as_deref())),
+                )
                 .await?;
             (file_record(&dest, &sha, size, true), None, true)
         }

@@ -35,7 +35,7 @@ while :; do
     __ef_buf="$__ef_buf$__ef_l
 "
   done
-  [ -n "$__ef_got" ] || exit 0
+  [ -n "$__ef_got" ] || { rm -f "$__ef_state"; exit 0; }
   eval "$__ef_buf"
 done"#;
 

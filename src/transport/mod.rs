@@ -365,7 +365,9 @@ impl Conn {
 
     /// Upload bytes to `dest` atomically: write a temporary file next to it, verify its
     /// sha256 on the host, set mode and owner, rename into place. Returns the sha256 and
-    /// whether the destination changed.
+    /// whether the destination changed. With `become`, the bytes are staged as the login
+    /// user in `/tmp`, verified there, and the copy next to `dest`, mode, owner and rename
+    /// are done through sudo.
     pub async fn put(
         &mut self,
         data: &[u8],
@@ -373,11 +375,22 @@ impl Conn {
         mode: Option<&str>,
         owner: Option<&str>,
         timeout: Duration,
+        become_: Option<(&str, Option<&str>)>,
     ) -> Result<(String, bool), TransportError> {
         let want = hex::encode(Sha256::digest(data));
+        let as_target = |mut r: ExecRequest| {
+            if let Some((u, pw)) = become_ {
+                r.become_user = Some(u.to_string());
+                r.become_password = pw.map(str::to_string);
+            }
+            r
+        };
         // Unchanged already? Then nothing is written (idempotent re-runs).
         let probe = self
-            .exec(&ExecRequest::argv(["sha256sum", "--", dest], timeout))
+            .exec(&as_target(ExecRequest::argv(
+                ["sha256sum", "--", dest],
+                timeout,
+            )))
             .await?;
         let current = String::from_utf8_lossy(&probe.stdout)
             .split_whitespace()
@@ -385,9 +398,15 @@ impl Conn {
             .unwrap_or("")
             .to_string();
         let tmp = format!("{dest}.etcdflow-{}", &self.nonce[..12]);
+        let staged = if become_.is_some() {
+            format!("/tmp/etcdflow-stage-{}-{}", &self.nonce[..12], self.next_id)
+        } else {
+            tmp.clone()
+        };
         if current != want {
-            let (child, mut stdin, mut stdout) =
-                self.spawn_aux("umask 077 && cat > \"$1\"", &[&tmp]).await?;
+            let (child, mut stdin, mut stdout) = self
+                .spawn_aux("umask 077 && cat > \"$1\"", &[&staged])
+                .await?;
             let write = async {
                 stdin.write_all(data).await?;
                 stdin.shutdown().await?;
@@ -404,7 +423,7 @@ impl Conn {
                 .map_err(|e| TransportError::Lost(format!("uploading {dest}: {e}")))?;
             wait_child(child).await;
             let check = self
-                .exec(&ExecRequest::argv(["sha256sum", "--", &tmp], timeout))
+                .exec(&ExecRequest::argv(["sha256sum", "--", &staged], timeout))
                 .await?;
             let got = String::from_utf8_lossy(&check.stdout)
                 .split_whitespace()
@@ -413,7 +432,7 @@ impl Conn {
                 .to_string();
             if got != want {
                 let _ = self
-                    .exec(&ExecRequest::argv(["rm", "-f", "--", &tmp], timeout))
+                    .exec(&ExecRequest::argv(["rm", "-f", "--", &staged], timeout))
                     .await;
                 return Err(TransportError::Remote(format!("{dest}: sha256 after transfer is `{got}`, expected `{want}`; nothing was replaced")));
             }
@@ -422,6 +441,13 @@ impl Conn {
         }
         let target = if current != want { tmp.as_str() } else { dest };
         let mut script = String::new();
+        if current != want && staged != tmp {
+            script.push_str(&format!(
+                "cp -- {} {} && ",
+                agent::quote(&staged),
+                agent::quote(&tmp)
+            ));
+        }
         if let Some(m) = mode {
             script.push_str(&format!(
                 "chmod {} -- {} && ",
@@ -445,10 +471,20 @@ impl Conn {
         } else {
             script.push_str("true");
         }
-        let r = self.exec(&ExecRequest::shell(script, timeout)).await?;
+        let r = self
+            .exec(&as_target(ExecRequest::shell(script, timeout)))
+            .await?;
+        if staged != tmp {
+            let _ = self
+                .exec(&ExecRequest::argv(["rm", "-f", "--", &staged], timeout))
+                .await;
+        }
         if r.rc != 0 {
             let _ = self
-                .exec(&ExecRequest::argv(["rm", "-f", "--", &tmp], timeout))
+                .exec(&as_target(ExecRequest::argv(
+                    ["rm", "-f", "--", &tmp],
+                    timeout,
+                )))
                 .await;
             return Err(TransportError::Remote(format!(
                 "{dest}: {}",
@@ -461,15 +497,23 @@ impl Conn {
 
     /// Download `src` to `dest` on the controller: streamed to `dest.part`, hashed on the
     /// way, compared with the host's sha256, fsynced, renamed.
+    /// With `become`, the host reads the file through `sudo -n` (passwordless sudo: a
+    /// sudo password cannot reach the transfer channel without entering its argv).
     pub async fn fetch(
         &mut self,
         src: &str,
         dest: &Path,
         timeout: Duration,
+        become_: Option<(&str, Option<&str>)>,
     ) -> Result<(String, u64), TransportError> {
-        let remote = self
-            .exec(&ExecRequest::argv(["sha256sum", "--", src], timeout))
-            .await?;
+        if let Some((_, Some(_))) = become_ {
+            return Err(TransportError::Unsupported(
+                "`fetch` with `become` needs passwordless sudo on the host".into(),
+            ));
+        }
+        let mut probe = ExecRequest::argv(["sha256sum", "--", src], timeout);
+        probe.become_user = become_.map(|(u, _)| u.to_string());
+        let remote = self.exec(&probe).await?;
         if remote.rc != 0 {
             return Err(TransportError::Remote(format!(
                 "{src}: {}",
@@ -487,7 +531,13 @@ impl Conn {
                 .map_err(|e| TransportError::Local(format!("{}: {e}", parent.display())))?;
         }
         let part = PathBuf::from(format!("{}.part", dest.display()));
-        let (child, stdin, mut stdout) = self.spawn_aux("exec cat -- \"$1\"", &[src]).await?;
+        let (child, stdin, mut stdout) = match become_ {
+            Some((u, _)) => {
+                self.spawn_aux("exec sudo -n -u \"$2\" -- cat -- \"$1\"", &[src, u])
+                    .await?
+            }
+            None => self.spawn_aux("exec cat -- \"$1\"", &[src]).await?,
+        };
         drop(stdin);
         let copy = async {
             let mut file = tokio::fs::File::create(&part).await?;

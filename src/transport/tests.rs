@@ -119,19 +119,26 @@ fn put_and_fetch_verify_and_are_atomic() {
         let dest = dir.path().join("file.txt").display().to_string();
         let data = b"hello\nworld\n".repeat(10_000);
         let (sha, changed) = c
-            .put(&data, &dest, Some("0640"), None, Duration::from_secs(10))
+            .put(
+                &data,
+                &dest,
+                Some("0640"),
+                None,
+                Duration::from_secs(10),
+                None,
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(changed);
         assert_eq!(std::fs::read(&dest).unwrap_or_default(), data);
         let (_, changed) = c
-            .put(&data, &dest, None, None, Duration::from_secs(10))
+            .put(&data, &dest, None, None, Duration::from_secs(10), None)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(!changed, "identical content must not be rewritten");
         let back = dir.path().join("back/file.txt");
         let (sha2, size) = c
-            .fetch(&dest, &back, Duration::from_secs(10))
+            .fetch(&dest, &back, Duration::from_secs(10), None)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((sha2, size), (sha, data.len() as u64));

@@ -69,7 +69,7 @@ fn sandbox_scenarios() {
 }
 
 fn become_through_sudo(sb: &Sandbox) {
-    let body = "hosts a = group(\"sandbox\")\nstep s on first(a) {\n  let me = run [\"id\", \"-un\"] become_user: \"nobody\"\n  let fed = run [\"cat\"] become_user: \"nobody\" stdin: \"only this\"\n  assert me.stdout == \"nobody\\n\", \"ran as {{ me.stdout }}\"\n  assert fed.stdout == \"only this\", \"stdin was {{ fed.stdout }}\"\n}\n";
+    let body = "hosts a = group(\"sandbox\")\nstep s on first(a) {\n  let me = run [\"id\", \"-un\"] become_user: \"nobody\"\n  let fed = run [\"cat\"] become_user: \"nobody\" stdin: \"only this\"\n  assert me.stdout == \"nobody\\n\", \"ran as {{ me.stdout }}\"\n  assert fed.stdout == \"only this\", \"stdin was {{ fed.stdout }}\"\n  copy content: \"x\\n\" to: \"/etc/bc.txt\" mode: \"0640\" owner: \"nobody\" become\n  let st = run [\"stat\", \"-c\", \"%U %a\", \"/etc/bc.txt\"]\n  assert st.stdout == \"nobody 640\\n\", \"copied as {{ st.stdout }}\"\n  let left = run \"ls -a /tmp /etc | grep -c -e etcdflow-stage -e [.]etcdflow- || true\"\n  assert left.stdout == \"0\\n\", \"staging files left behind\"\n}\n";
     // The password line goes to `sudo -v` only: `cat` sees exactly its own stdin.
     let inv = std::fs::read_to_string(sb.inventory())
         .unwrap_or_default()
@@ -95,6 +95,18 @@ fn become_through_sudo(sb: &Sandbox) {
     assert!(
         !out.stderr.contains("hunter2"),
         "the become password leaked into the output"
+    );
+    // `fetch` through passwordless sudo (n2 has no become password).
+    let keep = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dest = keep.path().join("n2-shadow");
+    let body = format!("hosts a = group(\"sandbox\")\nstep f on nth(a, 1) {{\n  fetch \"/etc/shadow\" to: \"{}\" become_user: \"root\"\n}}\n", dest.display());
+    let out = run(sb, flow(Test::new(), "f.flow", &body), "f.flow", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        std::fs::read_to_string(&dest)
+            .unwrap_or_default()
+            .starts_with("root:"),
+        "fetched through sudo"
     );
 }
 
