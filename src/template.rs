@@ -32,15 +32,19 @@ fn env<'a>() -> Environment<'a> {
     env
 }
 
+fn error(e: &minijinja::Error) -> TemplateError {
+    TemplateError {
+        message: e.detail().map_or_else(|| e.to_string(), str::to_string),
+        line: e.line(),
+    }
+}
+
 /// The variables a template reads that it does not define itself.
 pub fn undeclared_variables(name: &str, source: &str) -> Result<BTreeSet<String>, TemplateError> {
     let env = env();
     let tpl = env
         .template_from_named_str(name, source)
-        .map_err(|e| TemplateError {
-            message: e.detail().map_or_else(|| e.to_string(), str::to_string),
-            line: e.line(),
-        })?;
+        .map_err(|e| error(&e))?;
     Ok(tpl
         .undeclared_variables(false)
         .into_iter()
@@ -53,14 +57,8 @@ pub fn render(name: &str, source: &str, ctx: &serde_json::Value) -> Result<Strin
     let env = env();
     let tpl = env
         .template_from_named_str(name, source)
-        .map_err(|e| TemplateError {
-            message: e.detail().map_or_else(|| e.to_string(), str::to_string),
-            line: e.line(),
-        })?;
-    tpl.render(ctx).map_err(|e| TemplateError {
-        message: e.detail().map_or_else(|| e.to_string(), str::to_string),
-        line: e.line(),
-    })
+        .map_err(|e| error(&e))?;
+    tpl.render(ctx).map_err(|e| error(&e))
 }
 
 #[cfg(test)]

@@ -23,6 +23,30 @@ pub struct Ctx<'a> {
     pub started: &'a str,
 }
 
+impl<'a> Ctx<'a> {
+    /// Outside any host: param defaults, host sets, step targets.
+    pub fn global(
+        params: &'a [Value],
+        hosts: &'a [Value],
+        inventory: &'a Inventory,
+        binding_names: &'a [String],
+        run_id: &'a str,
+        started: &'a str,
+    ) -> Ctx<'a> {
+        Ctx {
+            params,
+            hosts,
+            inventory,
+            host: None,
+            bindings: &[],
+            binding_names,
+            locals: &[],
+            run_id,
+            started,
+        }
+    }
+}
+
 pub type EvalResult = Result<Value, String>;
 
 pub fn eval(e: &ir::Expr, cx: &Ctx<'_>) -> EvalResult {

@@ -445,17 +445,7 @@ pub fn prepare(
         let expr = param_values.get(&p.name).or(p.default.as_ref());
         let v = match expr {
             Some(e) => {
-                let cx = Ctx {
-                    params: &params,
-                    hosts: &[],
-                    inventory: &inventory,
-                    host: None,
-                    bindings: &[],
-                    binding_names: &binding_names,
-                    locals: &[],
-                    run_id: &run_id,
-                    started: &started,
-                };
+                let cx = Ctx::global(&params, &[], &inventory, &binding_names, &run_id, &started);
                 eval::param_value(e, p.ty == crate::check::types::Ty::Secret, &cx).map_err(|m| {
                     Refusal {
                         code: "invalid-param-value",
@@ -477,17 +467,14 @@ pub fn prepare(
     }
     let mut hosts = Vec::new();
     for h in &flow.hosts {
-        let cx = Ctx {
-            params: &params,
-            hosts: &hosts,
-            inventory: &inventory,
-            host: None,
-            bindings: &[],
-            binding_names: &binding_names,
-            locals: &[],
-            run_id: &run_id,
-            started: &started,
-        };
+        let cx = Ctx::global(
+            &params,
+            &hosts,
+            &inventory,
+            &binding_names,
+            &run_id,
+            &started,
+        );
         let v = eval::eval(&h.value, &cx).map_err(|m| Refusal {
             code: "unknown-inventory-group",
             message: format!("host set `{}`: {m}", h.name),
@@ -500,17 +487,14 @@ pub fn prepare(
         let t = match &s.targets {
             None => None,
             Some(e) => {
-                let cx = Ctx {
-                    params: &params,
-                    hosts: &hosts,
-                    inventory: &inventory,
-                    host: None,
-                    bindings: &[],
-                    binding_names: &binding_names,
-                    locals: &[],
-                    run_id: &run_id,
-                    started: &started,
-                };
+                let cx = Ctx::global(
+                    &params,
+                    &hosts,
+                    &inventory,
+                    &binding_names,
+                    &run_id,
+                    &started,
+                );
                 match eval::eval(e, &cx).map_err(|m| Refusal {
                     code: "unknown-inventory-group",
                     message: format!("step `{}`: {m}", s.name),

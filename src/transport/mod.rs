@@ -159,20 +159,14 @@ impl Conn {
                 "the local shell has no pipes".into(),
             ));
         };
-        let mut conn = Conn {
-            host: name.to_string(),
-            link: Link::Local,
-            child: Some(ChildHandle::Local(child)),
-            stdin: Box::new(i),
-            stdout: Box::new(o),
-            stderr: Box::new(e),
-            carry_out: Vec::new(),
-            carry_err: Vec::new(),
+        Conn::start(
+            name,
+            Link::Local,
+            ChildHandle::Local(child),
+            (Box::new(i), Box::new(o), Box::new(e)),
             nonce,
-            next_id: 0,
-        };
-        conn.handshake().await?;
-        Ok(conn)
+        )
+        .await
     }
 
     /// One SSH master connection and the agent channel on it.
@@ -236,13 +230,32 @@ impl Conn {
                 "the agent channel has no pipes".into(),
             ));
         };
+        Conn::start(
+            &ep.name,
+            Link::Ssh(session),
+            ChildHandle::Ssh(child),
+            (Box::new(i), Box::new(o), Box::new(e)),
+            nonce,
+        )
+        .await
+    }
+
+    /// A connection around a started agent, after its handshake.
+    async fn start(
+        name: &str,
+        link: Link,
+        child: ChildHandle,
+        pipes: (Writer, Reader, Reader),
+        nonce: String,
+    ) -> Result<Conn, TransportError> {
+        let (stdin, stdout, stderr) = pipes;
         let mut conn = Conn {
-            host: ep.name.clone(),
-            link: Link::Ssh(session),
-            child: Some(ChildHandle::Ssh(child)),
-            stdin: Box::new(i),
-            stdout: Box::new(o),
-            stderr: Box::new(e),
+            host: name.to_string(),
+            link,
+            child: Some(child),
+            stdin,
+            stdout,
+            stderr,
             carry_out: Vec::new(),
             carry_err: Vec::new(),
             nonce,
