@@ -21,6 +21,8 @@ pub struct Ctx<'a> {
     pub locals: &'a [(String, Value)],
     pub run_id: &'a str,
     pub started: &'a str,
+    /// The clusters' facts as last gathered (by cluster index).
+    pub facts: std::sync::Arc<Vec<Option<Value>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -43,6 +45,7 @@ impl<'a> Ctx<'a> {
             locals: &[],
             run_id,
             started,
+            facts: std::sync::Arc::default(),
         }
     }
 }
@@ -206,11 +209,14 @@ fn field_of(b: &Value, field: &str, cx: &Ctx<'_>) -> EvalResult {
             .cloned()
             .ok_or_else(|| format!("no key `{field}`"))?,
         Value::Json(j) => Value::Json(j.get(field).cloned().unwrap_or(serde_json::Value::Null)),
-        Value::Cluster(_) => {
-            return Err(format!(
-                "cluster fact `{field}` needs the etcd runtime, which this build does not have yet"
-            ))
-        }
+        Value::Cluster(i) => match cx.facts.get(*i).cloned().flatten() {
+            Some(Value::Record(m)) => m.get(field).cloned().unwrap_or(Value::None),
+            _ => {
+                return Err(format!(
+                    "the facts of this cluster are not known here (`.{field}`)"
+                ))
+            }
+        },
         Value::None => return Err(format!("`.{field}` of none")),
         other => return Err(format!("`{}` has no field `{field}`", other.to_text())),
     })

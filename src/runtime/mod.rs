@@ -208,6 +208,156 @@ struct Shared {
     events: Sender,
     journal: Option<crate::journal::Journal>,
     interrupted: std::sync::atomic::AtomicBool,
+    facts: std::sync::Mutex<Arc<Vec<Option<Value>>>>,
+    /// Some step, option or wait reads cluster facts.
+    uses_facts: bool,
+}
+
+/// A cluster's facts as the record its fields promise (`check::types::cluster_fields`).
+fn facts_value(
+    name: &str,
+    f: &transport::etcd::Facts,
+    hosts: &[String],
+    endpoints: &[String],
+    inv: &Inventory,
+) -> Value {
+    let host_of = |m: &transport::etcd::Member| -> Value {
+        hosts
+            .iter()
+            .find(|h| {
+                let addr = inv.target(h).map(|t| t.address).unwrap_or_default();
+                m.name == **h
+                    || m.client_urls.iter().chain(&m.peer_urls).any(|u| {
+                        u.split("://")
+                            .nth(1)
+                            .and_then(|r| r.rsplit_once(':'))
+                            .map(|(a, _)| a.trim_matches(['[', ']']))
+                            == Some(addr.as_str())
+                    })
+            })
+            .map_or(Value::None, |h| Value::Host(h.clone()))
+    };
+    let member = |m: &transport::etcd::Member| -> Value {
+        let mut r: IndexMap<&'static str, Value> = IndexMap::new();
+        r.insert("id", Value::Str(format!("{:x}", m.id)));
+        r.insert("name", Value::Str(m.name.clone()));
+        r.insert(
+            "peer_urls",
+            Value::List(m.peer_urls.iter().cloned().map(Value::Str).collect()),
+        );
+        r.insert(
+            "client_urls",
+            Value::List(m.client_urls.iter().cloned().map(Value::Str).collect()),
+        );
+        r.insert("learner", Value::Bool(m.learner));
+        r.insert("started", Value::Bool(!m.name.is_empty()));
+        r.insert("is_leader", Value::Bool(f.leader == Some(m.id)));
+        r.insert("host", host_of(m));
+        Value::Record(r)
+    };
+    let members: Vec<Value> = f.members.iter().map(member).collect();
+    let leader = f
+        .members
+        .iter()
+        .find(|m| f.leader == Some(m.id))
+        .map_or(Value::None, member);
+    let status: Vec<Value> = f
+        .status
+        .iter()
+        .map(|s| {
+            let mut r: IndexMap<&'static str, Value> = IndexMap::new();
+            r.insert("endpoint", Value::Str(s.endpoint.clone()));
+            r.insert("member_id", Value::Str(format!("{:x}", s.member_id)));
+            r.insert("version", Value::Str(s.version.clone()));
+            r.insert(
+                "db_size",
+                Value::Size(u64::try_from(s.db_size).unwrap_or(0)),
+            );
+            r.insert(
+                "db_size_in_use",
+                Value::Size(u64::try_from(s.db_size_in_use).unwrap_or(0)),
+            );
+            r.insert("leader_id", Value::Str(format!("{:x}", s.leader)));
+            r.insert("is_leader", Value::Bool(s.leader == s.member_id));
+            r.insert("is_learner", Value::Bool(s.is_learner));
+            r.insert(
+                "raft_index",
+                Value::Int(i64::try_from(s.raft_index).unwrap_or(i64::MAX)),
+            );
+            r.insert(
+                "raft_applied_index",
+                Value::Int(i64::try_from(s.raft_applied_index).unwrap_or(i64::MAX)),
+            );
+            r.insert(
+                "raft_term",
+                Value::Int(i64::try_from(s.raft_term).unwrap_or(i64::MAX)),
+            );
+            r.insert(
+                "alarms",
+                Value::List(s.errors.iter().cloned().map(Value::Str).collect()),
+            );
+            r.insert("cluster_id", Value::Str(format!("{:x}", s.cluster_id)));
+            r.insert("revision", Value::Int(s.revision));
+            Value::Record(r)
+        })
+        .collect();
+    let health: Vec<Value> = f
+        .health
+        .iter()
+        .map(|h| {
+            let mut r: IndexMap<&'static str, Value> = IndexMap::new();
+            r.insert("endpoint", Value::Str(h.endpoint.clone()));
+            r.insert("healthy", Value::Bool(h.healthy));
+            r.insert("took", Value::Duration(h.took_ms));
+            r.insert("error", Value::Str(h.error.clone()));
+            Value::Record(r)
+        })
+        .collect();
+    let voters: Vec<Value> = f
+        .members
+        .iter()
+        .filter(|m| !m.learner)
+        .map(member)
+        .collect();
+    let mut r: IndexMap<&'static str, Value> = IndexMap::new();
+    r.insert("name", Value::Str(name.to_string()));
+    r.insert("hosts", Value::Hosts(hosts.to_vec()));
+    r.insert(
+        "endpoints",
+        Value::List(endpoints.iter().cloned().map(Value::Str).collect()),
+    );
+    r.insert(
+        "followers",
+        Value::List(
+            f.members
+                .iter()
+                .filter(|m| f.leader != Some(m.id) && !m.learner)
+                .map(member)
+                .collect(),
+        ),
+    );
+    r.insert(
+        "learners",
+        Value::List(f.members.iter().filter(|m| m.learner).map(member).collect()),
+    );
+    r.insert(
+        "quorum",
+        Value::Int(i64::try_from(voters.len() / 2 + 1).unwrap_or(0)),
+    );
+    r.insert("voters", Value::List(voters));
+    r.insert("members", Value::List(members));
+    r.insert("leader", leader);
+    r.insert(
+        "healthy",
+        Value::Bool(
+            f.leader.is_some() && !f.health.is_empty() && f.health.iter().all(|h| h.healthy),
+        ),
+    );
+    r.insert("status", Value::List(status));
+    r.insert("health", Value::List(health));
+    r.insert("cluster_id", Value::Str(format!("{:x}", f.cluster_id)));
+    r.insert("revision", Value::Int(f.revision));
+    Value::Record(r)
 }
 
 impl Shared {
@@ -228,7 +378,96 @@ impl Shared {
             locals,
             run_id: &self.run_id,
             started: &self.started,
+            facts: self
+                .facts
+                .lock()
+                .map(|f| Arc::clone(&f))
+                .unwrap_or_default(),
         }
+    }
+
+    /// Gather every cluster's facts from etcd (before a step that reads them, and on each
+    /// round of a `wait until:`).
+    async fn refresh_facts(&self) -> Result<(), String> {
+        let mut all = Vec::new();
+        for (i, c) in self.flow.clusters.iter().enumerate() {
+            let _ = i;
+            let cx = Ctx::global(
+                &self.params,
+                &self.hosts,
+                &self.inventory,
+                &self.binding_names,
+                &self.run_id,
+                &self.started,
+            );
+            if ["ca", "cert", "key", "user", "password"]
+                .iter()
+                .any(|k| c.fields.contains_key(k))
+            {
+                return Err(format!("cluster `{}`: TLS and authentication to etcd are not supported by this build yet", c.name));
+            }
+            let timeout = match c
+                .fields
+                .get("timeout")
+                .map(|e| eval::eval(e, &cx))
+                .transpose()?
+            {
+                Some(Value::Duration(ms)) => Duration::from_millis(ms),
+                _ => Duration::from_secs(5),
+            };
+            let scheme = c
+                .fields
+                .get("scheme")
+                .map(|e| eval::eval(e, &cx))
+                .transpose()?
+                .map_or_else(|| "http".to_string(), |v| v.to_text());
+            let port = c
+                .fields
+                .get("client_port")
+                .map(|e| eval::eval(e, &cx))
+                .transpose()?
+                .map_or_else(|| "2379".to_string(), |v| v.to_text());
+            let member_hosts: Vec<String> = match c
+                .fields
+                .get("members")
+                .map(|e| eval::eval(e, &cx))
+                .transpose()?
+            {
+                Some(Value::Hosts(h)) => h,
+                Some(Value::Host(h)) => vec![h],
+                _ => Vec::new(),
+            };
+            let endpoints: Vec<String> = match c
+                .fields
+                .get("endpoints")
+                .map(|e| eval::eval(e, &cx))
+                .transpose()?
+            {
+                Some(Value::List(xs)) => xs.iter().map(Value::to_text).collect(),
+                _ => member_hosts
+                    .iter()
+                    .filter_map(|h| self.inventory.target(h))
+                    .map(|t| format!("{scheme}://{}:{port}", t.address))
+                    .collect(),
+            };
+            if endpoints.is_empty() {
+                return Err(format!("cluster `{}` has no endpoints", c.name));
+            }
+            let f = transport::etcd::facts(&endpoints, timeout)
+                .await
+                .map_err(|e| format!("cluster `{}`: {e}", c.name))?;
+            all.push(Some(facts_value(
+                &c.name,
+                &f,
+                &member_hosts,
+                &endpoints,
+                &self.inventory,
+            )));
+        }
+        if let Ok(mut slot) = self.facts.lock() {
+            *slot = Arc::new(all);
+        }
+        Ok(())
     }
 
     /// Journal a record and wait until it is durable.
@@ -308,88 +547,103 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Things this build cannot run yet, found before anything starts.
-pub fn unsupported(flow: &ir::Flow) -> Option<Refusal> {
-    fn expr_uses_etcd(e: &ir::Expr) -> bool {
+/// Whether any expression in the flow (or an action kind) satisfies `pred`.
+fn flow_any(
+    flow: &ir::Flow,
+    pred: &dyn Fn(&ir::Expr) -> bool,
+    action: &dyn Fn(&ir::Action) -> bool,
+) -> Option<String> {
+    fn expr_any(e: &ir::Expr, pred: &dyn Fn(&ir::Expr) -> bool) -> bool {
+        if pred(e) {
+            return true;
+        }
         match &e.kind {
-            ExprKind::Cluster(_) => true,
-            ExprKind::Call { func, args } => {
-                matches!(
-                    *func,
-                    "member" | "peer_url" | "client_url" | "member_name" | "initial_cluster"
-                ) || args.iter().any(expr_uses_etcd)
-            }
+            ExprKind::Call { args, .. } => args.iter().any(|a| expr_any(a, pred)),
             ExprKind::Interp(parts) => parts
                 .iter()
-                .any(|p| matches!(p, ir::InterpPart::Value { expr, .. } if expr_uses_etcd(expr))),
-            ExprKind::List(xs) => xs.iter().any(expr_uses_etcd),
-            ExprKind::Map(xs) => xs.iter().any(|(_, x)| expr_uses_etcd(x)),
-            ExprKind::Field { base, .. } => expr_uses_etcd(base),
-            ExprKind::Index { base, index } => expr_uses_etcd(base) || expr_uses_etcd(index),
-            ExprKind::Unary { expr, .. } => expr_uses_etcd(expr),
-            ExprKind::Binary { lhs, rhs, .. } => expr_uses_etcd(lhs) || expr_uses_etcd(rhs),
+                .any(|p| matches!(p, ir::InterpPart::Value { expr, .. } if expr_any(expr, pred))),
+            ExprKind::List(xs) => xs.iter().any(|x| expr_any(x, pred)),
+            ExprKind::Map(xs) => xs.iter().any(|(_, x)| expr_any(x, pred)),
+            ExprKind::Field { base, .. } => expr_any(base, pred),
+            ExprKind::Index { base, index } => expr_any(base, pred) || expr_any(index, pred),
+            ExprKind::Unary { expr, .. } => expr_any(expr, pred),
+            ExprKind::Binary { lhs, rhs, .. } => expr_any(lhs, pred) || expr_any(rhs, pred),
             _ => false,
         }
     }
-    fn args_use(args: &IndexMap<&'static str, Arg>) -> bool {
+    let args_any = |args: &IndexMap<&'static str, Arg>| {
         args.values()
-            .any(|a| matches!(a, Arg::Value(e) if expr_uses_etcd(e)))
-    }
-    fn stmts_use(stmts: &[ir::Stmt]) -> Option<String> {
-        for s in stmts {
-            let hit = match s {
-                ir::Stmt::Action(a)
-                | ir::Stmt::Let {
-                    value: ir::LetValue::Action(a),
-                    ..
-                } => {
-                    matches!(a.kind, ActionKind::Etcd(_))
-                        || a.positional.as_ref().is_some_and(expr_uses_etcd)
-                        || args_use(&a.args)
-                }
-                ir::Stmt::Let {
-                    value: ir::LetValue::Expr(e),
-                    ..
-                } => expr_uses_etcd(e),
-                ir::Stmt::Assert { cond, message, .. } => {
-                    expr_uses_etcd(cond) || message.as_ref().is_some_and(expr_uses_etcd)
-                }
-                ir::Stmt::If {
-                    cond,
-                    then,
-                    otherwise,
-                } => {
-                    expr_uses_etcd(cond)
-                        || stmts_use(then).is_some()
-                        || stmts_use(otherwise).is_some()
-                }
-                ir::Stmt::For { iter, body, .. } => {
-                    expr_uses_etcd(iter) || stmts_use(body).is_some()
-                }
-            };
-            if hit {
-                return Some(String::new());
+            .any(|a| matches!(a, Arg::Value(e) if expr_any(e, pred)))
+    };
+    fn stmts_any(
+        stmts: &[ir::Stmt],
+        pred: &dyn Fn(&ir::Expr) -> bool,
+        action: &dyn Fn(&ir::Action) -> bool,
+    ) -> bool {
+        stmts.iter().any(|s| match s {
+            ir::Stmt::Action(a)
+            | ir::Stmt::Let {
+                value: ir::LetValue::Action(a),
+                ..
+            } => {
+                action(a)
+                    || a.positional.as_ref().is_some_and(|e| expr_any(e, pred))
+                    || a.args
+                        .values()
+                        .any(|v| matches!(v, Arg::Value(e) if expr_any(e, pred)))
             }
-        }
-        None
+            ir::Stmt::Let {
+                value: ir::LetValue::Expr(e),
+                ..
+            } => expr_any(e, pred),
+            ir::Stmt::Assert { cond, message, .. } => {
+                expr_any(cond, pred) || message.as_ref().is_some_and(|m| expr_any(m, pred))
+            }
+            ir::Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                expr_any(cond, pred)
+                    || stmts_any(then, pred, action)
+                    || stmts_any(otherwise, pred, action)
+            }
+            ir::Stmt::For { iter, body, .. } => {
+                expr_any(iter, pred) || stmts_any(body, pred, action)
+            }
+        })
     }
-    for step in &flow.steps {
-        let hit = stmts_use(&step.body).is_some()
-            || step
-                .rollback
-                .as_ref()
-                .is_some_and(|r| stmts_use(r).is_some())
-            || args_use(&step.options)
-            || step.targets.as_ref().is_some_and(expr_uses_etcd);
-        if hit {
-            return Some(Refusal {
-                code: "etcd-runtime-unavailable",
-                message: format!("step `{}` uses etcd actions or facts, which this build cannot run yet", step.name),
-                help: "`etcdflow plan` shows the flow; running etcd operations needs the etcd runtime (a later release)".into(),
-            });
-        }
-    }
-    None
+    flow.steps
+        .iter()
+        .find(|step| {
+            stmts_any(&step.body, pred, action)
+                || step
+                    .rollback
+                    .as_ref()
+                    .is_some_and(|r| stmts_any(r, pred, action))
+                || args_any(&step.options)
+                || step.targets.as_ref().is_some_and(|e| expr_any(e, pred))
+        })
+        .map(|s| s.name.clone())
+}
+
+/// Things this build cannot run yet, found before anything starts: etcd actions and the
+/// functions that need the etcd runtime. Cluster facts (`main.leader`...) are supported.
+pub fn unsupported(flow: &ir::Flow) -> Option<Refusal> {
+    let pred = |e: &ir::Expr| matches!(&e.kind, ExprKind::Call { func, .. } if matches!(*func, "member" | "peer_url" | "client_url" | "member_name" | "initial_cluster"));
+    let action = |a: &ir::Action| matches!(a.kind, ActionKind::Etcd(_));
+    flow_any(flow, &pred, &action).map(|step| Refusal {
+        code: "etcd-runtime-unavailable",
+        message: format!("step `{step}` uses etcd actions, which this build cannot run yet"),
+        help: "`etcdflow plan` shows the flow; etcd facts (`cluster.leader`, `leader_last(...)`) work, etcd actions need the etcd runtime (a later release)".into(),
+    })
+}
+
+fn uses_facts(flow: &ir::Flow) -> bool {
+    flow_any(flow, &|e| matches!(e.kind, ExprKind::Cluster(_)), &|_| {
+        false
+    })
+    .is_some()
 }
 
 fn has_confirm(stmts: &[ir::Stmt]) -> bool {
@@ -508,6 +762,7 @@ pub fn prepare(
         };
         targets.push(t);
     }
+    let uses_facts_flag = uses_facts(&flow);
     let journal = if plan_only {
         None
     } else if let Some(r) = &opts.resume {
@@ -542,6 +797,8 @@ pub fn prepare(
             events,
             journal,
             interrupted: std::sync::atomic::AtomicBool::new(false),
+            facts: std::sync::Mutex::default(),
+            uses_facts: uses_facts_flag,
         }),
         targets,
     })
@@ -776,11 +1033,59 @@ pub async fn run(prep: Prepared) -> RunStatus {
             None => vec![LOCAL.to_string()],
             Some(h) => h.clone(),
         };
+        // Facts are read fresh before every step that may use them.
+        if sh.uses_facts {
+            if let Err(e) = sh.refresh_facts().await {
+                send(Event::HostDone {
+                    step: step.name.clone(),
+                    host: LOCAL.into(),
+                    ok: false,
+                    error: Some(format!("cannot read the cluster's facts: {e}")),
+                    ms: 0,
+                    rollback: false,
+                });
+                failed_at = Some(i);
+                ran.push((i, Vec::new()));
+                break;
+            }
+        }
         if let Some(Arg::Value(ir::Expr {
             kind: ExprKind::Call { func, args },
             ..
         })) = step.options.get("order")
         {
+            if let (
+                true,
+                Some(ir::Expr {
+                    kind: ExprKind::Cluster(c),
+                    ..
+                }),
+            ) = (
+                matches!(*func, "leader_last" | "followers_first" | "leader_first"),
+                args.first(),
+            ) {
+                // Followers first and the leader last (or the reverse), as etcd facts say.
+                let leader_host = match sh.ctx(None, &[], &[]).facts.get(*c).cloned().flatten() {
+                    Some(Value::Record(m)) => match m.get("leader") {
+                        Some(Value::Record(l)) => match l.get("host") {
+                            Some(Value::Host(h)) => Some(h.clone()),
+                            _ => None,
+                        },
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if let Some(lh) = leader_host {
+                    if let Some(pos) = hosts.iter().position(|h| *h == lh) {
+                        let l = hosts.remove(pos);
+                        if *func == "leader_first" {
+                            hosts.insert(0, l);
+                        } else {
+                            hosts.push(l);
+                        }
+                    }
+                }
+            }
             if let (true, Some(key)) = (matches!(*func, "by" | "reverse_by"), args.first()) {
                 match order_hosts(&sh, &states, &hosts, key, *func == "reverse_by") {
                     Ok(sorted) => hosts = sorted,
@@ -1807,6 +2112,19 @@ async fn action_inner(
                     None => {
                         let cond =
                             arg(a, "until").ok_or(Fail("`wait` without a condition".into()))?;
+                        if sh.uses_facts {
+                            // A fact that is not readable yet (etcd still starting) is "not yet".
+                            if sh.refresh_facts().await.is_err() {
+                                tokio::time::sleep(every).await;
+                                if start.elapsed() >= limit {
+                                    return Err(Fail(format!(
+                                        "waited {} and the cluster's facts are still unreadable",
+                                        value::fmt_duration(ms(limit))
+                                    )));
+                                }
+                                continue;
+                            }
+                        }
                         let cx = sh.ctx(host.as_deref(), &hs.bindings, locals);
                         eval::eval(cond, &cx)?.truthy()
                     }

@@ -9,6 +9,7 @@
 //! in the sandbox.
 
 pub mod agent;
+pub mod etcd;
 
 pub use agent::{CommandLine, ExecRequest, ExecResult};
 

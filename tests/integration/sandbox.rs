@@ -708,3 +708,59 @@ fn unreachable_host_refuses_before_any_change(sb: &Sandbox) {
         );
     }
 }
+
+/// Cluster facts read from a real etcd 3.4 cluster, and a rolling step ordered
+/// followers first, leader last.
+#[test]
+fn sandbox_etcd_facts_and_leader_last() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sb = sandbox::up(&dir.path().join("sbx"), 3, true, 12)
+        .unwrap_or_else(|e| panic!("the etcd sandbox must come up (etcd-server installed): {e}"));
+    let sb = Guard(sb);
+    let sb = &sb.0;
+    let keep = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let leader_file = keep.path().join("leader");
+    let body = format!(
+        r#"hosts members = group("etcd")
+cluster main {{
+  members: members
+}}
+step facts on local {{
+  assert len(main.members) == 3 and len(main.voters) == 3 and len(main.learners) == 0, "three voting members"
+  assert main.healthy and main.quorum == 2, "a healthy cluster with quorum 2"
+  assert len(main.followers) == 2, "two followers"
+  for s in main.status {{
+    assert s.cluster_id == main.cluster_id, "one cluster id"
+  }}
+  run "echo {{{{ main.leader.name }}}} > {}"
+}}
+step roll on members serial order: leader_last(main) {{
+  run "date +%s%N > /etc/rolled"
+}}
+"#,
+        leader_file.display()
+    );
+    let out = run(sb, flow(Test::new(), "e.flow", &body), "e.flow", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let leader = std::fs::read_to_string(&leader_file)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    assert!(
+        ["n1", "n2", "n3"].contains(&leader.as_str()),
+        "leader {leader:?}"
+    );
+    let at = |i: usize| {
+        host_cat(sb, i, "/etc/rolled")
+            .trim()
+            .parse::<u128>()
+            .unwrap_or(0)
+    };
+    let li: usize = leader[1..].parse().unwrap_or(0);
+    for i in (1..=3).filter(|i| *i != li) {
+        assert!(
+            at(i) < at(li),
+            "n{i} (a follower) rolled after the leader n{li}"
+        );
+    }
+}
