@@ -60,7 +60,11 @@ pub fn up(dir: &Path, hosts: usize, etcd: bool, net: u8) -> Result<Sandbox, Stri
         &hosts.to_string(),
         if etcd { "1" } else { "0" },
         &net.to_string(),
-    ])?;
+    ])
+    .inspect_err(|_| {
+        // Leave nothing half-built behind.
+        let _ = down(dir);
+    })?;
     let dir = PathBuf::from(out.trim());
     Ok(Sandbox { dir, hosts, net })
 }

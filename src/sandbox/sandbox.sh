@@ -56,6 +56,7 @@ up)
   [ -x /usr/sbin/sshd ] || die "missing /usr/sbin/sshd (install openssh-server)"
   if [ "$etcd" = 1 ]; then command -v etcd >/dev/null || die "missing etcd (install etcd-server)"; fi
   [ -e "$dir/state" ] && die "a sandbox already runs in $dir: run 'etcdflow sandbox down' first"
+  ip link show "efbr$net" >/dev/null 2>&1 && die "subnet $net is in use by another sandbox (bridge efbr$net exists): pick another --net, or remove it with 'ip link delete efbr$net'"
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   prefix="10.213.$net"
@@ -107,7 +108,7 @@ CFG
     echo $! > "$h/launcher.pid"
   done
   # Ready when every sshd has written its pid file (it does so once it listens).
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 600); do
     ready=0
     for i in $(seq 1 "$n"); do [ -s "$dir/n$i/sshd.pid" ] && ready=$((ready + 1)); done
     [ "$ready" = "$n" ] && break
