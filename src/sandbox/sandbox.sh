@@ -56,7 +56,14 @@ up)
   [ -x /usr/sbin/sshd ] || die "missing /usr/sbin/sshd (install openssh-server)"
   if [ "$etcd" = 1 ]; then command -v etcd >/dev/null || die "missing etcd (install etcd-server)"; fi
   [ -e "$dir/state" ] && die "a sandbox already runs in $dir: run 'etcdflow sandbox down' first"
-  ip link show "efbr$net" >/dev/null 2>&1 && die "subnet $net is in use by another sandbox (bridge efbr$net exists): pick another --net, or remove it with 'ip link delete efbr$net'"
+  # Leftovers of a sandbox on this subnet: refuse if any of its hosts still runs a
+  # process, otherwise clear them (a crashed test run leaves such stale namespaces).
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^ef$net-n" || true); do
+    [ -n "$(ip netns pids "$ns" 2>/dev/null)" ] && die "subnet $net is in use by a running sandbox (namespace $ns): pick another --net or stop it"
+    ip netns delete "$ns" 2>/dev/null || true
+  done
+  for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^efv$net-" || true); do ip link delete "$l" 2>/dev/null || true; done
+  ip link delete "efbr$net" 2>/dev/null || true
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   prefix="10.213.$net"
