@@ -406,6 +406,14 @@ impl Shared {
             {
                 return Err(format!("cluster `{}`: TLS and authentication to etcd are not supported by this build yet", c.name));
             }
+            if c.fields
+                .get("tunnel")
+                .map(|e| eval::eval(e, &cx))
+                .transpose()?
+                .is_some_and(|v| v.truthy())
+            {
+                return Err(format!("cluster `{}`: reaching etcd through SSH tunnels is not supported by this build yet", c.name));
+            }
             let timeout = match c
                 .fields
                 .get("timeout")

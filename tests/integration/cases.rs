@@ -71,8 +71,10 @@ pub fn run_case(path: &Path) -> Outcome {
     diagnostics::sort(&mut diags);
     sources.rename_all(super::relative);
     let codes = diags.iter().map(|d| d.code.to_string()).collect();
+    // Messages may quote absolute paths (an include's directory): show them relative too.
+    let root = format!("{}/", super::root().display());
     Outcome {
-        rendered: render::human(&diags, &sources, false),
+        rendered: render::human(&diags, &sources, false).replace(&root, ""),
         codes,
         expected,
     }
