@@ -23,6 +23,18 @@ pub struct Ctx<'a> {
     pub started: &'a str,
     /// The clusters' facts as last gathered (by cluster index).
     pub facts: std::sync::Arc<Vec<Option<Value>>>,
+    /// How each cluster's members are addressed (by cluster index).
+    pub clusters: &'a [ClusterConf],
+}
+
+/// A cluster's addressing, from its declaration: what `peer_url(c, host)` and friends need.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterConf {
+    pub scheme: String,
+    pub client_port: String,
+    pub peer_port: String,
+    pub members: Vec<String>,
+    pub name_var: Option<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -46,6 +58,7 @@ impl<'a> Ctx<'a> {
             run_id,
             started,
             facts: std::sync::Arc::default(),
+            clusters: &[],
         }
     }
 }
@@ -474,9 +487,58 @@ fn call(func: &str, args: &[ir::Expr], cx: &Ctx<'_>) -> EvalResult {
             _ => return Err("not a cluster".into()),
         },
         "member" | "peer_url" | "client_url" | "member_name" | "initial_cluster" => {
-            return Err(format!(
-                "`{func}` needs the etcd runtime, which this build does not have yet"
-            ));
+            let Value::Cluster(c) = vals[0] else {
+                return Err("not a cluster".into());
+            };
+            let conf = cx
+                .clusters
+                .get(c)
+                .ok_or("the cluster's addressing is not known here")?;
+            let name_of = |h: &str| -> String {
+                conf.name_var
+                    .as_ref()
+                    .and_then(|v| cx.inventory.target(h).and_then(|t| t.vars.get(v).cloned()))
+                    .unwrap_or_else(|| h.to_string())
+            };
+            let url = |h: &str, port: &str| -> Result<String, String> {
+                let t = cx
+                    .inventory
+                    .target(h)
+                    .ok_or_else(|| format!("`{h}` is not in the inventory"))?;
+                let addr = if t.address.contains(':') && !t.address.starts_with('[') {
+                    format!("[{}]", t.address)
+                } else {
+                    t.address
+                };
+                Ok(format!("{}://{addr}:{port}", conf.scheme))
+            };
+            let host = match vals.get(1) {
+                Some(Value::Host(h)) => h.clone(),
+                _ => String::new(),
+            };
+            match func {
+                "member_name" => Value::Str(name_of(&host)),
+                "peer_url" => Value::Str(url(&host, &conf.peer_port)?),
+                "client_url" => Value::Str(url(&host, &conf.client_port)?),
+                "initial_cluster" => Value::Str(
+                    conf.members
+                        .iter()
+                        .map(|h| Ok(format!("{}={}", name_of(h), url(h, &conf.peer_port)?)))
+                        .collect::<Result<Vec<String>, String>>()?
+                        .join(","),
+                ),
+                _ => match cx.facts.get(c).cloned().flatten() {
+                    Some(Value::Record(m)) => match m.get("members") {
+                        Some(Value::List(ms)) => ms
+                            .iter()
+                            .find(|m| matches!(m, Value::Record(r) if r.get("host") == Some(&Value::Host(host.clone()))))
+                            .cloned()
+                            .ok_or_else(|| format!("no etcd member runs on `{host}`"))?,
+                        _ => return Err("the cluster's members are not known".into()),
+                    },
+                    _ => return Err("the facts of this cluster are not known here".into()),
+                },
+            }
         }
         other => {
             return Err(format!(

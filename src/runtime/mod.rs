@@ -209,6 +209,7 @@ struct Shared {
     journal: Option<crate::journal::Journal>,
     interrupted: std::sync::atomic::AtomicBool,
     facts: std::sync::Mutex<Arc<Vec<Option<Value>>>>,
+    cluster_confs: Vec<eval::ClusterConf>,
     /// Some step, option or wait reads cluster facts.
     uses_facts: bool,
 }
@@ -383,6 +384,7 @@ impl Shared {
                 .lock()
                 .map(|f| Arc::clone(&f))
                 .unwrap_or_default(),
+            clusters: &self.cluster_confs,
         }
     }
 
@@ -638,7 +640,7 @@ fn flow_any(
 /// Things this build cannot run yet, found before anything starts: etcd actions and the
 /// functions that need the etcd runtime. Cluster facts (`main.leader`...) are supported.
 pub fn unsupported(flow: &ir::Flow) -> Option<Refusal> {
-    let pred = |e: &ir::Expr| matches!(&e.kind, ExprKind::Call { func, .. } if matches!(*func, "member" | "peer_url" | "client_url" | "member_name" | "initial_cluster"));
+    let pred = |_: &ir::Expr| false;
     let action = |a: &ir::Action| matches!(a.kind, ActionKind::Etcd(_));
     flow_any(flow, &pred, &action).map(|step| Refusal {
         code: "etcd-runtime-unavailable",
@@ -647,11 +649,18 @@ pub fn unsupported(flow: &ir::Flow) -> Option<Refusal> {
     })
 }
 
+/// Reads facts: a field of a cluster, or `member(cluster, host)`, or a leader ordering.
+/// (`peer_url` and the other addressing functions come from the declaration: no etcd.)
 fn uses_facts(flow: &ir::Flow) -> bool {
-    flow_any(flow, &|e| matches!(e.kind, ExprKind::Cluster(_)), &|_| {
-        false
-    })
-    .is_some()
+    let reads = |e: &ir::Expr| match &e.kind {
+        ExprKind::Field { base, .. } => matches!(base.kind, ExprKind::Cluster(_)),
+        ExprKind::Call { func, .. } => matches!(
+            *func,
+            "member" | "leader_last" | "followers_first" | "leader_first"
+        ),
+        _ => false,
+    };
+    flow_any(flow, &reads, &|_| false).is_some()
 }
 
 fn has_confirm(stmts: &[ir::Stmt]) -> bool {
@@ -771,6 +780,50 @@ pub fn prepare(
         targets.push(t);
     }
     let uses_facts_flag = uses_facts(&flow);
+    let mut cluster_confs = Vec::new();
+    for c in &flow.clusters {
+        let cx = Ctx::global(
+            &params,
+            &hosts,
+            &inventory,
+            &binding_names,
+            &run_id,
+            &started,
+        );
+        let text = |k: &str, default: &str| -> Result<String, Refusal> {
+            match c.fields.get(k) {
+                Some(e) => eval::eval(e, &cx)
+                    .map(|v| v.to_text())
+                    .map_err(|m| Refusal {
+                        code: "invalid-param-value",
+                        message: format!("cluster `{}`: `{k}`: {m}", c.name),
+                        help: "fix the cluster declaration".into(),
+                    }),
+                None => Ok(default.to_string()),
+            }
+        };
+        let members = match c.fields.get("members").map(|e| eval::eval(e, &cx)) {
+            Some(Ok(Value::Hosts(h))) => h,
+            Some(Ok(Value::Host(h))) => vec![h],
+            _ => Vec::new(),
+        };
+        let scheme_default = if c.fields.contains_key("ca") {
+            "https"
+        } else {
+            "http"
+        };
+        cluster_confs.push(eval::ClusterConf {
+            scheme: text("scheme", scheme_default)?,
+            client_port: text("client_port", "2379")?,
+            peer_port: text("peer_port", "2380")?,
+            members,
+            name_var: c
+                .fields
+                .get("name_var")
+                .and_then(|e| eval::eval(e, &cx).ok())
+                .map(|v| v.to_text()),
+        });
+    }
     let journal = if plan_only {
         None
     } else if let Some(r) = &opts.resume {
@@ -806,6 +859,7 @@ pub fn prepare(
             journal,
             interrupted: std::sync::atomic::AtomicBool::new(false),
             facts: std::sync::Mutex::default(),
+            cluster_confs,
             uses_facts: uses_facts_flag,
         }),
         targets,

@@ -736,6 +736,11 @@ step facts on local {{
   }}
   run "echo {{{{ main.leader.name }}}} > {}"
 }}
+step addressing on members {{
+  assert peer_url(main, host) == "http://{{{{ host.address }}}}:2380" and client_url(main, host) == "http://{{{{ host.address }}}}:2379", "urls"
+  assert member_name(main, host) == host.name and member(main, host).name == host.name, "the member on this host"
+  assert initial_cluster(main) == "n1=http://10.213.12.11:2380,n2=http://10.213.12.12:2380,n3=http://10.213.12.13:2380", "initial cluster"
+}}
 step roll on members serial order: leader_last(main) {{
   run "date +%s%N > /etc/rolled"
 }}
