@@ -44,25 +44,17 @@ impl CheckArgs {
 
         let mut groups = None;
         if let Some(inv_path) = &self.inventory {
-            match std::fs::read_to_string(inv_path) {
-                Ok(text) => {
-                    let id = sources.add(inv_path.display().to_string(), inv_path, text);
-                    let (inv, mut d) = Inventory::parse(id, &sources);
+            match Inventory::load(inv_path, &mut sources) {
+                Ok((inv, mut d)) => {
                     // A broken inventory would make every group look missing: report it alone.
                     if !d.iter().any(Diagnostic::is_error) {
                         groups = Some(inv.group_names());
                     }
                     diags.append(&mut d);
                 }
-                Err(e) => {
+                Err(d) => {
                     usage = true;
-                    diags.push(
-                        Diagnostic::error(
-                            "file-not-found",
-                            format!("cannot read inventory `{}`: {e}", inv_path.display()),
-                        )
-                        .help("pass an Ansible inventory file with `-i`"),
-                    );
+                    diags.push(d);
                 }
             }
         }

@@ -20,20 +20,13 @@ pub(crate) struct InventoryArgs {
 impl InventoryArgs {
     pub(crate) fn run(self, color: bool) -> Exit {
         let mut sources = SourceMap::new();
-        let text = match std::fs::read_to_string(&self.inventory) {
-            Ok(t) => t,
-            Err(e) => {
-                let d = Diagnostic::error(
-                    "file-not-found",
-                    format!("cannot read inventory `{}`: {e}", self.inventory.display()),
-                )
-                .help("pass an Ansible inventory file with `-i`");
+        let (inv, diags) = match Inventory::load(&self.inventory, &mut sources) {
+            Ok(x) => x,
+            Err(d) => {
                 eprint!("{}", render::human(&[d], &sources, color));
                 return Exit::Usage;
             }
         };
-        let id = sources.add(self.inventory.display().to_string(), &self.inventory, text);
-        let (inv, diags) = Inventory::parse(id, &sources);
         if !diags.is_empty() {
             eprint!("{}", render::human(&diags, &sources, color));
             if diags.iter().any(Diagnostic::is_error) {

@@ -221,24 +221,13 @@ impl Invocation {
         let mut diags: Vec<Diagnostic> = Vec::new();
         let (params, mut pd) = param_args(&self.extra, self.vars.as_deref(), &mut sources);
         diags.append(&mut pd);
-        let inv_text = match std::fs::read_to_string(&self.inventory) {
-            Ok(t) => t,
-            Err(e) => {
-                let d = Diagnostic::error(
-                    "file-not-found",
-                    format!("cannot read inventory `{}`: {e}", self.inventory.display()),
-                )
-                .help("pass an Ansible inventory file with `-i`");
+        let (inventory, mut idiags) = match Inventory::load(&self.inventory, &mut sources) {
+            Ok(x) => x,
+            Err(d) => {
                 eprint!("{}", render::human(&[d], &sources, color));
                 return Exit::Usage.into();
             }
         };
-        let inv_id = sources.add(
-            self.inventory.display().to_string(),
-            &self.inventory,
-            inv_text,
-        );
-        let (inventory, mut idiags) = Inventory::parse(inv_id, &sources);
         let inv_ok = !idiags.iter().any(Diagnostic::is_error);
         diags.append(&mut idiags);
         // A local file wins; otherwise a stdlib flow of that name.

@@ -73,6 +73,23 @@ impl Inventory {
         (inv, diags)
     }
 
+    /// Read and parse an inventory file into the source map. `Err` is a usage error (the
+    /// file cannot be read); parse problems come back as diagnostics with the inventory.
+    pub fn load(
+        path: &std::path::Path,
+        sources: &mut SourceMap,
+    ) -> Result<(Inventory, Vec<Diagnostic>), Diagnostic> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Diagnostic::error(
+                "file-not-found",
+                format!("cannot read inventory `{}`: {e}", path.display()),
+            )
+            .help("pass an Ansible inventory file with `-i`")
+        })?;
+        let id = sources.add(path.display().to_string(), path, text);
+        Ok(Inventory::parse(id, sources))
+    }
+
     pub fn group_names(&self) -> BTreeSet<String> {
         let mut s: BTreeSet<String> = self.groups.keys().cloned().collect();
         s.insert("all".into());

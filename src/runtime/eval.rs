@@ -9,6 +9,7 @@ use crate::syntax::ast::{BinOp, UnaryOp};
 use crate::transport::agent::quote;
 
 /// What an expression can see.
+#[derive(Clone)]
 pub struct Ctx<'a> {
     pub params: &'a [Value],
     pub hosts: &'a [Value],

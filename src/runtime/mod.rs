@@ -736,16 +736,14 @@ pub fn prepare(
         };
         params.push(v);
     }
+    // Outside any host: host sets, step targets and cluster addressing see params only.
+    let base = Ctx::global(&params, &[], &inventory, &binding_names, &run_id, &started);
     let mut hosts = Vec::new();
     for h in &flow.hosts {
-        let cx = Ctx::global(
-            &params,
-            &hosts,
-            &inventory,
-            &binding_names,
-            &run_id,
-            &started,
-        );
+        let cx = Ctx {
+            hosts: &hosts,
+            ..base.clone()
+        };
         let v = eval::eval(&h.value, &cx).map_err(|m| Refusal {
             code: "unknown-inventory-group",
             message: format!("host set `{}`: {m}", h.name),
@@ -758,14 +756,10 @@ pub fn prepare(
         let t = match &s.targets {
             None => None,
             Some(e) => {
-                let cx = Ctx::global(
-                    &params,
-                    &hosts,
-                    &inventory,
-                    &binding_names,
-                    &run_id,
-                    &started,
-                );
+                let cx = Ctx {
+                    hosts: &hosts,
+                    ..base.clone()
+                };
                 match eval::eval(e, &cx).map_err(|m| Refusal {
                     code: "unknown-inventory-group",
                     message: format!("step `{}`: {m}", s.name),
@@ -782,14 +776,10 @@ pub fn prepare(
     let uses_facts_flag = uses_facts(&flow);
     let mut cluster_confs = Vec::new();
     for c in &flow.clusters {
-        let cx = Ctx::global(
-            &params,
-            &hosts,
-            &inventory,
-            &binding_names,
-            &run_id,
-            &started,
-        );
+        let cx = Ctx {
+            hosts: &hosts,
+            ..base.clone()
+        };
         let text = |k: &str, default: &str| -> Result<String, Refusal> {
             match c.fields.get(k) {
                 Some(e) => eval::eval(e, &cx)

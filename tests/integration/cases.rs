@@ -51,10 +51,8 @@ pub fn run_case(path: &Path) -> Outcome {
     diags.append(&mut pd);
     let mut groups = None;
     if let Some(inv) = inventory {
-        let text =
-            std::fs::read_to_string(&inv).unwrap_or_else(|e| panic!("{}: {e}", inv.display()));
-        let id = sources.add(inv.display().to_string(), &inv, text);
-        let (inv, mut d) = Inventory::parse(id, &sources);
+        let (inv, mut d) =
+            Inventory::load(&inv, &mut sources).unwrap_or_else(|d| panic!("{}", d.message));
         if !d.iter().any(|d| d.is_error()) {
             groups = Some(inv.group_names());
         }
