@@ -9,6 +9,7 @@ mod inventory;
 mod run;
 mod runs;
 mod sandbox;
+mod snapshot;
 mod stdlib;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -67,6 +68,8 @@ enum Command {
     Stdlib(stdlib::StdlibArgs),
     /// A local rehearsal cluster: hosts as network namespaces with sshd and etcd.
     Sandbox(sandbox::SandboxArgs),
+    /// Verify etcd snapshot files (`snapshot verify FILE...`).
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -124,6 +127,7 @@ where
         Command::Resume(a) => a.run(color),
         Command::Runs(a) => a.run().into(),
         Command::Stdlib(a) => a.run().into(),
+        Command::Snapshot(a) => a.run().into(),
     }
 }
 
