@@ -17,7 +17,7 @@ pub use cli::run;
 pub mod journal;
 pub mod report;
 pub mod runtime;
-pub mod snapshot;
 pub mod sandbox;
+pub mod snapshot;
 pub mod stdlib;
 pub mod transport;

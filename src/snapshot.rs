@@ -259,6 +259,7 @@ fn walk(db: &[u8]) -> Result<(i64, i64), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

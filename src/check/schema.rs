@@ -337,7 +337,7 @@ fn build_actions() -> Vec<ActionSpec> {
         req("name", t(Ty::Str), "the new member's name"),
         req("peer_url", t(Ty::Url), "its peer URL, with an explicit scheme"),
         a("voter", ArgTy::Flag, "add as a voting member directly (refused on 1- and 2-member clusters)"),
-    ], member.clone(), true));
+    ], rec(Record::MemberAdded), true));
     v.push(etcd(
         "etcd.member_promote",
         E::MemberPromote,
@@ -392,7 +392,8 @@ fn build_actions() -> Vec<ActionSpec> {
         req("peer_url", t(Ty::Url), "this member's peer URL"),
         req("initial_cluster", t(Ty::Str), "name=peer_url,... for every member"),
         req("token", t(Ty::Str), "a fresh initial-cluster token"),
-    ], Ty::NoneTy, true));
+        a("become", ArgTy::Flag, "run the restore through sudo"),
+    ], rec(Record::Restored), true));
     v.push(etcd(
         "etcd.defrag",
         E::Defrag,

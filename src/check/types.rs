@@ -43,10 +43,12 @@ pub enum Record {
     SnapshotInfo,
     Kv,
     HashKv,
+    MemberAdded,
+    Restored,
 }
 
 impl Record {
-    pub const ALL: [Record; 9] = [
+    pub const ALL: [Record; 11] = [
         Record::CommandResult,
         Record::FileResult,
         Record::HostInfo,
@@ -56,6 +58,8 @@ impl Record {
         Record::SnapshotInfo,
         Record::Kv,
         Record::HashKv,
+        Record::MemberAdded,
+        Record::Restored,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +73,8 @@ impl Record {
             Record::SnapshotInfo => "snapshot_info",
             Record::Kv => "kv",
             Record::HashKv => "hash_kv",
+            Record::MemberAdded => "member_added",
+            Record::Restored => "restore_result",
         }
     }
 
@@ -148,6 +154,21 @@ impl Record {
                 ("found", Bool),
                 ("mod_revision", Int),
                 ("version", Int),
+            ],
+            Self::MemberAdded => vec![
+                ("id", Str),
+                ("name", Str),
+                ("peer_urls", list(Url)),
+                ("learner", Bool),
+                ("initial_cluster", Str),
+                ("already", Bool),
+            ],
+            Self::Restored => vec![
+                ("sha256", Str),
+                ("revision", Int),
+                ("key_count", Int),
+                ("already", Bool),
+                ("note", Str),
             ],
             Self::HashKv => vec![
                 ("endpoint", Url),

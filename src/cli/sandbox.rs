@@ -18,9 +18,12 @@ enum SandboxCmd {
         /// Number of hosts.
         #[arg(long, default_value_t = 3)]
         hosts: usize,
-        /// Run an etcd 3.x member on every host (one cluster).
+        /// Run an etcd 3.x member on every host (one cluster), as an ICP static pod.
         #[arg(long)]
         etcd: bool,
+        /// Run etcd on the first K hosts only (the others are ready to join).
+        #[arg(long, value_name = "K", conflicts_with = "etcd")]
+        etcd_members: Option<usize>,
         /// Where the sandbox keeps its files.
         #[arg(long, default_value = ".etcdflow/sandbox")]
         dir: PathBuf,
@@ -46,9 +49,16 @@ impl SandboxArgs {
             SandboxCmd::Up {
                 hosts,
                 etcd,
+                etcd_members,
                 dir,
                 net,
-            } => sandbox::up(&dir, hosts, etcd, net).map(|s| {
+            } => sandbox::up(
+                &dir,
+                hosts,
+                etcd_members.unwrap_or(if etcd { hosts } else { 0 }),
+                net,
+            )
+            .map(|s| {
                 crate::out!("sandbox up: {} hosts in {}", s.hosts, s.dir.display());
                 crate::out!("  inventory:   {}", s.inventory().display());
                 crate::out!("  ssh config:  {}", s.ssh_config().display());

@@ -120,6 +120,11 @@ impl Inventory {
     }
 
     /// Hosts of a group, children included, in inventory order, without duplicates.
+    /// Every host name, in inventory order.
+    pub fn hosts(&self) -> impl Iterator<Item = &str> {
+        self.hosts.keys().map(String::as_str)
+    }
+
     pub fn group_hosts(&self, name: &str) -> Option<Vec<String>> {
         if name == "all" {
             return Some(self.hosts.keys().cloned().collect());

@@ -31,11 +31,14 @@ pub struct Ctx<'a> {
 /// A cluster's addressing, from its declaration: what `peer_url(c, host)` and friends need.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterConf {
+    pub name: String,
     pub scheme: String,
     pub client_port: String,
     pub peer_port: String,
     pub members: Vec<String>,
     pub name_var: Option<String>,
+    /// How the controller reaches it (`None` in a plan: nothing is read from disk).
+    pub conn: Option<crate::transport::etcd::Conf>,
 }
 
 impl<'a> Ctx<'a> {

@@ -13,7 +13,8 @@
 //!
 //! The runtime never prints; it sends [`events::Event`]s.
 
-pub mod eval;
+pub mod etcd;
+mod eval;
 pub mod events;
 pub mod plan;
 pub mod value;
@@ -210,6 +211,10 @@ struct Shared {
     interrupted: std::sync::atomic::AtomicBool,
     facts: std::sync::Mutex<Arc<Vec<Option<Value>>>>,
     cluster_confs: Vec<eval::ClusterConf>,
+    /// Per-cluster locks and membership-change serialization (by cluster index).
+    etcd: Vec<etcd::ClusterState>,
+    /// Snapshots verified in this run (inv. 9).
+    verified: std::sync::Mutex<Vec<etcd::Verified>>,
     /// Some step, option or wait reads cluster facts.
     uses_facts: bool,
 }
@@ -392,85 +397,22 @@ impl Shared {
     /// round of a `wait until:`).
     async fn refresh_facts(&self) -> Result<(), String> {
         let mut all = Vec::new();
-        for (i, c) in self.flow.clusters.iter().enumerate() {
-            let _ = i;
-            let cx = Ctx::global(
-                &self.params,
-                &self.hosts,
-                &self.inventory,
-                &self.binding_names,
-                &self.run_id,
-                &self.started,
-            );
-            if ["ca", "cert", "key", "user", "password"]
-                .iter()
-                .any(|k| c.fields.contains_key(k))
-            {
-                return Err(format!("cluster `{}`: TLS and authentication to etcd are not supported by this build yet", c.name));
-            }
-            if c.fields
-                .get("tunnel")
-                .map(|e| eval::eval(e, &cx))
-                .transpose()?
-                .is_some_and(|v| v.truthy())
-            {
-                return Err(format!("cluster `{}`: reaching etcd through SSH tunnels is not supported by this build yet", c.name));
-            }
-            let timeout = match c
-                .fields
-                .get("timeout")
-                .map(|e| eval::eval(e, &cx))
-                .transpose()?
-            {
-                Some(Value::Duration(ms)) => Duration::from_millis(ms),
-                _ => Duration::from_secs(5),
+        for c in &self.cluster_confs {
+            let Some(conn) = &c.conn else {
+                all.push(None);
+                continue;
             };
-            let scheme = c
-                .fields
-                .get("scheme")
-                .map(|e| eval::eval(e, &cx))
-                .transpose()?
-                .map_or_else(|| "http".to_string(), |v| v.to_text());
-            let port = c
-                .fields
-                .get("client_port")
-                .map(|e| eval::eval(e, &cx))
-                .transpose()?
-                .map_or_else(|| "2379".to_string(), |v| v.to_text());
-            let member_hosts: Vec<String> = match c
-                .fields
-                .get("members")
-                .map(|e| eval::eval(e, &cx))
-                .transpose()?
-            {
-                Some(Value::Hosts(h)) => h,
-                Some(Value::Host(h)) => vec![h],
-                _ => Vec::new(),
-            };
-            let endpoints: Vec<String> = match c
-                .fields
-                .get("endpoints")
-                .map(|e| eval::eval(e, &cx))
-                .transpose()?
-            {
-                Some(Value::List(xs)) => xs.iter().map(Value::to_text).collect(),
-                _ => member_hosts
-                    .iter()
-                    .filter_map(|h| self.inventory.target(h))
-                    .map(|t| format!("{scheme}://{}:{port}", t.address))
-                    .collect(),
-            };
-            if endpoints.is_empty() {
+            if conn.endpoints.is_empty() {
                 return Err(format!("cluster `{}` has no endpoints", c.name));
             }
-            let f = transport::etcd::facts(&endpoints, timeout)
+            let f = transport::etcd::facts(conn)
                 .await
                 .map_err(|e| format!("cluster `{}`: {e}", c.name))?;
             all.push(Some(facts_value(
                 &c.name,
                 &f,
-                &member_hosts,
-                &endpoints,
+                &c.members,
+                &conn.endpoints,
                 &self.inventory,
             )));
         }
@@ -637,18 +579,6 @@ fn flow_any(
         .map(|s| s.name.clone())
 }
 
-/// Things this build cannot run yet, found before anything starts: etcd actions and the
-/// functions that need the etcd runtime. Cluster facts (`main.leader`...) are supported.
-pub fn unsupported(flow: &ir::Flow) -> Option<Refusal> {
-    let pred = |_: &ir::Expr| false;
-    let action = |a: &ir::Action| matches!(a.kind, ActionKind::Etcd(_));
-    flow_any(flow, &pred, &action).map(|step| Refusal {
-        code: "etcd-runtime-unavailable",
-        message: format!("step `{step}` uses etcd actions, which this build cannot run yet"),
-        help: "`etcdflow plan` shows the flow; etcd facts (`cluster.leader`, `leader_last(...)`) work, etcd actions need the etcd runtime (a later release)".into(),
-    })
-}
-
 /// Reads facts: a field of a cluster, or `member(cluster, host)`, or a leader ordering.
 /// (`peer_url` and the other addressing functions come from the declaration: no etcd.)
 fn uses_facts(flow: &ir::Flow) -> bool {
@@ -694,9 +624,6 @@ pub fn prepare(
     events: Sender,
     plan_only: bool,
 ) -> Result<Prepared, Refusal> {
-    if let Some(r) = unsupported(&flow).filter(|_| !plan_only) {
-        return Err(r);
-    }
     let needs_answer = flow.steps.iter().any(|s| has_confirm(&s.body));
     if needs_answer && !opts.yes && opts.prompter.is_none() && !plan_only {
         return Err(Refusal {
@@ -802,9 +729,81 @@ pub fn prepare(
         } else {
             "http"
         };
+        let refuse = |m: String| Refusal {
+            code: "cluster-unreachable",
+            message: format!("cluster `{}`: {m}", c.name),
+            help: "fix the cluster declaration or the files it names".into(),
+        };
+        let value = |k: &str| -> Result<Option<Value>, Refusal> {
+            c.fields
+                .get(k)
+                .map(|e| eval::eval(e, &cx))
+                .transpose()
+                .map_err(|m| refuse(format!("`{k}`: {m}")))
+        };
+        let scheme = text("scheme", scheme_default)?;
+        let client_port = text("client_port", "2379")?;
+        if value("tunnel")?.is_some_and(|v| v.truthy()) && !plan_only {
+            return Err(Refusal {
+                code: "etcd-tunnel-unsupported",
+                message: format!("cluster `{}` asks for an SSH tunnel to its endpoints, which this build cannot open", c.name),
+                help: "run etcdflow from a machine that reaches the client port, or remove `tunnel:`".into(),
+            });
+        }
+        let endpoints: Vec<String> = match value("endpoints")? {
+            Some(Value::List(xs)) => xs.iter().map(Value::to_text).collect(),
+            _ => members
+                .iter()
+                .filter_map(|h| inventory.target(h))
+                .map(|t| {
+                    let a = if t.address.contains(':') {
+                        format!("[{}]", t.address)
+                    } else {
+                        t.address.clone()
+                    };
+                    format!("{scheme}://{a}:{client_port}")
+                })
+                .collect(),
+        };
+        let read = |k: &str| -> Result<Option<Vec<u8>>, Refusal> {
+            match value(k)? {
+                None => Ok(None),
+                Some(v) if plan_only => Ok(Some(v.to_text().into_bytes())),
+                Some(v) => {
+                    let p = opts.flow_dir.join(v.to_text());
+                    std::fs::read(&p)
+                        .map(Some)
+                        .map_err(|e| refuse(format!("`{k}`: cannot read {}: {e}", p.display())))
+                }
+            }
+        };
+        let identity = match (read("cert")?, read("key")?) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err(refuse("`cert` and `key` go together".into())),
+        };
+        let auth = match (value("user")?, value("password")?) {
+            (Some(u), Some(Value::Secret(p))) => Some((u.to_text(), p.expose().to_string())),
+            (Some(u), None) => Some((u.to_text(), String::new())),
+            (None, None) => None,
+            _ => return Err(refuse("`password` needs `user`".into())),
+        };
+        let timeout = match value("timeout")? {
+            Some(Value::Duration(ms)) => Duration::from_millis(ms),
+            _ => Duration::from_secs(5),
+        };
+        let conn = transport::etcd::Conf {
+            name: c.name.clone(),
+            endpoints,
+            timeout,
+            ca: read("ca")?,
+            identity,
+            auth,
+        };
         cluster_confs.push(eval::ClusterConf {
-            scheme: text("scheme", scheme_default)?,
-            client_port: text("client_port", "2379")?,
+            name: c.name.clone(),
+            scheme,
+            client_port,
             peer_port: text("peer_port", "2380")?,
             members,
             name_var: c
@@ -812,6 +811,7 @@ pub fn prepare(
                 .get("name_var")
                 .and_then(|e| eval::eval(e, &cx).ok())
                 .map(|v| v.to_text()),
+            conn: Some(conn),
         });
     }
     let journal = if plan_only {
@@ -849,7 +849,12 @@ pub fn prepare(
             journal,
             interrupted: std::sync::atomic::AtomicBool::new(false),
             facts: std::sync::Mutex::default(),
+            etcd: cluster_confs
+                .iter()
+                .map(|_| etcd::ClusterState::default())
+                .collect(),
             cluster_confs,
+            verified: std::sync::Mutex::default(),
             uses_facts: uses_facts_flag,
         }),
         targets,
@@ -885,6 +890,13 @@ const LOCAL: &str = "local";
 
 /// Run a prepared flow. Returns the final status (also sent as `RunDone`).
 pub async fn run(prep: Prepared) -> RunStatus {
+    let sh = Arc::clone(&prep.shared);
+    let status = run_inner(prep).await;
+    etcd::release_locks(&sh).await;
+    status
+}
+
+async fn run_inner(prep: Prepared) -> RunStatus {
     use crate::journal::Record;
     let sh = prep.shared;
     let t0 = Instant::now();
@@ -1051,6 +1063,22 @@ pub async fn run(prep: Prepared) -> RunStatus {
             }
         }
     }
+    // One operator per cluster (inv. 19): a local lock file for every cluster the flow
+    // acts on, and a lease lock in etcd for those it changes through the API.
+    let mut _local_locks = Vec::new();
+    if !refused {
+        match etcd::take_locks(&sh).await {
+            Ok(files) => _local_locks = files,
+            Err(m) => {
+                send(Event::Log {
+                    step: String::new(),
+                    host: LOCAL.into(),
+                    message: m,
+                });
+                refused = true;
+            }
+        }
+    }
     if refused {
         for (_, s) in states {
             s.conn.close().await;
@@ -1077,6 +1105,15 @@ pub async fn run(prep: Prepared) -> RunStatus {
     let mut failed_at: Option<usize> = None;
     let mut interrupted = false;
     for (i, step) in sh.flow.steps.iter().enumerate().skip(first) {
+        if etcd::lock_lost(&sh).await {
+            sh.interrupted
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            send(Event::Log {
+                step: step.name.clone(),
+                host: LOCAL.into(),
+                message: "the cluster lock's lease was lost (inv. 19): no new work starts; `etcdflow resume` once the cluster is yours again".into(),
+            });
+        }
         if sh.interrupted() {
             interrupted = true;
             break;
@@ -1698,7 +1735,10 @@ fn action_label(a: &ir::Action) -> &'static str {
         ActionKind::Fail => "fail",
         ActionKind::Confirm => "confirm",
         ActionKind::Log => "log",
-        ActionKind::Etcd(_) => "etcd",
+        ActionKind::Etcd(_) => crate::check::schema::actions()
+            .iter()
+            .find(|s| s.kind == a.kind)
+            .map_or("etcd", |s| s.verb),
     }
 }
 
@@ -1742,9 +1782,19 @@ async fn action(
             Some(Value::Int(n)) => i32::try_from(n).ok(),
             _ => None,
         };
-        let detail = match (&r, field("sha256")) {
-            (Err(Fail(m)), _) => Some(m.clone()),
-            (Ok(_), Some(sha)) => Some(format!("sha256 {}", sha.to_text())),
+        // The identities an action created go to the journal (inv. 18).
+        let detail = match (&r, field("sha256"), field("id")) {
+            (Err(Fail(m)), _, _) => Some(m.clone()),
+            (Ok(_), Some(sha), _) => Some(match field("revision") {
+                Some(rev) => format!(
+                    "sha256 {} revision {} keys {}",
+                    sha.to_text(),
+                    rev.to_text(),
+                    field("key_count").map(|k| k.to_text()).unwrap_or_default()
+                ),
+                None => format!("sha256 {}", sha.to_text()),
+            }),
+            (Ok(_), None, Some(id)) => Some(format!("member id {}", id.to_text())),
             _ => None,
         };
         sh.journal(Record::ActionEnd {
@@ -2242,10 +2292,12 @@ async fn action_inner(
             }
             (Value::None, None, false)
         }
-        ActionKind::Etcd(_) => {
-            return Err(Fail(
-                "etcd actions need the etcd runtime, which this build does not have yet".into(),
-            ))
+        ActionKind::Etcd(op) => {
+            let h = etcd::Host {
+                name: &hs.name,
+                conn: &mut hs.conn,
+            };
+            etcd::action(sh, op, a, &cx, h, timeout, become_user.clone()).await?
         }
     };
     let _ = sh.events.send(Event::ActionDone {

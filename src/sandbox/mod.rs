@@ -49,7 +49,8 @@ fn script(args: &[&str]) -> Result<String, String> {
 }
 
 /// Bring up `hosts` hosts in `dir` on subnet `10.213.<net>.0/24`.
-pub fn up(dir: &Path, hosts: usize, etcd: bool, net: u8) -> Result<Sandbox, String> {
+/// Start `hosts` hosts; the first `etcd` of them run an etcd member (one cluster).
+pub fn up(dir: &Path, hosts: usize, etcd: usize, net: u8) -> Result<Sandbox, String> {
     if !(1..=50).contains(&hosts) {
         return Err("a sandbox has 1 to 50 hosts".into());
     }
@@ -58,7 +59,7 @@ pub fn up(dir: &Path, hosts: usize, etcd: bool, net: u8) -> Result<Sandbox, Stri
         "up",
         &d,
         &hosts.to_string(),
-        if etcd { "1" } else { "0" },
+        &etcd.min(hosts).to_string(),
         &net.to_string(),
     ])
     .inspect_err(|_| {

@@ -16,6 +16,77 @@ dir=$2
 
 die() { echo "sandbox: $*" >&2; exit 1; }
 
+# The stand-ins for ICP's services, written once per sandbox and installed in each host.
+standins() {
+  cat > "$1/systemctl" <<'SH'
+#!/bin/sh
+# etcdflow sandbox stand-in for systemctl: the kubelet and docker units only.
+act=$1; unit=${2%.service}
+case "$unit" in
+kubelet)
+  case "$act" in
+  start|restart) touch /run/kubelet.active ;;
+  stop) rm -f /run/kubelet.active ;;
+  is-active) if [ -e /run/kubelet.active ]; then echo active; else echo inactive; exit 3; fi ;;
+  *) echo "systemctl (sandbox): cannot $act kubelet" >&2; exit 1 ;;
+  esac ;;
+docker)
+  case "$act" in
+  restart|stop)
+    # Stopping docker stops every container: the kubelet stand-in kills the pods.
+    touch /run/docker.restart
+    for _ in $(seq 1 300); do [ -e /run/docker.restart ] || exit 0; sleep 0.1; done
+    echo "systemctl (sandbox): docker did not stop its containers" >&2; exit 1 ;;
+  start) ;;
+  is-active) echo active ;;
+  *) echo "systemctl (sandbox): cannot $act docker" >&2; exit 1 ;;
+  esac ;;
+*) echo "systemctl (sandbox): unknown unit $unit" >&2; exit 5 ;;
+esac
+SH
+  cat > "$1/kubelet-standin" <<'SH'
+#!/bin/bash
+# etcdflow sandbox stand-in for ICP's kubelet: while kubelet is active, runs the static
+# pod /etc/cfc/pods/etcd.json (its "command") and stops it when the manifest goes away.
+h=$1; pid=
+stop() {
+  if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  fi
+  pid=
+}
+while :; do
+  if [ -e /run/docker.restart ]; then stop; rm -f /run/docker.restart; fi
+  if [ -e /run/kubelet.active ]; then
+    if [ -e /etc/cfc/pods/etcd.json ]; then
+      if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+        mapfile -t args < <(tr -d '\n' < /etc/cfc/pods/etcd.json | sed -n 's/.*"command": *\[ *"\(.*\)" *\].*/\1/p' | sed 's/", *"/\n/g')
+        if [ "${#args[@]}" -gt 0 ]; then
+          echo "kubelet: starting etcd: ${args[*]}"
+          setsid "${args[@]}" >>"$h/etcd.log" 2>&1 </dev/null &
+          pid=$!; echo "$pid" > "$h/etcd.pid"
+          sleep 1
+        fi
+      fi
+    elif [ -n "$pid" ]; then
+      echo "kubelet: etcd.json is gone, stopping etcd"; stop
+    fi
+  fi
+  sleep 0.2
+done
+SH
+  chmod 0755 "$1/systemctl" "$1/kubelet-standin"
+}
+
+# A static pod manifest for etcd, as ICP's /etc/cfc/pods/etcd.json (client on 2379 and
+# on ICP's 4001).
+manifest() {
+  local i=$1 ip=$2 cluster=$3
+  printf '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "etcd", "namespace": "kube-system"},\n'
+  printf ' "spec": {"hostNetwork": true, "containers": [{"name": "etcd", "command": ["etcd", "--name", "n%s", "--data-dir", "/var/lib/etcd", "--listen-client-urls", "http://%s:2379,http://%s:4001,http://127.0.0.1:2379", "--advertise-client-urls", "http://%s:2379", "--listen-peer-urls", "http://%s:2380", "--initial-advertise-peer-urls", "http://%s:2380", "--initial-cluster", "%s", "--initial-cluster-token", "etcdflow-sandbox", "--initial-cluster-state", "new"]}]}}\n' "$i" "$ip" "$ip" "$ip" "$ip" "$ip" "$cluster"
+}
+
 host_setup() {
   # Runs inside the host's network namespace, in a new mount + UTS namespace.
   local i=$1 dir=$2 etcd=$3 cluster=$4 ip=$5
@@ -37,14 +108,15 @@ host_setup() {
   cp "$dir/id_ed25519.pub" /root/.ssh/authorized_keys
   chmod 600 /root/.ssh/authorized_keys
   printf '%s\n' "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" > /root/.profile
-  if [ "$etcd" = 1 ]; then
-    setsid etcd --name "n$i" --data-dir /var/lib/etcd/default \
-      --listen-client-urls "http://$ip:2379,http://127.0.0.1:2379" --advertise-client-urls "http://$ip:2379" \
-      --listen-peer-urls "http://$ip:2380" --initial-advertise-peer-urls "http://$ip:2380" \
-      --initial-cluster "$cluster" --initial-cluster-token etcdflow-sandbox --initial-cluster-state new \
-      >"$h/etcd.log" 2>&1 </dev/null &
-    echo $! > "$h/etcd.pid"
+  # ICP stand-ins: `systemctl` for kubelet and docker, and a kubelet that runs the
+  # static pod /etc/cfc/pods/etcd.json (its "command") while kubelet is active.
+  install -m 0755 "$dir/bin/systemctl" /usr/local/bin/systemctl
+  install -m 0755 "$dir/bin/kubelet-standin" /usr/local/bin/kubelet-standin
+  touch /run/kubelet.active
+  if [ "$i" -le "$etcd" ]; then
+    manifest "$i" "$ip" "$cluster" > /etc/cfc/pods/etcd.json
   fi
+  setsid /usr/local/bin/kubelet-standin "$h" >>"$h/kubelet.log" 2>&1 </dev/null &
   exec /usr/sbin/sshd -D -e -f "$h/sshd_config" 2>>"$h/sshd.log"
 }
 
@@ -54,7 +126,7 @@ up)
   [ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
   for t in ip unshare ssh-keygen; do command -v $t >/dev/null || die "missing $t"; done
   [ -x /usr/sbin/sshd ] || die "missing /usr/sbin/sshd (install openssh-server)"
-  if [ "$etcd" = 1 ]; then command -v etcd >/dev/null || die "missing etcd (install etcd-server)"; fi
+  if [ "$etcd" -gt 0 ]; then command -v etcd >/dev/null || die "missing etcd (install etcd-server)"; fi
   [ -e "$dir/state" ] && die "a sandbox already runs in $dir: run 'etcdflow sandbox down' first"
   # Leftovers of a sandbox on this subnet: refuse if any of its hosts still runs a
   # process, otherwise clear them (a crashed test run leaves such stale namespaces).
@@ -74,7 +146,9 @@ up)
   ip addr add "$prefix.1/24" dev "$br" 2>/dev/null || true
   ip link set "$br" up
   cluster=""
-  for i in $(seq 1 "$n"); do cluster="${cluster:+$cluster,}n$i=http://$prefix.$((10 + i)):2380"; done
+  for i in $(seq 1 "$etcd"); do cluster="${cluster:+$cluster,}n$i=http://$prefix.$((10 + i)):2380"; done
+  mkdir -p "$dir/bin"
+  standins "$dir/bin"
   {
     echo "net=$net"; echo "bridge=$br"; echo "hosts=$n"; echo "etcd=$etcd"
   } > "$dir/state"
@@ -111,7 +185,7 @@ CFG
     echo "$ns" > "$h/netns"
     echo "$ip" > "$h/address"
     ip netns exec "$ns" unshare --mount --uts --propagation private \
-      bash -c "$(declare -f host_setup); host_setup $i '$dir' $etcd '$cluster' $ip" </dev/null >/dev/null 2>>"$h/setup.log" &
+      bash -c "$(declare -f manifest host_setup); host_setup $i '$dir' $etcd '$cluster' $ip" </dev/null >/dev/null 2>>"$h/setup.log" &
     echo $! > "$h/launcher.pid"
   done
   # Ready when every sshd has written its pid file (it does so once it listens).
@@ -122,7 +196,7 @@ CFG
     sleep 0.05
   done
   [ "$ready" = "$n" ] || { cat "$dir"/n*/setup.log "$dir"/n*/sshd.log >&2 2>/dev/null || true; die "only $ready of $n sshd started"; }
-  if [ "$etcd" = 1 ]; then
+  if [ "$etcd" -gt 0 ]; then
     for _ in $(seq 1 200); do
       ETCDCTL_API=3 etcdctl --endpoints "http://$prefix.11:2379" endpoint health >/dev/null 2>&1 && break
       sleep 0.1
@@ -149,7 +223,10 @@ CFG
     for i in $(seq 1 "$n"); do echo "n$i ansible_host=$prefix.$((10 + i)) ansible_user=root"; done
     echo
     echo "[master:children]"; echo "sandbox"
-    if [ "$etcd" = 1 ]; then echo; echo "[etcd:children]"; echo "sandbox"; fi
+    if [ "$etcd" -gt 0 ]; then
+      echo; echo "[etcd]"
+      for i in $(seq 1 "$etcd"); do echo "n$i"; done
+    fi
   } > "$dir/inventory"
   echo "$dir"
   ;;

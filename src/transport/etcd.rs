@@ -51,46 +51,119 @@ pub struct Facts {
     pub revision: i64,
 }
 
-fn options(timeout: Duration) -> ConnectOptions {
-    ConnectOptions::new()
-        .with_connect_timeout(timeout)
-        .with_timeout(timeout)
+/// How to reach one cluster: its client URLs, deadline, TLS material and credentials,
+/// resolved from the flow's `cluster` declaration before the run starts.
+#[derive(Clone)]
+pub struct Conf {
+    pub name: String,
+    pub endpoints: Vec<String>,
+    pub timeout: Duration,
+    /// CA certificate, and client certificate + key (PEM, read on the controller).
+    pub ca: Option<Vec<u8>>,
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
+    /// User and password: the password only ever reaches `ConnectOptions::with_user`
+    /// (SAFETY.md inv. 24) and is redacted from `Debug`.
+    pub auth: Option<(String, String)>,
 }
 
-/// Gather the facts of the cluster reachable at `endpoints`.
-pub async fn facts(endpoints: &[String], timeout: Duration) -> Result<Facts, String> {
-    let mut client =
-        tokio::time::timeout(timeout, Client::connect(endpoints, Some(options(timeout))))
-            .await
-            .map_err(|_| {
-                format!(
-                    "no etcd endpoint answered within {timeout:?} ({})",
-                    endpoints.join(", ")
-                )
-            })?
-            .map_err(|e| format!("cannot reach etcd at {}: {e}", endpoints.join(", ")))?;
-    // Linearizable read first: the member list that follows is not stale (inv. 8).
-    let barrier = client
-        .get("etcdflow/barrier", None)
+impl std::fmt::Debug for Conf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conf")
+            .field("name", &self.name)
+            .field("endpoints", &self.endpoints)
+            .field("timeout", &self.timeout)
+            .field("tls", &self.ca.is_some())
+            .field("user", &self.auth.as_ref().map(|a| &a.0))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Conf {
+    /// Every client has a connect timeout, a request timeout and keep-alive
+    /// (SAFETY.md inv. 16: they all default to none).
+    fn options(&self) -> ConnectOptions {
+        let mut o = ConnectOptions::new()
+            .with_connect_timeout(self.timeout)
+            .with_timeout(self.timeout)
+            .with_keep_alive(Duration::from_secs(2), self.timeout);
+        if self.ca.is_some() || self.identity.is_some() {
+            let mut tls = etcd_client::TlsOptions::new();
+            if let Some(ca) = &self.ca {
+                tls = tls.ca_certificate(etcd_client::Certificate::from_pem(ca));
+            }
+            if let Some((cert, key)) = &self.identity {
+                tls = tls.identity(etcd_client::Identity::from_pem(cert, key));
+            }
+            o = o.with_tls(tls);
+        }
+        if let Some((u, p)) = &self.auth {
+            o = o.with_user(u.clone(), p.clone());
+        }
+        o
+    }
+
+    async fn connect_to(&self, endpoints: &[String]) -> Result<Client, String> {
+        tokio::time::timeout(
+            self.timeout,
+            Client::connect(endpoints, Some(self.options())),
+        )
         .await
-        .map_err(|e| format!("linearizable read failed: {e}"))?;
+        .map_err(|_| {
+            format!(
+                "no etcd endpoint answered within {:?} ({})",
+                self.timeout,
+                endpoints.join(", ")
+            )
+        })?
+        .map_err(|e| format!("cannot reach etcd at {}: {e}", endpoints.join(", ")))
+    }
+
+    /// A client balanced over every endpoint: for key-value reads and writes only.
+    pub async fn client(&self) -> Result<Client, String> {
+        self.connect_to(&self.endpoints).await
+    }
+
+    /// A client connected to one member alone (SAFETY.md inv. 8: status, defragment,
+    /// snapshot, hash_kv, alarms and move-leader go to one chosen member).
+    pub async fn one(&self, endpoint: &str) -> Result<Client, String> {
+        self.connect_to(&[endpoint.to_string()]).await
+    }
+
+    /// Run `f` within the request deadline.
+    pub async fn deadline<T, F>(&self, what: &str, f: F) -> Result<T, String>
+    where
+        F: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(format!("{what}: {e}")),
+            Err(_) => Err(format!("{what}: no answer within {:?}", self.timeout)),
+        }
+    }
+}
+
+fn member(m: &etcd_client::Member) -> Member {
+    Member {
+        id: m.id(),
+        name: m.name().to_string(),
+        peer_urls: m.peer_urls().to_vec(),
+        client_urls: m.client_urls().to_vec(),
+        learner: m.is_learner(),
+    }
+}
+
+/// Gather the facts of the cluster.
+pub async fn facts(conf: &Conf) -> Result<Facts, String> {
+    let mut client = conf.client().await?;
+    let timeout = conf.timeout;
+    // Linearizable read first: the member list that follows is not stale (inv. 8).
+    let barrier = conf
+        .deadline("linearizable read", client.get("etcdflow/barrier", None))
+        .await?;
     let revision = barrier.header().map_or(0, |h| h.revision());
     let cluster_id = barrier.header().map_or(0, |h| h.cluster_id());
-    let list = client
-        .member_list()
-        .await
-        .map_err(|e| format!("member list failed: {e}"))?;
-    let members: Vec<Member> = list
-        .members()
-        .iter()
-        .map(|m| Member {
-            id: m.id(),
-            name: m.name().to_string(),
-            peer_urls: m.peer_urls().to_vec(),
-            client_urls: m.client_urls().to_vec(),
-            learner: m.is_learner(),
-        })
-        .collect();
+    let list = conf.deadline("member list", client.member_list()).await?;
+    let members: Vec<Member> = list.members().iter().map(member).collect();
     let mut status = Vec::new();
     let mut health = Vec::new();
     let mut leader = None;
@@ -100,8 +173,8 @@ pub async fn facts(endpoints: &[String], timeout: Duration) -> Result<Facts, Str
         };
         let t0 = Instant::now();
         let one = async {
-            let mut c = Client::connect([ep.as_str()], Some(options(timeout))).await?;
-            c.status().await
+            let mut c = conf.one(ep).await?;
+            c.status().await.map_err(|e| e.to_string())
         };
         match tokio::time::timeout(timeout, one).await {
             Ok(Ok(s)) => {
@@ -151,4 +224,364 @@ pub async fn facts(endpoints: &[String], timeout: Duration) -> Result<Facts, Str
         cluster_id,
         revision,
     })
+}
+
+/// Add a member (as a learner unless `voter`); returns it and the member list the
+/// response carries (a joining member's `--initial-cluster` comes from it, inv. 6).
+pub async fn member_add(
+    conf: &Conf,
+    peer_url: &str,
+    voter: bool,
+) -> Result<(Member, Vec<Member>), String> {
+    let mut c = conf.client().await?;
+    let opts = (!voter).then(|| etcd_client::MemberAddOptions::new().with_is_learner());
+    let r = conf
+        .deadline("member add", c.member_add([peer_url], opts))
+        .await?;
+    let m = r
+        .member()
+        .map(member)
+        .ok_or("member add: the response names no member")?;
+    Ok((m, r.member_list().iter().map(member).collect()))
+}
+
+pub async fn member_promote(conf: &Conf, id: u64) -> Result<(), String> {
+    let mut c = conf.client().await?;
+    conf.deadline("member promote", c.member_promote(id))
+        .await
+        .map(|_| ())
+}
+
+pub async fn member_remove(conf: &Conf, id: u64) -> Result<(), String> {
+    let mut c = conf.client().await?;
+    conf.deadline("member remove", c.member_remove(id))
+        .await
+        .map(|_| ())
+}
+
+/// Move leadership: the request must reach the current leader itself.
+pub async fn move_leader(conf: &Conf, leader_endpoint: &str, to: u64) -> Result<(), String> {
+    let mut c = conf.one(leader_endpoint).await?;
+    conf.deadline("move leader", c.move_leader(to))
+        .await
+        .map(|_| ())
+}
+
+/// What a saved snapshot was taken from.
+#[derive(Clone, Debug)]
+pub struct Saved {
+    pub revision: i64,
+    pub bytes: u64,
+}
+
+/// Stream a snapshot from one member into `path`: written to `path.part`, read until
+/// the stream ends, fsync'd, renamed, the directory fsync'd (SAFETY.md inv. 9). Each
+/// message must arrive within the request timeout; the whole stream within `budget`.
+pub async fn snapshot_save(
+    conf: &Conf,
+    endpoint: &str,
+    path: &std::path::Path,
+    budget: Duration,
+) -> Result<Saved, String> {
+    use tokio::io::AsyncWriteExt;
+    let mut c = conf.one(endpoint).await?;
+    // The revision the snapshot holds at least: read from the same member first.
+    let head = conf
+        .deadline(
+            "snapshot revision",
+            c.get(
+                "etcdflow/barrier",
+                Some(etcd_client::GetOptions::new().with_count_only()),
+            ),
+        )
+        .await?;
+    let revision = head.header().map_or(0, |h| h.revision());
+    let part = path.with_extension(match path.extension() {
+        Some(e) => format!("{}.part", e.to_string_lossy()),
+        None => "part".into(),
+    });
+    let mut f = tokio::fs::File::create(&part)
+        .await
+        .map_err(|e| format!("cannot create {}: {e}", part.display()))?;
+    let t0 = Instant::now();
+    let mut stream = conf.deadline("snapshot", c.snapshot()).await?;
+    let mut bytes = 0u64;
+    let result: Result<(), String> = async {
+        loop {
+            if t0.elapsed() > budget {
+                return Err(format!("snapshot stream exceeded its budget of {budget:?}"));
+            }
+            match conf.deadline("snapshot stream", stream.message()).await? {
+                Some(m) => {
+                    f.write_all(m.blob())
+                        .await
+                        .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+                    bytes += m.blob().len() as u64;
+                }
+                None => break,
+            }
+        }
+        f.sync_all()
+            .await
+            .map_err(|e| format!("cannot fsync {}: {e}", part.display()))?;
+        Ok(())
+    }
+    .await;
+    drop(f);
+    if let Err(e) = result {
+        let _ = tokio::fs::remove_file(&part).await;
+        return Err(e);
+    }
+    tokio::fs::rename(&part, path)
+        .await
+        .map_err(|e| format!("cannot rename {} into place: {e}", part.display()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = tokio::fs::File::open(dir).await {
+            let _ = d.sync_all().await;
+        }
+    }
+    Ok(Saved { revision, bytes })
+}
+
+/// Write a key; with `fence` (the run's lock revision) only while the lock key still has
+/// that create revision (SAFETY.md inv. 19: etcdflow's writes are fenced).
+pub async fn put(conf: &Conf, key: &str, value: &str, fence: Option<i64>) -> Result<i64, String> {
+    use etcd_client::{Compare, CompareOp, Txn, TxnOp};
+    let mut c = conf.client().await?;
+    let Some(rev) = fence else {
+        let r = conf.deadline("put", c.put(key, value, None)).await?;
+        return Ok(r.header().map_or(0, |h| h.revision()));
+    };
+    let txn = Txn::new()
+        .when([Compare::create_revision(LOCK_KEY, CompareOp::Equal, rev)])
+        .and_then([TxnOp::put(key, value, None)]);
+    let r = conf.deadline("put", c.txn(txn)).await?;
+    if !r.succeeded() {
+        return Err("put refused: the run no longer holds the cluster lock (inv. 19)".into());
+    }
+    Ok(r.header().map_or(0, |h| h.revision()))
+}
+
+/// A key's value, its mod revision and version (`None`: absent).
+pub async fn get(conf: &Conf, key: &str) -> Result<Option<(String, i64, i64)>, String> {
+    let mut c = conf.client().await?;
+    let r = conf.deadline("get", c.get(key, None)).await?;
+    Ok(r.kvs().first().map(|kv| {
+        (
+            String::from_utf8_lossy(kv.value()).into_owned(),
+            kv.mod_revision(),
+            kv.version(),
+        )
+    }))
+}
+
+/// Keys under a prefix (`""`: all keys), counted by the server.
+pub async fn count(conf: &Conf, prefix: &str) -> Result<i64, String> {
+    let mut c = conf.client().await?;
+    let opts = etcd_client::GetOptions::new().with_count_only();
+    let opts = if prefix.is_empty() {
+        opts.with_all_keys()
+    } else {
+        opts.with_prefix()
+    };
+    let r = conf.deadline("count", c.get(prefix, Some(opts))).await?;
+    Ok(r.count())
+}
+
+pub async fn delete(
+    conf: &Conf,
+    key: &str,
+    prefix: bool,
+    fence: Option<i64>,
+) -> Result<i64, String> {
+    use etcd_client::{Compare, CompareOp, Txn, TxnOp, TxnOpResponse};
+    let mut c = conf.client().await?;
+    let opts = prefix.then(|| etcd_client::DeleteOptions::new().with_prefix());
+    let Some(rev) = fence else {
+        let r = conf.deadline("delete", c.delete(key, opts)).await?;
+        return Ok(r.deleted());
+    };
+    let txn = Txn::new()
+        .when([Compare::create_revision(LOCK_KEY, CompareOp::Equal, rev)])
+        .and_then([TxnOp::delete(key, opts)]);
+    let r = conf.deadline("delete", c.txn(txn)).await?;
+    if !r.succeeded() {
+        return Err("delete refused: the run no longer holds the cluster lock (inv. 19)".into());
+    }
+    Ok(r.op_responses()
+        .into_iter()
+        .map(|o| match o {
+            TxnOpResponse::Delete(d) => d.deleted(),
+            _ => 0,
+        })
+        .sum())
+}
+
+pub async fn defrag(conf: &Conf, endpoint: &str) -> Result<(), String> {
+    let mut c = conf.one(endpoint).await?;
+    // Defragmenting a large member takes longer than a request: allow ten deadlines.
+    match tokio::time::timeout(conf.timeout * 10, c.defragment()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("defragment {endpoint}: {e}")),
+        Err(_) => Err(format!(
+            "defragment {endpoint}: no answer within {:?}",
+            conf.timeout * 10
+        )),
+    }
+}
+
+/// Active alarms as (member id, "NOSPACE" | "CORRUPT").
+pub async fn alarms(conf: &Conf) -> Result<Vec<(u64, String)>, String> {
+    use etcd_client::{AlarmAction, AlarmType};
+    let mut c = conf.client().await?;
+    let r = conf
+        .deadline(
+            "alarm list",
+            c.alarm(AlarmAction::Get, AlarmType::None, None),
+        )
+        .await?;
+    Ok(r.alarms()
+        .iter()
+        .map(|a| {
+            let t = match a.alarm() {
+                AlarmType::Nospace => "NOSPACE",
+                AlarmType::Corrupt => "CORRUPT",
+                AlarmType::None => "NONE",
+            };
+            (a.member_id(), t.to_string())
+        })
+        .collect())
+}
+
+/// Disarm one member's NOSPACE alarm (a CORRUPT alarm is never disarmed: inv. 13).
+pub async fn disarm_nospace(conf: &Conf, member_id: u64) -> Result<(), String> {
+    use etcd_client::{AlarmAction, AlarmOptions, AlarmType};
+    let mut c = conf.client().await?;
+    let mut o = AlarmOptions::new();
+    o.with_member(member_id);
+    conf.deadline(
+        "alarm disarm",
+        c.alarm(AlarmAction::Deactivate, AlarmType::Nospace, Some(o)),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// (hash, revision it was computed at, compact revision) of one member.
+pub async fn hash_kv(
+    conf: &Conf,
+    endpoint: &str,
+    revision: i64,
+) -> Result<(u32, i64, i64), String> {
+    let mut c = conf.one(endpoint).await?;
+    let r = conf.deadline("hash kv", c.hash_kv(revision)).await?;
+    Ok((
+        r.hash(),
+        r.header().map_or(revision, |h| h.revision()),
+        r.compact_version(),
+    ))
+}
+
+/// The run's lease-backed hold on a cluster (SAFETY.md inv. 19). Dropping it stops the
+/// keep-alive; `release` deletes the key and revokes the lease.
+pub struct Lock {
+    pub key: String,
+    pub lease: i64,
+    /// The lock key's create revision: etcdflow's own writes compare it (fencing).
+    pub revision: i64,
+    lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    keeper: tokio::task::JoinHandle<()>,
+}
+
+pub const LOCK_KEY: &str = "etcdflow/lock";
+
+/// Why a lock was refused: someone else holds it.
+#[derive(Debug)]
+pub enum LockError {
+    Held(String),
+    Failed(String),
+}
+
+impl Lock {
+    /// Take the lock or say who holds it. The lease lives `ttl`; it is renewed every
+    /// third of it; a renewal that fails marks the lock lost.
+    pub async fn acquire(conf: &Conf, holder: &str, ttl: Duration) -> Result<Lock, LockError> {
+        use etcd_client::{Compare, CompareOp, PutOptions, Txn, TxnOp, TxnOpResponse};
+        let fail = LockError::Failed;
+        let mut c = conf.client().await.map_err(fail)?;
+        let secs = i64::try_from(ttl.as_secs().max(2)).unwrap_or(10);
+        let lease = conf
+            .deadline("lease grant", c.lease_grant(secs, None))
+            .await
+            .map_err(LockError::Failed)?
+            .id();
+        let txn = Txn::new()
+            .when([Compare::create_revision(LOCK_KEY, CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(
+                LOCK_KEY,
+                holder,
+                Some(PutOptions::new().with_lease(lease)),
+            )])
+            .or_else([TxnOp::get(LOCK_KEY, None)]);
+        let r = conf
+            .deadline("lock", c.txn(txn))
+            .await
+            .map_err(LockError::Failed)?;
+        if !r.succeeded() {
+            let _ = c.lease_revoke(lease).await;
+            let who = r
+                .op_responses()
+                .into_iter()
+                .find_map(|o| match o {
+                    TxnOpResponse::Get(g) => g
+                        .kvs()
+                        .first()
+                        .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "an unknown holder".into());
+            return Err(LockError::Held(who));
+        }
+        let revision = r.header().map_or(0, |h| h.revision());
+        let (mut keeper, mut stream) = c
+            .lease_keep_alive(lease)
+            .await
+            .map_err(|e| LockError::Failed(format!("lease keep-alive: {e}")))?;
+        let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let lost2 = std::sync::Arc::clone(&lost);
+        let every = ttl / 3;
+        let timeout = conf.timeout;
+        let keeper = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let ok = keeper.keep_alive().await.is_ok()
+                    && matches!(
+                        tokio::time::timeout(timeout, stream.message()).await,
+                        Ok(Ok(Some(r))) if r.ttl() > 0
+                    );
+                if !ok {
+                    lost2.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return;
+                }
+            }
+        });
+        Ok(Lock {
+            key: LOCK_KEY.into(),
+            lease,
+            revision,
+            lost,
+            keeper,
+        })
+    }
+
+    pub fn lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub async fn release(self, conf: &Conf) {
+        self.keeper.abort();
+        if let Ok(mut c) = conf.client().await {
+            let _ = tokio::time::timeout(conf.timeout, c.lease_revoke(self.lease)).await;
+        }
+    }
 }

@@ -49,7 +49,7 @@ fn run(sb: &Sandbox, t: Test, flow: &str, extra: &[&str]) -> super::cli::Output 
 #[test]
 fn sandbox_scenarios() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox::up(&dir.path().join("sbx"), 3, false, 11).unwrap_or_else(|e| {
+    let sb = sandbox::up(&dir.path().join("sbx"), 3, 0, 11).unwrap_or_else(|e| {
         panic!("the sandbox must come up (root, iproute2, openssh-server): {e}")
     });
     let guard = Guard(sb);
@@ -716,7 +716,7 @@ fn unreachable_host_refuses_before_any_change(sb: &Sandbox) {
 /// down: two sandboxes built at once copy each other's namespace mounts.)
 fn sandbox_etcd_facts_and_leader_last() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox::up(&dir.path().join("sbx"), 3, true, 12)
+    let sb = sandbox::up(&dir.path().join("sbx"), 3, 3, 12)
         .unwrap_or_else(|e| panic!("the etcd sandbox must come up (etcd-server installed): {e}"));
     let sb = Guard(sb);
     let sb = &sb.0;
