@@ -494,6 +494,21 @@ async fn hand_over(
 ) -> Result<(), Fail> {
     let c = conf(sh, cluster)?;
     let ep = leader_endpoint(f).ok_or_else(|| Fail("the cluster has no leader".into()))?;
+    let name = |id: Option<u64>| {
+        f.members
+            .iter()
+            .find(|m| Some(m.id) == id)
+            .map_or_else(|| format!("{id:x?}"), |m| m.name.clone())
+    };
+    let _ = sh.events.send(super::Event::Log {
+        step: String::new(),
+        host: LOCAL.into(),
+        message: format!(
+            "moving leadership from {} to {} (inv. 7)",
+            name(f.leader),
+            name(Some(to))
+        ),
+    });
     tx::move_leader(c, &ep, to).await?;
     wait_for(
         sh,

@@ -118,9 +118,40 @@ impl Conf {
         .map_err(|e| format!("cannot reach etcd at {}: {e}", endpoints.join(", ")))
     }
 
-    /// A client balanced over every endpoint: for key-value reads and writes only.
+    /// A client for cluster-wide requests (key-value, membership): connected to the
+    /// first voting member that answers a status request, all tried at once. (A client
+    /// balanced over every endpoint sends requests to members that are down.)
     pub async fn client(&self) -> Result<Client, String> {
-        self.connect_to(&self.endpoints).await
+        let mut set = tokio::task::JoinSet::new();
+        for ep in &self.endpoints {
+            let me = self.clone();
+            let ep = ep.clone();
+            set.spawn(async move {
+                let mut c = me.one(&ep).await?;
+                let s = me.deadline(&format!("status of {ep}"), c.status()).await?;
+                // A learner answers status but refuses key-value and membership requests.
+                if s.is_learner() {
+                    return Err(format!("{ep} is a learner"));
+                }
+                Ok::<Client, String>(c)
+            });
+        }
+        let mut errors = Vec::new();
+        while let Some(r) = set.join_next().await {
+            match r {
+                Ok(Ok(c)) => {
+                    set.abort_all();
+                    return Ok(c);
+                }
+                Ok(Err(e)) => errors.push(e),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        Err(format!(
+            "no endpoint of cluster `{}` answers: {}",
+            self.name,
+            errors.join("; ")
+        ))
     }
 
     /// A client connected to one member alone (SAFETY.md inv. 8: status, defragment,
@@ -543,25 +574,50 @@ impl Lock {
             return Err(LockError::Held(who));
         }
         let revision = r.header().map_or(0, |h| h.revision());
-        let (mut keeper, mut stream) = c
-            .lease_keep_alive(lease)
-            .await
-            .map_err(|e| LockError::Failed(format!("lease keep-alive: {e}")))?;
         let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let lost2 = std::sync::Arc::clone(&lost);
-        let every = ttl / 3;
-        let timeout = conf.timeout;
+        let conf = conf.clone();
+        // Renew every third of the TTL through whichever member answers (the one the
+        // lock was taken through may be removed by the run itself); the lock is lost
+        // only when no renewal succeeded for a whole TTL, or the lease is gone.
         let keeper = tokio::spawn(async move {
+            let every = ttl / 3;
+            let mut renewed = Instant::now();
+            let mut chan = None;
             loop {
                 tokio::time::sleep(every).await;
-                let ok = keeper.keep_alive().await.is_ok()
-                    && matches!(
-                        tokio::time::timeout(timeout, stream.message()).await,
-                        Ok(Ok(Some(r))) if r.ttl() > 0
-                    );
-                if !ok {
-                    lost2.store(true, std::sync::atomic::Ordering::SeqCst);
-                    return;
+                if chan.is_none() {
+                    if let Ok(mut c) = conf.client().await {
+                        chan = c.lease_keep_alive(lease).await.ok();
+                    }
+                }
+                let ttl_left = match chan.as_mut() {
+                    Some((k, st)) => {
+                        if k.keep_alive().await.is_ok() {
+                            match tokio::time::timeout(conf.timeout, st.message()).await {
+                                Ok(Ok(Some(r))) => Some(r.ttl()),
+                                _ => None,
+                            }
+                        } else {
+                            None
+                        }
+                    }
+                    None => None,
+                };
+                match ttl_left {
+                    Some(t) if t > 0 => renewed = Instant::now(),
+                    Some(_) => {
+                        // The lease expired or was revoked: someone else may hold it now.
+                        lost2.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                    None => {
+                        chan = None;
+                        if renewed.elapsed() >= ttl {
+                            lost2.store(true, std::sync::atomic::Ordering::SeqCst);
+                            return;
+                        }
+                    }
                 }
             }
         });

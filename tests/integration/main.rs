@@ -2,6 +2,7 @@
 
 mod cases;
 mod cli;
+mod etcd;
 mod examples;
 mod meta;
 mod sandbox;

@@ -6,7 +6,7 @@ use super::cli::Test;
 use etcdflow::sandbox::{self, Sandbox};
 use std::path::Path;
 
-struct Guard(Sandbox);
+pub(crate) struct Guard(pub(crate) Sandbox);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -14,12 +14,12 @@ impl Drop for Guard {
     }
 }
 
-fn flow(t: Test, name: &str, body: &str) -> Test {
+pub(crate) fn flow(t: Test, name: &str, body: &str) -> Test {
     t.file(name, &format!("## test\nflow t\n{body}"))
 }
 
 /// Read a file inside sandbox host `i` (its private /etc, /var...).
-fn host_cat(sb: &Sandbox, i: usize, path: &str) -> String {
+pub(crate) fn host_cat(sb: &Sandbox, i: usize, path: &str) -> String {
     let out = std::process::Command::new("ssh")
         .args([
             "-F",
@@ -33,7 +33,7 @@ fn host_cat(sb: &Sandbox, i: usize, path: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn run(sb: &Sandbox, t: Test, flow: &str, extra: &[&str]) -> super::cli::Output {
+pub(crate) fn run(sb: &Sandbox, t: Test, flow: &str, extra: &[&str]) -> super::cli::Output {
     t.args([
         "run",
         flow,
@@ -68,6 +68,8 @@ fn sandbox_scenarios() {
     kill_and_resume_converges(sb);
     drop(guard);
     sandbox_etcd_facts_and_leader_last();
+    super::etcd::membership();
+    super::etcd::restore_icp();
 }
 
 fn become_through_sudo(sb: &Sandbox) {

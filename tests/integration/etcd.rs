@@ -1,0 +1,479 @@
+//! etcd as a first-class citizen, against real etcd 3.4 members in the sandbox (ICP
+//! style: each member is the static pod /etc/cfc/pods/etcd.json that the sandbox's
+//! kubelet stand-in runs). Called in order from `sandbox::sandbox_scenarios`: two
+//! sandboxes must not be built at once.
+
+use super::cli::Test;
+use super::sandbox::{flow, host_cat, run, Guard};
+use etcdflow::sandbox::{self, Sandbox};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn endpoints(sb: &Sandbox, n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|i| format!("http://{}:2379", sb.address(i)))
+        .collect()
+}
+
+async fn client(eps: &[String]) -> etcd_client::Client {
+    let o = etcd_client::ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(3))
+        .with_timeout(Duration::from_secs(3));
+    etcd_client::Client::connect(eps, Some(o))
+        .await
+        .unwrap_or_else(|e| panic!("etcd at {eps:?}: {e}"))
+}
+
+/// (name, is_learner) of every member.
+fn members(eps: &[String]) -> Vec<(String, bool)> {
+    rt().block_on(async {
+        let mut c = client(eps).await;
+        let l = c
+            .member_list()
+            .await
+            .unwrap_or_else(|e| panic!("member list: {e}"));
+        let mut v: Vec<(String, bool)> = l
+            .members()
+            .iter()
+            .map(|m| (m.name().to_string(), m.is_learner()))
+            .collect();
+        v.sort();
+        v
+    })
+}
+
+fn keys(eps: &[String], prefix: &str) -> Vec<String> {
+    rt().block_on(async {
+        let mut c = client(eps).await;
+        let r = c
+            .get(
+                prefix,
+                Some(
+                    etcd_client::GetOptions::new()
+                        .with_prefix()
+                        .with_keys_only(),
+                ),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("get: {e}"));
+        r.kvs()
+            .iter()
+            .map(|kv| String::from_utf8_lossy(kv.key()).into_owned())
+            .collect()
+    })
+}
+
+fn put_range(eps: &[String], range: std::ops::RangeInclusive<u32>) {
+    rt().block_on(async {
+        let mut c = client(eps).await;
+        for i in range {
+            c.put(format!("k/{i:05}"), format!("v{i}"), None)
+                .await
+                .unwrap_or_else(|e| panic!("put: {e}"));
+        }
+    });
+}
+
+fn delete_range(eps: &[String], range: std::ops::RangeInclusive<u32>) {
+    rt().block_on(async {
+        let mut c = client(eps).await;
+        for i in range {
+            c.delete(format!("k/{i:05}"), None)
+                .await
+                .unwrap_or_else(|e| panic!("delete: {e}"));
+        }
+    });
+}
+
+/// SAFETY.md §5 background writer: writes `seq/<n>` with increasing n through the
+/// membership changes and records every acknowledged write.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<u64>>>,
+    failed: Arc<Mutex<u64>>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(eps: Vec<String>) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let failed = Arc::new(Mutex::new(0));
+        let (s, a, f) = (Arc::clone(&stop), Arc::clone(&acked), Arc::clone(&failed));
+        let handle = std::thread::spawn(move || {
+            rt().block_on(async move {
+                let mut c = client(&eps).await;
+                let mut n = 0u64;
+                while !s.load(Ordering::SeqCst) {
+                    n += 1;
+                    let put = c.put(format!("seq/{n:08}"), n.to_string(), None);
+                    match tokio::time::timeout(Duration::from_secs(3), put).await {
+                        Ok(Ok(_)) => a.lock().map(|mut v| v.push(n)).unwrap_or(()),
+                        _ => {
+                            *f.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        });
+        Writer {
+            stop,
+            acked,
+            failed,
+            handle,
+        }
+    }
+
+    /// Stop, then check that every acknowledged write is present: (acked, failed, lost).
+    fn finish(self, eps: &[String]) -> (usize, u64, usize) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.handle.join();
+        let acked = self.acked.lock().map(|v| v.clone()).unwrap_or_default();
+        let present: std::collections::HashSet<String> = keys(eps, "seq/").into_iter().collect();
+        let lost = acked
+            .iter()
+            .filter(|n| !present.contains(&format!("seq/{n:08}")))
+            .count();
+        let failed = *self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        (acked.len(), failed, lost)
+    }
+}
+
+/// A static pod manifest for a member joining an existing cluster (the kubelet
+/// stand-in runs its "command").
+const JOIN_POD: &str = r#"{"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "etcd", "command": ["etcd", "--name", "{{ host.name }}", "--data-dir", "/var/lib/etcd", "--listen-client-urls", "http://{{ host.address }}:2379,http://127.0.0.1:2379", "--advertise-client-urls", "http://{{ host.address }}:2379", "--listen-peer-urls", "http://{{ host.address }}:2380", "--initial-advertise-peer-urls", "http://{{ host.address }}:2380", "--initial-cluster", "{{ initial_cluster }}", "--initial-cluster-token", "etcdflow-sandbox", "--initial-cluster-state", "existing"]}]}}
+"#;
+
+const HEAD: &str = r#"hosts members = group("etcd")
+hosts all = group("sandbox")
+cluster main {
+  members: all
+}
+"#;
+
+fn etcd_flow(name: &str, body: &str) -> Test {
+    flow(Test::new(), name, &format!("{HEAD}{body}")).file("pod.j2", JOIN_POD)
+}
+
+/// Grow 1 -> 3 through learners, refusals before any RPC, a second operator refused,
+/// replace a member, remove the leader; a background writer loses nothing.
+pub fn membership() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sb = sandbox::up(&dir.path().join("sbx"), 3, 1, 14)
+        .unwrap_or_else(|e| panic!("the etcd sandbox must come up (etcd-server installed): {e}"));
+    let sb = Guard(sb);
+    let sb = &sb.0;
+    let one = endpoints(sb, 1);
+    let all = endpoints(sb, 3);
+    assert_eq!(members(&one), [("n1".to_string(), false)]);
+
+    // Refused before the RPC: a peer URL on no inventory host, a missing scheme, a voter
+    // added straight to a 1-member cluster (SAFETY.md §1.8 lost the cluster that way).
+    // (The missing scheme is caught by the checker already: exit 5, nothing started.)
+    for (url, voter, code, exit) in [
+        ("http://10.213.14.99:2380", "", "etcd-peer-url", 1),
+        ("10.213.14.12:2380", "", "invalid-url", 5),
+        ("http://10.213.14.12:2380", " voter", "etcd-quorum-gate", 1),
+    ] {
+        let body = format!(
+            "step add on local {{\n  etcd.member_add name: \"n2\" peer_url: \"{url}\"{voter}\n}}\n"
+        );
+        let out = run(sb, etcd_flow("bad.flow", &body), "bad.flow", &[]);
+        assert_eq!(out.code, exit, "{url}: {}", out.stderr);
+        assert!(out.stderr.contains(code), "{url}: {}", out.stderr);
+        assert_eq!(members(&one), [("n1".to_string(), false)], "{url}");
+    }
+
+    let writer = Writer::start(one.clone());
+    let t0 = Instant::now();
+    let grow = r#"step grow on all - members serial {
+  let m = etcd.member_add name: host.name peer_url: peer_url(main, host)
+  assert m.learner, "added as a learner"
+  template "pod.j2" to: "/etc/cfc/pods/etcd.json" vars: { initial_cluster: m.initial_cluster }
+  etcd.wait_started member: host.name timeout: 60s
+  etcd.member_promote member: host.name timeout: 60s
+}
+step check on local {
+  assert len(main.voters) == 3 and len(main.learners) == 0 and main.healthy, "three healthy voters"
+}
+"#;
+    let out = run(sb, etcd_flow("grow.flow", grow), "grow.flow", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let grow_s = t0.elapsed().as_secs_f64();
+    assert_eq!(
+        members(&all),
+        [
+            ("n1".to_string(), false),
+            ("n2".to_string(), false),
+            ("n3".to_string(), false)
+        ]
+    );
+
+    // One operator at a time: a run holding the lock makes a second one refuse.
+    let hold = "step hold on local {\n  etcd.put key: \"etcdflow-test/held\" value: \"1\"\n  run [\"sleep\", \"6\"]\n}\n";
+    let holder = {
+        let t = etcd_flow("hold.flow", hold);
+        let inv = sb.inventory().display().to_string();
+        let cfg = sb.ssh_config().display().to_string();
+        std::thread::spawn(move || t.args(["run", "hold.flow", "-i", &inv, "-F", &cfg]).run())
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    let second = run(sb, etcd_flow("hold.flow", hold), "hold.flow", &[]);
+    let first = holder.join().unwrap_or_else(|_| panic!("holder thread"));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(second.code, 5, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("cluster-locked") && second.stderr.contains("\"run_id\""),
+        "the refusal names the holder: {}",
+        second.stderr
+    );
+
+    // Replace n3: remove it (a verified snapshot first), wipe it, add it back.
+    let replace = r#"step backup on local {
+  let s = etcd.snapshot_save to: "backup.db"
+  assert s.verified and s.key_count > 0, "verified"
+}
+step remove on local {
+  etcd.member_remove member: "n3"
+}
+step wipe on nth(all, 2) {
+  run ["rm", "-f", "/etc/cfc/pods/etcd.json"]
+  wait port: 2379 closed timeout: 30s
+  run ["mv", "/var/lib/etcd", "/var/lib/etcd.removed"]
+}
+step rejoin on nth(all, 2) {
+  let m = etcd.member_add name: host.name peer_url: peer_url(main, host)
+  template "pod.j2" to: "/etc/cfc/pods/etcd.json" vars: { initial_cluster: m.initial_cluster }
+  etcd.wait_started member: host.name timeout: 60s
+  etcd.member_promote member: host.name timeout: 60s
+}
+"#;
+    let before = members_ids(&all);
+    let out = run(sb, etcd_flow("replace.flow", replace), "replace.flow", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let after = members_ids(&all);
+    assert_eq!(after.len(), 3);
+    assert_ne!(
+        before.get("n3"),
+        after.get("n3"),
+        "n3 came back as a new member"
+    );
+
+    // Remove without a verified snapshot: refused.
+    let out = run(
+        sb,
+        etcd_flow(
+            "rm.flow",
+            "step rm on local {\n  etcd.member_remove member: \"n2\"\n}\n",
+        ),
+        "rm.flow",
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("etcd-no-verified-snapshot"),
+        "{}",
+        out.stderr
+    );
+
+    // Remove the leader: leadership moves first.
+    let keep = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let was = keep.path().join("leader");
+    let body = format!(
+        "step backup on local {{\n  etcd.snapshot_save to: \"b.db\"\n}}\nstep rm on local {{\n  let l = main.leader\n  run \"echo {{{{ l.name }}}} > {}\"\n  etcd.member_remove member: l.name\n}}\n",
+        was.display()
+    );
+    let out = run(sb, etcd_flow("rml.flow", &body), "rml.flow", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let leader = std::fs::read_to_string(&was)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    assert!(
+        out.stderr
+            .contains(&format!("moving leadership from {leader} to")),
+        "{}",
+        out.stderr
+    );
+    let left = members(&all);
+    assert_eq!(left.len(), 2);
+    assert!(left.iter().all(|(n, _)| *n != leader), "{leader} removed");
+
+    let live: Vec<String> = (1..=3)
+        .filter(|i| format!("n{i}") != leader)
+        .map(|i| format!("http://{}:2379", sb.address(i)))
+        .collect();
+    let (acked, failed, lost) = writer.finish(&live);
+    eprintln!(
+        "membership: grow 1->3 in {grow_s:.1}s; background writer: {acked} acknowledged writes, {failed} failed attempts, {lost} lost"
+    );
+    assert!(acked > 100, "the writer wrote ({acked})");
+    assert_eq!(lost, 0, "acknowledged writes lost");
+    let _ = host_cat(sb, 1, "/etc/hostname");
+}
+
+fn members_ids(eps: &[String]) -> std::collections::HashMap<String, u64> {
+    rt().block_on(async {
+        let mut c = client(eps).await;
+        let l = c
+            .member_list()
+            .await
+            .unwrap_or_else(|e| panic!("member list: {e}"));
+        l.members()
+            .iter()
+            .map(|m| (m.name().to_string(), m.id()))
+            .collect()
+    })
+}
+
+fn stdlib_restore(sb: &Sandbox, t: Test, snapshot: &str, extra: &[&str]) -> super::cli::Output {
+    let mut args = vec!["-e", snapshot, "--yes"];
+    args.extend_from_slice(extra);
+    run(sb, t, "restore-icp.flow", &args)
+}
+
+/// `restore-icp.flow` from the stdlib, unmodified, on 3 ICP-style masters.
+pub fn restore_icp() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sb = sandbox::up(&dir.path().join("sbx"), 3, 3, 13)
+        .unwrap_or_else(|e| panic!("the etcd sandbox must come up (etcd-server installed): {e}"));
+    let sb = Guard(sb);
+    let sb = &sb.0;
+    let eps = endpoints(sb, 3);
+    put_range(&eps, 1..=1000);
+    // The snapshot, taken by etcdflow itself.
+    let keep = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let snap = keep.path().join("snap.db");
+    let body = format!(
+        "hosts m = group(\"master\")\ncluster c {{\n  members: m\n}}\nstep save on local {{\n  let s = etcd.snapshot_save to: \"{}\"\n  assert s.key_count == 1000, \"{{{{ s.key_count }}}} keys\"\n}}\n",
+        snap.display()
+    );
+    let out = run(sb, flow(Test::new(), "save.flow", &body), "save.flow", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    put_range(&eps, 1001..=1500);
+    delete_range(&eps, 1..=100);
+    let after_snapshot = keys(&eps, "k/");
+    assert_eq!(after_snapshot.len(), 1400);
+
+    // A flipped byte, a truncated tail: refused before any manifest or data dir moves.
+    let bytes = std::fs::read(&snap).unwrap_or_default();
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 2] ^= 1;
+    let truncated = &bytes[..bytes.len() - 100];
+    for (name, b) in [("flipped.db", &flipped[..]), ("truncated.db", truncated)] {
+        let p = keep.path().join(name);
+        std::fs::write(&p, b).unwrap_or_else(|e| panic!("{e}"));
+        let arg = format!("snapshot={}", p.display());
+        let out = stdlib_restore(sb, Test::new(), &arg, &[]);
+        assert_eq!(out.code, 1, "{name}: {}", out.stderr);
+        assert!(out.stderr.contains("snapshot-invalid"), "{}", out.stderr);
+        for i in 1..=3 {
+            assert!(
+                host_cat(sb, i, "/etc/cfc/pods/etcd.json").contains("etcd"),
+                "{name}: the manifest on n{i} was moved"
+            );
+        }
+        assert_eq!(keys(&eps, "k/"), after_snapshot, "{name}: data changed");
+    }
+
+    // Without a TTY and without --yes, the flow's confirm gate refuses up front.
+    let arg = format!("snapshot={}", snap.display());
+    let out = run(sb, Test::new(), "restore-icp.flow", &["-e", &arg]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert_eq!(keys(&eps, "k/"), after_snapshot, "data changed");
+
+    // A restore that fails on one host rolls back: the old cluster is back with all
+    // its post-snapshot keys.
+    let fake = "#!/bin/sh\ncase \"$*\" in *'snapshot restore'*) echo 'injected failure' >&2; exit 1;; esac\nexec /usr/bin/etcdctl \"$@\"\n";
+    let inject = format!(
+        "hosts m = group(\"master\")\nstep inject on nth(m, 1) {{\n  copy content: {fake:?} to: \"/usr/local/bin/etcdctl\" mode: \"0755\"\n}}\n"
+    );
+    let out = run(
+        sb,
+        flow(Test::new(), "inject.flow", &inject),
+        "inject.flow",
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = stdlib_restore(sb, Test::new(), &arg, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("injected failure"), "{}", out.stderr);
+    wait_healthy(&eps, 3);
+    assert_eq!(
+        keys(&eps, "k/"),
+        after_snapshot,
+        "the old cluster is back with every post-snapshot key"
+    );
+    let clean = "hosts m = group(\"master\")\nstep clean on nth(m, 1) {\n  run [\"rm\", \"-f\", \"/usr/local/bin/etcdctl\"]\n}\n";
+    let out = run(
+        sb,
+        flow(Test::new(), "clean.flow", clean),
+        "clean.flow",
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // The real thing.
+    let t0 = Instant::now();
+    let out = stdlib_restore(sb, Test::new(), &arg, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("using the stdlib flow") || out.stdout.contains("stdlib"),
+        "the run says it used the stdlib flow: {}",
+        out.stderr
+    );
+    let took = t0.elapsed().as_secs_f64();
+    let expected: Vec<String> = (1..=1000).map(|i| format!("k/{i:05}")).collect();
+    assert_eq!(keys(&eps, "k/"), expected, "exactly the snapshot's keys");
+    let (healthy, leaders, ids) = health(&eps);
+    assert_eq!(
+        (healthy, leaders, ids),
+        (3, 1, 1),
+        "3 healthy, one leader, one cluster id"
+    );
+    eprintln!("restore-icp: 3 masters restored from a 1,000-key snapshot in {took:.1}s");
+}
+
+/// (healthy members, distinct leaders, distinct cluster ids), each member asked alone.
+fn health(eps: &[String]) -> (usize, usize, usize) {
+    rt().block_on(async {
+        let mut leaders = std::collections::BTreeSet::new();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut ok = 0;
+        for e in eps {
+            let o = etcd_client::ConnectOptions::new()
+                .with_connect_timeout(Duration::from_secs(2))
+                .with_timeout(Duration::from_secs(2));
+            let Ok(mut c) = etcd_client::Client::connect([e.as_str()], Some(o)).await else {
+                continue;
+            };
+            if let Ok(s) = c.status().await {
+                ok += 1;
+                leaders.insert(s.leader());
+                ids.insert(s.header().map_or(0, |h| h.cluster_id()));
+            }
+        }
+        (ok, leaders.len(), ids.len())
+    })
+}
+
+fn wait_healthy(eps: &[String], n: usize) {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(60) {
+        if health(eps) == (n, 1, 1) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!("the cluster did not become healthy: {:?}", health(eps));
+}
