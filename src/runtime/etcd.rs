@@ -989,6 +989,50 @@ pub(super) async fn action(
     }
 }
 
+/// SSH tunnels to the members of clusters declared with `tunnel: true`, through each
+/// member host's connection, before anything talks to etcd.
+pub(super) async fn open_tunnels(
+    sh: &Shared,
+    states: &IndexMap<String, super::HostState>,
+) -> Result<(), String> {
+    for c in sh.cluster_confs.iter().filter(|c| c.tunnel) {
+        let Some(conn) = &c.conn else { continue };
+        let mut map = Vec::new();
+        for ep in &conn.endpoints {
+            let Some((addr, port)) = url_host_port(ep) else {
+                return Err(format!(
+                    "refused [etcd-tunnel]: cluster `{}`: endpoint `{ep}` has no host:port",
+                    c.name
+                ));
+            };
+            let host = c
+                .members
+                .iter()
+                .find(|h| sh.inventory.target(h).is_some_and(|t| t.address == addr));
+            let Some(hs) = host.and_then(|h| states.get(h)) else {
+                return Err(format!(
+                    "refused [etcd-tunnel]: cluster `{}`: the tunnel to {ep} goes through the SSH connection of the host at {addr}, and no connected host of the flow has that address. Run a step on the member hosts, or drop `tunnel:`",
+                    c.name
+                ));
+            };
+            let local = hs
+                .conn
+                .forward(&addr, port)
+                .await
+                .map_err(|e| format!("refused [etcd-tunnel]: cluster `{}`: {e}", c.name))?;
+            let scheme = ep.split_once("://").map_or("http", |(s, _)| s);
+            map.push((
+                ep.trim_end_matches('/').to_string(),
+                format!("{scheme}://127.0.0.1:{local}"),
+            ));
+        }
+        if let Ok(mut t) = conn.tunnels.lock() {
+            *t = map;
+        }
+    }
+    Ok(())
+}
+
 /// Mutating etcd API actions (the ones the lease lock fences).
 fn changes_through_api(op: EtcdOp) -> bool {
     matches!(

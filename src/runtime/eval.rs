@@ -39,6 +39,8 @@ pub struct ClusterConf {
     pub name_var: Option<String>,
     /// How the controller reaches it (`None` in a plan: nothing is read from disk).
     pub conn: Option<crate::transport::etcd::Conf>,
+    /// Reach the members through SSH tunnels over the hosts' connections.
+    pub tunnel: bool,
 }
 
 impl<'a> Ctx<'a> {

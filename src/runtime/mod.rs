@@ -743,13 +743,7 @@ pub fn prepare(
         };
         let scheme = text("scheme", scheme_default)?;
         let client_port = text("client_port", "2379")?;
-        if value("tunnel")?.is_some_and(|v| v.truthy()) && !plan_only {
-            return Err(Refusal {
-                code: "etcd-tunnel-unsupported",
-                message: format!("cluster `{}` asks for an SSH tunnel to its endpoints, which this build cannot open", c.name),
-                help: "run etcdflow from a machine that reaches the client port, or remove `tunnel:`".into(),
-            });
-        }
+        let tunnel = value("tunnel")?.is_some_and(|v| v.truthy());
         let endpoints: Vec<String> = match value("endpoints")? {
             Some(Value::List(xs)) => xs.iter().map(Value::to_text).collect(),
             _ => members
@@ -799,6 +793,7 @@ pub fn prepare(
             ca: read("ca")?,
             identity,
             auth,
+            tunnels: Arc::default(),
         };
         cluster_confs.push(eval::ClusterConf {
             name: c.name.clone(),
@@ -812,6 +807,7 @@ pub fn prepare(
                 .and_then(|e| eval::eval(e, &cx).ok())
                 .map(|v| v.to_text()),
             conn: Some(conn),
+            tunnel,
         });
     }
     let journal = if plan_only {
@@ -879,6 +875,14 @@ impl Prepared {
                             all.push(h.clone());
                         }
                     }
+                }
+            }
+        }
+        // Tunnels to etcd go through the member hosts' connections.
+        for c in self.shared.cluster_confs.iter().filter(|c| c.tunnel) {
+            for h in &c.members {
+                if !all.contains(h) {
+                    all.push(h.clone());
                 }
             }
         }
@@ -1066,6 +1070,16 @@ async fn run_inner(prep: Prepared) -> RunStatus {
     // One operator per cluster (inv. 19): a local lock file for every cluster the flow
     // acts on, and a lease lock in etcd for those it changes through the API.
     let mut _local_locks = Vec::new();
+    if !refused {
+        if let Err(m) = etcd::open_tunnels(&sh, &states).await {
+            send(Event::Log {
+                step: String::new(),
+                host: LOCAL.into(),
+                message: m,
+            });
+            refused = true;
+        }
+    }
     if !refused {
         match etcd::take_locks(&sh).await {
             Ok(files) => _local_locks = files,

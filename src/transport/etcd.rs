@@ -64,6 +64,8 @@ pub struct Conf {
     /// User and password: the password only ever reaches `ConnectOptions::with_user`
     /// (SAFETY.md inv. 24) and is redacted from `Debug`.
     pub auth: Option<(String, String)>,
+    /// SSH tunnels: `scheme://host:port` of a member -> `scheme://127.0.0.1:local`.
+    pub tunnels: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
 }
 
 impl std::fmt::Debug for Conf {
@@ -81,7 +83,25 @@ impl std::fmt::Debug for Conf {
 impl Conf {
     /// Every client has a connect timeout, a request timeout and keep-alive
     /// (SAFETY.md inv. 16: they all default to none).
-    fn options(&self) -> ConnectOptions {
+    /// The URL to dial for `endpoint` (through its tunnel, if any) and the host name its
+    /// TLS certificate must carry when it differs from the dialled one.
+    pub fn route(&self, endpoint: &str) -> (String, Option<String>) {
+        let base = endpoint.trim_end_matches('/');
+        let tunnels = self.tunnels.lock().map(|t| t.clone()).unwrap_or_default();
+        match tunnels.iter().find(|(from, _)| from == base) {
+            Some((_, to)) => {
+                let host = base
+                    .split_once("://")
+                    .map(|(_, r)| r)
+                    .and_then(|r| r.rsplit_once(':'))
+                    .map(|(h, _)| h.trim_matches(['[', ']']).to_string());
+                (to.clone(), host)
+            }
+            None => (endpoint.to_string(), None),
+        }
+    }
+
+    fn options(&self, domain: Option<&str>) -> ConnectOptions {
         let mut o = ConnectOptions::new()
             .with_connect_timeout(self.timeout)
             .with_timeout(self.timeout)
@@ -94,6 +114,9 @@ impl Conf {
             if let Some((cert, key)) = &self.identity {
                 tls = tls.identity(etcd_client::Identity::from_pem(cert, key));
             }
+            if let Some(d) = domain {
+                tls = tls.domain_name(d);
+            }
             o = o.with_tls(tls);
         }
         if let Some((u, p)) = &self.auth {
@@ -103,9 +126,16 @@ impl Conf {
     }
 
     async fn connect_to(&self, endpoints: &[String]) -> Result<Client, String> {
+        let (dial, domain) = match endpoints {
+            [one] => {
+                let (d, dom) = self.route(one);
+                (vec![d], dom)
+            }
+            many => (many.to_vec(), None),
+        };
         tokio::time::timeout(
             self.timeout,
-            Client::connect(endpoints, Some(self.options())),
+            Client::connect(&dial, Some(self.options(domain.as_deref()))),
         )
         .await
         .map_err(|_| {

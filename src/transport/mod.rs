@@ -131,6 +131,43 @@ fn nonce() -> String {
 }
 
 impl Conn {
+    /// Forward a fresh local TCP port on the controller (127.0.0.1) to `host:port` as
+    /// this host reaches it, through the host's SSH master connection. Returns the local
+    /// port. (How the controller reaches etcd members it cannot reach directly.)
+    pub async fn forward(&self, host: &str, port: u16) -> Result<u16, TransportError> {
+        match &self.link {
+            Link::Local => Err(TransportError::Unsupported(format!(
+                "`{}` is the controller itself: nothing to tunnel",
+                self.host
+            ))),
+            Link::Ssh(s) => {
+                let local = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map_err(|e| TransportError::Local(format!("no free local port: {e}")))?
+                    .port();
+                s.request_port_forward(
+                    openssh::ForwardType::Local,
+                    openssh::Socket::TcpSocket {
+                        host: "127.0.0.1".into(),
+                        port: local,
+                    },
+                    openssh::Socket::TcpSocket {
+                        host: host.to_string().into(),
+                        port,
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    TransportError::Connect(format!(
+                        "cannot forward a port to {host}:{port} through {}: {e}",
+                        self.host
+                    ))
+                })?;
+                Ok(local)
+            }
+        }
+    }
+
     /// The controller itself.
     pub async fn local(name: &str) -> Result<Conn, TransportError> {
         let tag = format!("local-{}", nonce());

@@ -442,6 +442,45 @@ pub fn restore_icp() {
         "3 healthy, one leader, one cluster id"
     );
     eprintln!("restore-icp: 3 masters restored from a 1,000-key snapshot in {took:.1}s");
+
+    // The controller cannot reach the client ports any more (nft drops it in every
+    // host): `tunnel: true` reaches etcd through the hosts' SSH connections.
+    for i in 1..=3 {
+        let rules = format!(
+            "table inet etcdflow_test {{\n  chain in {{\n    type filter hook input priority 0;\n    ip saddr 10.213.{}.1 tcp dport {{ 2379, 4001 }} drop\n  }}\n}}\n",
+            sb.net
+        );
+        let file = keep.path().join("rules.nft");
+        std::fs::write(&file, rules).unwrap_or_else(|e| panic!("{e}"));
+        let ok = std::process::Command::new("ip")
+            .args(["netns", "exec", &format!("ef{}-n{i}", sb.net), "nft", "-f"])
+            .arg(&file)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "nft (nftables) must be installed");
+    }
+    let body = |tunnel: bool| {
+        format!("hosts m = group(\"master\")\ncluster c {{\n  members: m\n  tunnel: {tunnel}\n  timeout: 2s\n}}\nstep s on local {{\n  etcd.put key: \"tunnel/x\" value: \"1\"\n  let n = etcd.count prefix: \"tunnel/\"\n  assert n == 1 and c.healthy and len(c.voters) == 3, \"through the tunnel\"\n}}\n")
+    };
+    let out = run(
+        sb,
+        flow(Test::new(), "tun.flow", &body(false)),
+        "tun.flow",
+        &[],
+    );
+    assert_eq!(
+        out.code, 5,
+        "etcd is out of the controller's reach: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("cluster-unreachable"), "{}", out.stderr);
+    let out = run(
+        sb,
+        flow(Test::new(), "tun.flow", &body(true)),
+        "tun.flow",
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
 /// (healthy members, distinct leaders, distinct cluster ids), each member asked alone.
