@@ -266,7 +266,10 @@ async fn post_conditions(
                 } else if f.status.iter().any(|s| !s.errors.is_empty()) {
                     "an alarm is active".to_string()
                 } else {
-                    return Ok(f);
+                    match same_hash(sh, cluster, &f).await {
+                        Ok(()) => return Ok(f),
+                        Err(e) => e,
+                    }
                 }
             }
         };
@@ -276,6 +279,31 @@ async fn post_conditions(
             )));
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// inv. 14: every member's key space hashes the same at a revision they all have.
+async fn same_hash(sh: &Shared, cluster: usize, f: &tx::Facts) -> Result<(), String> {
+    let c = conf(sh, cluster).map_err(|Fail(e)| e)?;
+    let Some(rev) = f.status.iter().map(|s| s.revision).min().filter(|r| *r > 0) else {
+        return Ok(());
+    };
+    let mut seen: Vec<(String, u32, i64)> = Vec::new();
+    for s in &f.status {
+        let (h, _, compact) = tx::hash_kv(c, &s.endpoint, rev).await?;
+        seen.push((s.endpoint.clone(), h, compact));
+    }
+    let first = seen.first().map(|x| (x.1, x.2));
+    if seen.iter().all(|x| Some((x.1, x.2)) == first) {
+        Ok(())
+    } else {
+        Err(format!(
+            "members disagree on the key space at revision {rev}: {}",
+            seen.iter()
+                .map(|(e, h, _)| format!("{e} {h:08x}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
     }
 }
 

@@ -219,6 +219,24 @@ step check on local {
         ]
     );
 
+    // Maintenance: defragment every member, one at a time (each healthy again before
+    // the next), then every member hashes the same key space.
+    let maint = r#"step defrag on all {
+  etcd.defrag
+}
+step check on local {
+  let alarms = etcd.alarm_list
+  assert len(alarms) == 0, "no alarms"
+  let hashes = etcd.hash_kv
+  assert len(hashes) == 3, "three hashes"
+  for h in hashes {
+    assert h.hash == hashes[0].hash, "members disagree: {{ h.endpoint }}"
+  }
+}
+"#;
+    let out = run(sb, etcd_flow("maint.flow", maint), "maint.flow", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
     // One operator at a time: a run holding the lock makes a second one refuse.
     let hold = "step hold on local {\n  etcd.put key: \"etcdflow-test/held\" value: \"1\"\n  run [\"sleep\", \"6\"]\n}\n";
     let holder = {

@@ -3,6 +3,7 @@
 mod cases;
 mod cli;
 mod etcd;
+mod etcd_tls;
 mod examples;
 mod meta;
 mod sandbox;
