@@ -15,6 +15,7 @@ pub mod template;
 
 pub use cli::run;
 pub mod journal;
+pub mod lint;
 pub mod report;
 pub mod runtime;
 pub mod sandbox;

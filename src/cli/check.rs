@@ -32,62 +32,113 @@ pub(crate) struct CheckArgs {
     timings: bool,
 }
 
+/// What `check` and `lint` found in a set of files.
+pub(crate) struct Analysis {
+    pub diags: Vec<Diagnostic>,
+    pub sources: SourceMap,
+    /// A usage problem (unreadable file or inventory named on the command line).
+    pub usage: bool,
+    pub t_load: std::time::Duration,
+    pub t_check: std::time::Duration,
+}
+
+/// Load and check `files` (with `lint`: also run the lint rules and apply the
+/// suppressions in the files).
+pub(crate) fn analyze(
+    files: &[PathBuf],
+    inventory: Option<&std::path::Path>,
+    extra: &[String],
+    vars: Option<&std::path::Path>,
+    lint: bool,
+) -> Analysis {
+    let mut sources = SourceMap::new();
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut usage = false;
+
+    let (params, mut pdiags) = param_args(extra, vars, &mut sources);
+    usage |= pdiags.iter().any(|d| d.code == "file-not-found");
+    diags.append(&mut pdiags);
+
+    let mut groups = None;
+    let mut inv = None;
+    if let Some(inv_path) = inventory {
+        match Inventory::load(inv_path, &mut sources) {
+            Ok((i, mut d)) => {
+                // A broken inventory would make every group look missing: report it alone.
+                if !d.iter().any(Diagnostic::is_error) {
+                    groups = Some(i.group_names());
+                    inv = Some(i);
+                }
+                diags.append(&mut d);
+            }
+            Err(d) => {
+                usage = true;
+                diags.push(d);
+            }
+        }
+    }
+    let require_params = !params.is_empty() || vars.is_some();
+    let opts = Options {
+        inventory_groups: groups,
+        params,
+        require_params,
+    };
+    let (mut t_load, mut t_check) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    for f in files {
+        let t0 = std::time::Instant::now();
+        let prog = load::load(&RealFs, f, &mut sources);
+        t_load += t0.elapsed();
+        let t1 = std::time::Instant::now();
+        if prog.root.is_none() {
+            usage = true;
+        }
+        let mut mine: Vec<Diagnostic> = prog.diagnostics.clone();
+        if prog.root.is_some() {
+            let checked = check::check(&prog, &sources, &opts);
+            mine.extend(checked.diagnostics);
+            if lint {
+                if let Some(flow) = &checked.flow {
+                    mine.extend(crate::lint::lint(flow, &sources, inv.as_ref()));
+                }
+                let ids: Vec<_> = prog.files.iter().map(|f| f.file).collect();
+                mine = crate::lint::suppress::apply(mine, &sources, &ids);
+            }
+            // The process ends soon: freeing a large AST and IR node by node costs
+            // more than the rest of the check (rustc does the same).
+            std::mem::forget(checked.flow);
+        }
+        diags.extend(mine);
+        std::mem::forget(prog);
+        t_check += t1.elapsed();
+    }
+    // `-e` names are checked once per file; report each problem once.
+    dedup(&mut diags);
+    diagnostics::sort(&mut diags);
+    Analysis {
+        diags,
+        sources,
+        usage,
+        t_load,
+        t_check,
+    }
+}
+
 impl CheckArgs {
     pub(crate) fn run(self, color: bool) -> Exit {
-        let mut sources = SourceMap::new();
-        let mut diags: Vec<Diagnostic> = Vec::new();
-        let mut usage = false;
-
-        let (params, mut pdiags) = param_args(&self.extra, self.vars.as_deref(), &mut sources);
-        usage |= pdiags.iter().any(|d| d.code == "file-not-found");
-        diags.append(&mut pdiags);
-
-        let mut groups = None;
-        if let Some(inv_path) = &self.inventory {
-            match Inventory::load(inv_path, &mut sources) {
-                Ok((inv, mut d)) => {
-                    // A broken inventory would make every group look missing: report it alone.
-                    if !d.iter().any(Diagnostic::is_error) {
-                        groups = Some(inv.group_names());
-                    }
-                    diags.append(&mut d);
-                }
-                Err(d) => {
-                    usage = true;
-                    diags.push(d);
-                }
-            }
-        }
-        let require_params = !params.is_empty() || self.vars.is_some();
-        let opts = Options {
-            inventory_groups: groups,
-            params,
-            require_params,
-        };
-        let (mut t_load, mut t_check) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
-        for f in &self.files {
-            let t0 = std::time::Instant::now();
-            let prog = load::load(&RealFs, f, &mut sources);
-            t_load += t0.elapsed();
-            let t1 = std::time::Instant::now();
-            if prog.root.is_none() {
-                usage = true;
-            }
-            diags.extend(prog.diagnostics.iter().cloned());
-            if prog.root.is_some() {
-                let checked = check::check(&prog, &sources, &opts);
-                diags.extend(checked.diagnostics);
-                // The process ends soon: freeing a large AST and IR node by node costs
-                // more than the rest of the check (rustc does the same).
-                std::mem::forget(checked.flow);
-            }
-            std::mem::forget(prog);
-            t_check += t1.elapsed();
-        }
+        let Analysis {
+            diags,
+            sources,
+            usage,
+            t_load,
+            t_check,
+        } = analyze(
+            &self.files,
+            self.inventory.as_deref(),
+            &self.extra,
+            self.vars.as_deref(),
+            false,
+        );
         let t2 = std::time::Instant::now();
-        // `-e` names are checked once per file; report each problem once.
-        dedup(&mut diags);
-        diagnostics::sort(&mut diags);
         let errors = diags.iter().filter(|d| d.is_error()).count();
         let warnings = diags.len() - errors;
         match self.format {

@@ -6,6 +6,7 @@ mod check;
 pub use check::param_args;
 mod explain;
 mod inventory;
+mod lint;
 mod run;
 mod runs;
 mod sandbox;
@@ -52,6 +53,8 @@ pub struct Cli {
 enum Command {
     /// Check flows for every mistake that can be found before a host is touched.
     Check(check::CheckArgs),
+    /// Check flows and run the lint rules (for CI: JSON, SARIF, `--deny warnings`).
+    Lint(lint::LintArgs),
     /// Explain a diagnostic code, with an example (`etcdflow explain --list` lists them).
     Explain(explain::ExplainArgs),
     /// Show how an Ansible inventory was understood.
@@ -119,6 +122,7 @@ where
     let color = cli.color.enabled();
     match cli.command {
         Command::Check(a) => a.run(color).into(),
+        Command::Lint(a) => a.run(color).into(),
         Command::Explain(a) => a.run().into(),
         Command::Inventory(a) => a.run(color).into(),
         Command::Run(a) => a.run(color, false),

@@ -238,6 +238,189 @@ action's `vars:` map, the flow's non-secret params and `host`.
 "unused-hosts", Warning, "a host set is never used",
 "Remove the `hosts` declaration, or run a step on it.";
 
+"destructive-without-snapshot", Warning, "lint: data is destroyed before any snapshot is verified",
+"A member removal, a restore, moving or removing an etcd data dir, or `rm -r` of an
+interpolated path must come after a verified snapshot on every path through the flow: an
+unconditional `etcd.snapshot_save` or `etcd.snapshot_verify` earlier (not inside `if`/`for`,
+not in a step with `when:`). The runtime refuses a removal or restore without one anyway
+(SAFETY.md inv. 9); lint says so before the run.
+
+Bad:
+    step rm on local {
+      etcd.member_remove member: \"m3\"
+    }
+Good:
+    step backup on local {
+      etcd.snapshot_save to: \"backups/before-remove.db\"
+    }
+    step rm on local {
+      etcd.member_remove member: \"m3\"
+    }";
+
+"member-add-without-wait", Warning, "lint: a member is added and the next change does not wait for it",
+"After `etcd.member_add`, start the member and wait for it (`etcd.wait_started`, or
+`etcd.wait_caught_up`, `etcd.wait_healthy`, `wait until:`) before the next add, promote or
+remove (SAFETY.md inv. 2). A serial step that adds a member per host loops: its body needs
+the wait too.
+
+Bad:
+    step grow on new serial {
+      etcd.member_add name: host.name peer_url: peer_url(main, host)
+      etcd.member_promote member: host.name
+    }
+Good:
+    step grow on new serial {
+      let m = etcd.member_add name: host.name peer_url: peer_url(main, host)
+      template \"etcd.conf.j2\" to: \"/etc/etcd/etcd.conf\" vars: { initial_cluster: m.initial_cluster }
+      run [\"systemctl\", \"start\", \"etcd\"]
+      etcd.wait_started member: host.name timeout: 2m
+      etcd.member_promote member: host.name timeout: 5m
+      rollback {}
+    }";
+
+"membership-change-in-parallel-step", Warning, "lint: a membership change in a step that runs on several hosts at once",
+"Membership changes go one at a time (SAFETY.md inv. 2). The runtime serializes them, but a
+parallel step hides the order; make the step `serial` (or `run_once`, or `on local`).
+
+Bad:
+    step grow on new {
+      etcd.member_add name: host.name peer_url: peer_url(main, host)
+    }
+Good:
+    step grow on new serial {
+      etcd.member_add name: host.name peer_url: peer_url(main, host)
+      etcd.wait_started member: host.name timeout: 2m
+    }";
+
+"rolling-without-leader-last", Warning, "lint: a rolling step over etcd members has no order",
+"A `serial` or `batch` step over a cluster's member hosts that changes them should restart
+the leader last: `order: leader_last(CLUSTER)`. Otherwise leadership may move at every host.
+
+Bad:
+    step upgrade on members serial {
+      run [\"systemctl\", \"restart\", \"etcd\"]
+      rollback {}
+    }
+Good:
+    step upgrade on members serial order: leader_last(main) {
+      run [\"systemctl\", \"restart\", \"etcd\"]
+      rollback {}
+    }";
+
+"missing-rollback", Warning, "lint: a step changes things and has no rollback block",
+"A step with a mutating action (`run`, `copy`, `template`, etcd changes) says how to undo it,
+or says explicitly that nothing needs undoing with an empty `rollback {}`. Steps after a
+`point_of_no_return` are exempt.
+
+Bad:
+    step stop on masters {
+      run [\"systemctl\", \"stop\", \"kubelet\"]
+    }
+Good:
+    step stop on masters {
+      run [\"systemctl\", \"stop\", \"kubelet\"]
+      rollback {
+        run [\"systemctl\", \"start\", \"kubelet\"]
+      }
+    }";
+
+"raw-interpolation", Warning, "lint: a value reaches a command without shell quoting",
+"`raw(x)` interpolates `x` into a command string as it is: a value with a space, `;` or
+`$(...)` changes the command (SAFETY.md inv. 20). Pass words as an argv list, or let
+etcdflow quote the value.
+
+Bad:
+    run \"ls {{ raw(dir) }}\"
+Good:
+    run [\"ls\", \"--\", dir]";
+
+"secret-file-mode", Warning, "lint: a secret is written to a file others may read",
+"`copy content: SECRET` needs a `mode:` that gives nothing to group and others (\"0600\",
+\"0400\") (SAFETY.md inv. 24).
+
+Bad:
+    copy content: password to: \"/etc/etcd/pw\"
+Good:
+    copy content: password to: \"/etc/etcd/pw\" mode: \"0600\" owner: \"etcd\"";
+
+"wait-without-timeout", Warning, "lint: a wait has no timeout of its own",
+"A `wait` or `etcd.wait_*` without `timeout:` (and in a step without one) waits for a
+default. Say how long is reasonable, so a stuck procedure fails where it is stuck.
+
+Bad:
+    wait port: 2379 open
+Good:
+    wait port: 2379 open timeout: 2m";
+
+"sleep-as-wait", Warning, "lint: `sleep` used to wait for something",
+"A fixed pause is too short on a slow day and wasted on a fast one. Wait for the condition.
+
+Bad:
+    run \"systemctl start etcd && sleep 30\"
+Good:
+    run [\"systemctl\", \"start\", \"etcd\"]
+    wait port: 2379 open timeout: 2m";
+
+"curl-pipe-shell", Error, "lint: a download is piped into a shell",
+"`curl URL | sh` runs whatever the server (or anyone on the way) sends, as the flow's user.
+
+Bad:
+    run \"curl -sL https://example.com/install.sh | sh\"
+Good:
+    copy \"vetted/install.sh\" to: \"/tmp/install.sh\" mode: \"0755\"
+    run [\"/tmp/install.sh\"]";
+
+"hardcoded-address", Warning, "lint: a literal IP address that is an inventory host's",
+"With `-i`, an IPv4 address written in a flow that belongs to an inventory host is flagged:
+the flow breaks when the inventory changes. Use `host.address`, `peer_url(c, host)`,
+`client_url(c, host)`.
+
+Bad:
+    etcd.member_add name: \"m2\" peer_url: \"https://10.0.0.2:2380\"
+Good:
+    etcd.member_add name: host.name peer_url: peer_url(main, host)";
+
+"confirm-in-parallel-step", Warning, "lint: a confirm gate in a step that runs on several hosts at once",
+"The operator would be asked once per host, all at the same time. Ask once, on the
+controller, before the change.
+
+Bad:
+    step restore on masters {
+      confirm \"restore?\"
+    }
+Good:
+    step ask on local {
+      confirm \"restore {{ len(names(masters)) }} masters?\"
+    }";
+
+"voter-add", Warning, "lint: a member is added as a voter directly",
+"Add members as learners (the default) and promote them once caught up (SAFETY.md inv. 3):
+a voter that cannot start raises the quorum and can stop the cluster.
+
+Bad:
+    etcd.member_add name: host.name peer_url: peer_url(main, host) voter
+Good:
+    etcd.member_add name: host.name peer_url: peer_url(main, host)";
+
+"unused-suppression", Warning, "lint: a suppression covers nothing, or names no rule",
+"`# etcdflow: allow(CODE) -- reason` on a line of its own covers the next line of code;
+after code it covers its own line. Only lint rules can be allowed.
+
+Bad:
+    # etcdflow: allow(missing-rollback) -- nothing here to undo
+    param x: int = 1
+Good:
+    # etcdflow: allow(missing-rollback) -- a read-only probe
+    step probe on masters {";
+
+"suppression-without-reason", Warning, "lint: a suppression without a reason",
+"Every suppression says why the rule does not apply, after `--`.
+
+Bad:
+    # etcdflow: allow(sleep-as-wait)
+Good:
+    # etcdflow: allow(sleep-as-wait) -- the vendor tool needs 5 s after start, documented";
+
 "internal-error", Error, "a bug in etcdflow",
 "This is a bug in etcdflow, not in your flow. Please report it with the input attached.";
 }

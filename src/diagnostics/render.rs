@@ -172,3 +172,90 @@ pub fn json(diags: &[Diagnostic], sources: &SourceMap) -> String {
         format!("{{\"error\": \"this is a bug in etcdflow: cannot serialise diagnostics: {e}\"}}")
     })
 }
+
+/// SARIF 2.1.0 (what GitHub code scanning reads): one run, every documented code as a
+/// rule (with its explanation as help), every diagnostic as a result located by a
+/// repository-relative URI and a 1-based region.
+pub fn sarif(diags: &[Diagnostic], sources: &SourceMap) -> String {
+    use serde_json::json;
+    let codes = super::codes::CODES;
+    let level = |s: Severity| match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let rules: Vec<serde_json::Value> = codes
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.code,
+                "name": c.code.split('-').map(|w| {
+                    let mut cs = w.chars();
+                    cs.next().map(|f| f.to_ascii_uppercase().to_string() + cs.as_str()).unwrap_or_default()
+                }).collect::<String>(),
+                "shortDescription": { "text": c.summary },
+                "fullDescription": { "text": c.summary },
+                "help": { "text": c.explanation },
+                "defaultConfiguration": { "level": level(c.severity) },
+            })
+        })
+        .collect();
+    let uri = |name: &str| -> String {
+        let p = std::path::Path::new(name);
+        let rel = std::env::current_dir()
+            .ok()
+            .and_then(|cwd| p.strip_prefix(cwd).ok().map(std::path::Path::to_path_buf))
+            .unwrap_or_else(|| p.to_path_buf());
+        rel.display()
+            .to_string()
+            .replace('\\', "/")
+            .replace(' ', "%20")
+    };
+    let results: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|d| {
+            let j = to_json(d, sources);
+            let mut r = json!({
+                "ruleId": d.code,
+                "level": level(d.severity),
+                "message": { "text": match &d.help {
+                    Some(h) => format!("{} ({h})", d.message),
+                    None => d.message.clone(),
+                } },
+            });
+            if let Some(i) = codes.iter().position(|c| c.code == d.code) {
+                r["ruleIndex"] = json!(i);
+            }
+            if let (Some(file), Some(line), Some(col)) = (j.file, j.line, j.column) {
+                r["locations"] = json!([{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": uri(file) },
+                        "region": {
+                            "startLine": line,
+                            "startColumn": col,
+                            "endLine": j.end_line.unwrap_or(line).max(line),
+                            "endColumn": j.end_column.unwrap_or(col).max(1),
+                        }
+                    }
+                }]);
+            }
+            r
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "etcdflow",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/etcdflow/etcdflow",
+                "rules": rules,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }]
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
+        format!("{{\"error\": \"this is a bug in etcdflow: cannot serialise SARIF: {e}\"}}")
+    })
+}

@@ -1,4 +1,4 @@
-//! The corpus under `tests/cases/{syntax,check}/`: each file's header says what it
+//! The corpus under `tests/cases/{syntax,check,lint}/`: each file's header says what it
 //! expects (`# expect: code, code` or `# expect: clean`), optionally an inventory
 //! (`# inventory: NAME` from `tests/cases/inventories/`) and params (`# param: k=v`).
 //! The snapshot holds the source and the rendered diagnostics together, so a reviewer
@@ -50,11 +50,13 @@ pub fn run_case(path: &Path) -> Outcome {
     let (params, mut pd) = etcdflow::cli::param_args(&params, None, &mut sources);
     diags.append(&mut pd);
     let mut groups = None;
-    if let Some(inv) = inventory {
-        let (inv, mut d) =
-            Inventory::load(&inv, &mut sources).unwrap_or_else(|d| panic!("{}", d.message));
+    let mut inv = None;
+    if let Some(path) = inventory {
+        let (i, mut d) =
+            Inventory::load(&path, &mut sources).unwrap_or_else(|d| panic!("{}", d.message));
         if !d.iter().any(|d| d.is_error()) {
-            groups = Some(inv.group_names());
+            groups = Some(i.group_names());
+            inv = Some(i);
         }
         diags.append(&mut d);
     }
@@ -64,8 +66,18 @@ pub fn run_case(path: &Path) -> Outcome {
         params,
     };
     let prog = load::load(&RealFs, path, &mut sources);
-    diags.extend(prog.diagnostics.iter().cloned());
-    diags.extend(check::check(&prog, &sources, &opts).diagnostics);
+    let mut mine = prog.diagnostics.clone();
+    let checked = check::check(&prog, &sources, &opts);
+    mine.extend(checked.diagnostics);
+    // Cases under `lint/` also run the lint rules and their suppressions.
+    if path.parent().is_some_and(|d| d.ends_with("lint")) {
+        if let Some(flow) = &checked.flow {
+            mine.extend(etcdflow::lint::lint(flow, &sources, inv.as_ref()));
+        }
+        let ids: Vec<_> = prog.files.iter().map(|f| f.file).collect();
+        mine = etcdflow::lint::suppress::apply(mine, &sources, &ids);
+    }
+    diags.extend(mine);
     diagnostics::sort(&mut diags);
     sources.rename_all(super::relative);
     let codes = diags.iter().map(|d| d.code.to_string()).collect();
@@ -81,7 +93,7 @@ pub fn run_case(path: &Path) -> Outcome {
 #[test]
 fn corpus() {
     let mut wrong = Vec::new();
-    insta::glob!("../cases", "{syntax,check}/*.flow", |path| {
+    insta::glob!("../cases", "{syntax,check,lint}/*.flow", |path| {
         let out = run_case(path);
         let src = std::fs::read_to_string(path).unwrap_or_default();
         if out.codes != out.expected || out.codes.contains("internal-error") {
