@@ -361,8 +361,7 @@ pub fn lint(
         // The last statement of a multi-host step with an unanswered add loops back to it.
         let last_of_step = all
             .iter()
-            .filter(|x| x.step == s.step && !x.rollback)
-            .last()
+            .rfind(|x| x.step == s.step && !x.rollback)
             .is_some_and(|x| std::ptr::eq(x.action, s.action));
         if last_of_step && step.targets.is_some() && !step.options.contains_key("run_once") {
             if let Some(add) = pending {
@@ -522,14 +521,12 @@ pub fn lint(
                 | EtcdOp::WaitStarted
                 | EtcdOp::WaitCaughtUp
                 | EtcdOp::WaitLeader,
-            ) => {
-                if !a.args.contains_key("timeout") && !step.options.contains_key("timeout") {
-                    out.push(
-                        Diagnostic::warning("wait-without-timeout", format!("`{}` has no timeout of its own", verb(a)))
-                            .at(a.span, "waits up to the default (5m for `wait`, the run's default for etcd waits)")
-                            .help("say how long is reasonable: `timeout: 2m`; a wait that never ends hides a failure"),
-                    );
-                }
+            ) if !a.args.contains_key("timeout") && !step.options.contains_key("timeout") => {
+                out.push(
+                    Diagnostic::warning("wait-without-timeout", format!("`{}` has no timeout of its own", verb(a)))
+                        .at(a.span, "waits up to the default (5m for `wait`, the run's default for etcd waits)")
+                        .help("say how long is reasonable: `timeout: 2m`; a wait that never ends hides a failure"),
+                );
             }
             ActionKind::Confirm if parallel(step) => {
                 out.push(
