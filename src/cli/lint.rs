@@ -41,7 +41,7 @@ pub(crate) struct LintArgs {
 }
 
 /// Flow files under `p` (itself when it is a file), sorted.
-fn flows(p: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn flows(p: &Path, out: &mut Vec<PathBuf>) {
     if p.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
             .into_iter()

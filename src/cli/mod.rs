@@ -5,6 +5,7 @@ mod check;
 
 pub use check::param_args;
 mod explain;
+mod fmt;
 mod inventory;
 mod lint;
 mod run;
@@ -55,6 +56,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Check flows and run the lint rules (for CI: JSON, SARIF, `--deny warnings`).
     Lint(lint::LintArgs),
+    /// Format flows in the one canonical layout (`--check`: only list what would change).
+    Fmt(fmt::FmtArgs),
     /// Explain a diagnostic code, with an example (`etcdflow explain --list` lists them).
     Explain(explain::ExplainArgs),
     /// Show how an Ansible inventory was understood.
@@ -123,6 +126,7 @@ where
     match cli.command {
         Command::Check(a) => a.run(color).into(),
         Command::Lint(a) => a.run(color).into(),
+        Command::Fmt(a) => a.run().into(),
         Command::Explain(a) => a.run().into(),
         Command::Inventory(a) => a.run(color).into(),
         Command::Run(a) => a.run(color, false),

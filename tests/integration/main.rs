@@ -5,6 +5,7 @@ mod cli;
 mod etcd;
 mod etcd_tls;
 mod examples;
+mod fmt;
 mod lint;
 mod meta;
 mod sandbox;
