@@ -323,9 +323,12 @@ pub fn shape(text: &str) -> Result<String, String> {
     if let Some(d) = parsed.diagnostics.first() {
         return Err(d.message.clone());
     }
-    let debug = format!("{:?}", parsed.file.items);
+    Ok(strip_spans(&format!("{:?}", parsed.file.items)))
+}
+
+fn strip_spans(debug: &str) -> String {
     let mut out = String::with_capacity(debug.len());
-    let mut rest = debug.as_str();
+    let mut rest = debug;
     while let Some(at) = rest.find("Span { file: FileId(") {
         out.push_str(&rest[..at]);
         let after = &rest[at..];
@@ -333,13 +336,20 @@ pub fn shape(text: &str) -> Result<String, String> {
         rest = &after[end..];
     }
     out.push_str(rest);
-    Ok(out)
+    out
 }
 
 /// Format, refusing text that does not parse and any output whose AST differs.
 pub fn format_checked(src: &str) -> Result<String, String> {
-    let before = shape(src)?;
+    let parsed = crate::syntax::parse(FileId(0), src);
+    if let Some(d) = parsed.diagnostics.first() {
+        return Err(d.message.clone());
+    }
     let out = format(src)?;
+    if out == src {
+        return Ok(out);
+    }
+    let before = strip_spans(&format!("{:?}", parsed.file.items));
     let after = shape(&out)
         .map_err(|e| format!("this is a bug in etcdflow fmt: its output does not parse ({e})"))?;
     if before != after {
