@@ -10,6 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A figure for the test output even when the test passes (the test harness captures
+/// `eprintln!`, not direct writes to stderr).
+fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "etcdflow test report: {line}");
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -332,9 +339,9 @@ step rejoin on nth(all, 2) {
         .map(|i| format!("http://{}:2379", sb.address(i)))
         .collect();
     let (acked, failed, lost) = writer.finish(&live);
-    eprintln!(
+    report(&format!(
         "membership: grow 1->3 in {grow_s:.1}s; background writer: {acked} acknowledged writes, {failed} failed attempts, {lost} lost"
-    );
+    ));
     assert!(acked > 100, "the writer wrote ({acked})");
     assert_eq!(lost, 0, "acknowledged writes lost");
     let _ = host_cat(sb, 1, "/etc/hostname");
@@ -459,7 +466,9 @@ pub fn restore_icp() {
         (3, 1, 1),
         "3 healthy, one leader, one cluster id"
     );
-    eprintln!("restore-icp: 3 masters restored from a 1,000-key snapshot in {took:.1}s");
+    report(&format!(
+        "restore-icp: 3 masters restored from a 1,000-key snapshot in {took:.1}s"
+    ));
 
     // The controller cannot reach the client ports any more (nft drops it in every
     // host): `tunnel: true` reaches etcd through the hosts' SSH connections.
