@@ -197,10 +197,18 @@ CFG
   done
   [ "$ready" = "$n" ] || { cat "$dir"/n*/setup.log "$dir"/n*/sshd.log >&2 2>/dev/null || true; die "only $ready of $n sshd started"; }
   if [ "$etcd" -gt 0 ]; then
-    for _ in $(seq 1 200); do
-      ETCDCTL_API=3 etcdctl --endpoints "http://$prefix.11:2379" endpoint health >/dev/null 2>&1 && break
-      sleep 0.1
+    # Ready when every member answers (the kubelet stand-ins start them).
+    eps=""
+    for i in $(seq 1 "$etcd"); do eps="${eps:+$eps,}http://$prefix.$((10 + i)):2379"; done
+    ok=0
+    for _ in $(seq 1 300); do
+      if ETCDCTL_API=3 etcdctl --dial-timeout 1s --command-timeout 2s --endpoints "$eps" endpoint health >/dev/null 2>&1; then ok=1; break; fi
+      sleep 0.2
     done
+    if [ "$ok" != 1 ]; then
+      for i in $(seq 1 "$etcd"); do echo "== n$i etcd.log" >&2; tail -n 15 "$dir/n$i/etcd.log" >&2 2>/dev/null || true; done
+      die "etcd did not become healthy on $eps"
+    fi
   fi
   cat > "$dir/ssh_config" <<CFG
 Host *
