@@ -9,21 +9,28 @@ use crate::source::{SourceMap, Span};
 use clap::Args;
 use std::path::PathBuf;
 
+/// What `check` and `lint` read besides the flows.
+#[derive(Args, Debug)]
+pub(crate) struct Inputs {
+    /// An Ansible inventory (INI or YAML): also check the groups the flows use.
+    #[arg(short, long, value_name = "INVENTORY")]
+    pub inventory: Option<PathBuf>,
+    /// Set a param: `-e name=value` (repeatable). Giving any param checks that all
+    /// required params have values.
+    #[arg(short = 'e', long = "extra-var", value_name = "NAME=VALUE")]
+    pub extra: Vec<String>,
+    /// A YAML or JSON file of param values.
+    #[arg(long, value_name = "FILE")]
+    pub vars: Option<PathBuf>,
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct CheckArgs {
     /// Flow files (`.flow` or `.etcdflow`).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// An Ansible inventory (INI or YAML): also check the groups the flows use.
-    #[arg(short, long, value_name = "INVENTORY")]
-    inventory: Option<PathBuf>,
-    /// Set a param: `-e name=value` (repeatable). Giving any param checks that all
-    /// required params have values.
-    #[arg(short = 'e', long = "extra-var", value_name = "NAME=VALUE")]
-    extra: Vec<String>,
-    /// A YAML or JSON file of param values.
-    #[arg(long, value_name = "FILE")]
-    vars: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: Inputs,
     /// Output format: `human` (on stderr) or `json` (one document on stdout).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -44,13 +51,12 @@ pub(crate) struct Analysis {
 
 /// Load and check `files` (with `lint`: also run the lint rules and apply the
 /// suppressions in the files).
-pub(crate) fn analyze(
-    files: &[PathBuf],
-    inventory: Option<&std::path::Path>,
-    extra: &[String],
-    vars: Option<&std::path::Path>,
-    lint: bool,
-) -> Analysis {
+pub(crate) fn analyze(files: &[PathBuf], inputs: &Inputs, lint: bool) -> Analysis {
+    let (inventory, extra, vars) = (
+        inputs.inventory.as_deref(),
+        &inputs.extra,
+        inputs.vars.as_deref(),
+    );
     let mut sources = SourceMap::new();
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut usage = false;
@@ -131,13 +137,7 @@ impl CheckArgs {
             usage,
             t_load,
             t_check,
-        } = analyze(
-            &self.files,
-            self.inventory.as_deref(),
-            &self.extra,
-            self.vars.as_deref(),
-            false,
-        );
+        } = analyze(&self.files, &self.inputs, false);
         let t2 = std::time::Instant::now();
         let errors = diags.iter().filter(|d| d.is_error()).count();
         let warnings = diags.len() - errors;

@@ -1,6 +1,6 @@
 //! `etcdflow lint PATH... [-i INV] [--format human|json|sarif] [--deny warnings]`
 
-use super::check::{analyze, Analysis};
+use super::check::{analyze, Analysis, Inputs};
 use super::Exit;
 use crate::diagnostics::render;
 use clap::{Args, ValueEnum};
@@ -25,14 +25,9 @@ pub(crate) struct LintArgs {
     /// Flow files, or directories searched for `*.flow` and `*.etcdflow`.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// Check groups against this inventory and flag its hosts' addresses written as literals.
-    #[arg(short, long, value_name = "INVENTORY")]
-    inventory: Option<PathBuf>,
-    /// Param values, as for `check`.
-    #[arg(short = 'e', long = "extra-var", value_name = "NAME=VALUE")]
-    extra: Vec<String>,
-    #[arg(long, value_name = "FILE")]
-    vars: Option<PathBuf>,
+    /// The inventory (also flags its hosts' addresses written as literals) and params.
+    #[command(flatten)]
+    inputs: Inputs,
     #[arg(long, value_enum, default_value_t)]
     format: LintFormat,
     /// `--deny warnings`: exit 1 when there are warnings.
@@ -90,13 +85,7 @@ impl LintArgs {
             sources,
             usage,
             ..
-        } = analyze(
-            &files,
-            self.inventory.as_deref(),
-            &self.extra,
-            self.vars.as_deref(),
-            true,
-        );
+        } = analyze(&files, &self.inputs, true);
         let errors = diags.iter().filter(|d| d.is_error()).count();
         let warnings = diags.len() - errors;
         match self.format {

@@ -933,13 +933,7 @@ pub(super) async fn action(
                 }
             })
             .await?;
-            let facts = observe(sh, cluster).await?;
-            let m = facts
-                .members
-                .iter()
-                .find(|m| m.id == f)
-                .map_or(Value::None, |m| member_value(m, &facts));
-            Ok((m, None, false))
+            Ok((member_now(sh, cluster, f).await?, None, false))
         }
         EtcdOp::WaitStarted => {
             let who = need(a, "member", cx)?;
@@ -957,13 +951,7 @@ pub(super) async fn action(
                 },
             )
             .await?;
-            let f = observe(sh, cluster).await?;
-            let m = f
-                .members
-                .iter()
-                .find(|m| m.id == id)
-                .map_or(Value::None, |m| member_value(m, &f));
-            Ok((m, None, false))
+            Ok((member_now(sh, cluster, id).await?, None, false))
         }
         EtcdOp::WaitCaughtUp => {
             let who = need(a, "member", cx)?;
@@ -1174,6 +1162,15 @@ pub(super) async fn release_locks(sh: &Shared) {
             l.release(conn).await;
         }
     }
+}
+
+/// A member as it is now (fresh facts), as the `etcd_member` record.
+async fn member_now(sh: &Shared, cluster: usize, id: u64) -> Result<Value, Fail> {
+    let f = observe(sh, cluster).await?;
+    Ok(f.members
+        .iter()
+        .find(|m| m.id == id)
+        .map_or(Value::None, |m| member_value(m, &f)))
 }
 
 fn names(f: &tx::Facts) -> String {

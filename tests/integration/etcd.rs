@@ -179,13 +179,19 @@ fn etcd_flow(name: &str, body: &str) -> Test {
     flow(Test::new(), name, &format!("{HEAD}{body}")).file("pod.j2", JOIN_POD)
 }
 
+/// Three sandbox hosts on subnet `net`, the first `members` running etcd (torn down when
+/// the guard drops, before its directory).
+fn etcd_sandbox(members: usize, net: u8) -> (tempfile::TempDir, Guard) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sb = sandbox::up(&dir.path().join("sbx"), 3, members, net)
+        .unwrap_or_else(|e| panic!("the etcd sandbox must come up (etcd-server installed): {e}"));
+    (dir, Guard(sb))
+}
+
 /// Grow 1 -> 3 through learners, refusals before any RPC, a second operator refused,
 /// replace a member, remove the leader; a background writer loses nothing.
 pub fn membership() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox::up(&dir.path().join("sbx"), 3, 1, 14)
-        .unwrap_or_else(|e| panic!("the etcd sandbox must come up (etcd-server installed): {e}"));
-    let sb = Guard(sb);
+    let (_dir, sb) = etcd_sandbox(1, 14);
     let sb = &sb.0;
     let one = endpoints(sb, 1);
     let all = endpoints(sb, 3);
@@ -376,10 +382,7 @@ fn stdlib_restore(sb: &Sandbox, t: Test, snapshot: &str, extra: &[&str]) -> supe
 
 /// `restore-icp.flow` from the stdlib, unmodified, on 3 ICP-style masters.
 pub fn restore_icp() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox::up(&dir.path().join("sbx"), 3, 3, 13)
-        .unwrap_or_else(|e| panic!("the etcd sandbox must come up (etcd-server installed): {e}"));
-    let sb = Guard(sb);
+    let (_dir, sb) = etcd_sandbox(3, 13);
     let sb = &sb.0;
     let eps = endpoints(sb, 3);
     put_range(&eps, 1..=1000);
