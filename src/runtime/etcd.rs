@@ -160,6 +160,14 @@ async fn quorum_gate(
                 "clear them first (NOSPACE: compact, `etcd.defrag` one member at a time, `etcd.alarm_disarm`; CORRUPT needs a human)",
             ));
         }
+        if let Some(found) = version_skew(&f) {
+            return Err(refuse(
+                "etcd-version-skew",
+                &format!("{what} needs every member on the same minor version (inv. 15)"),
+                &found,
+                "finish the upgrade (or downgrade) first",
+            ));
+        }
         let counting: Vec<&tx::Member> = f.members.iter().filter(|m| counted(m)).collect();
         let up: Vec<&&tx::Member> = counting
             .iter()
@@ -209,6 +217,25 @@ async fn quorum_gate(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// inv. 15: the members' versions when they run different minor versions.
+fn version_skew(f: &tx::Facts) -> Option<String> {
+    let minors: std::collections::BTreeSet<String> = f
+        .status
+        .iter()
+        .map(|s| s.version.split('.').take(2).collect::<Vec<_>>().join("."))
+        .collect();
+    (minors.len() > 1).then(|| {
+        format!(
+            "versions {}",
+            f.status
+                .iter()
+                .map(|s| format!("{} {}", s.endpoint, s.version))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 /// inv. 2: no add or promote while a member is unstarted, or (for an add) a learner exists.
@@ -1501,6 +1528,30 @@ mod tests {
             initial_cluster(&list, 2, "b"),
             "a=http://a:2380,b=http://b:2380"
         );
+    }
+
+    #[test]
+    fn version_skew_is_by_minor_version() {
+        let st = |ep: &str, v: &str| tx::Status {
+            endpoint: ep.into(),
+            member_id: 1,
+            version: v.into(),
+            db_size: 0,
+            db_size_in_use: 0,
+            leader: 1,
+            raft_index: 0,
+            raft_applied_index: 0,
+            raft_term: 0,
+            is_learner: false,
+            errors: vec![],
+            cluster_id: 1,
+            revision: 0,
+        };
+        let mut f = tx::Facts::default();
+        f.status = vec![st("a", "3.4.23"), st("b", "3.4.27")];
+        assert_eq!(version_skew(&f), None, "patch versions may differ");
+        f.status.push(st("c", "3.5.9"));
+        assert!(version_skew(&f).is_some_and(|m| m.contains("c 3.5.9")));
     }
 
     #[test]
