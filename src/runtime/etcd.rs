@@ -1547,8 +1547,10 @@ mod tests {
             cluster_id: 1,
             revision: 0,
         };
-        let mut f = tx::Facts::default();
-        f.status = vec![st("a", "3.4.23"), st("b", "3.4.27")];
+        let mut f = tx::Facts {
+            status: vec![st("a", "3.4.23"), st("b", "3.4.27")],
+            ..tx::Facts::default()
+        };
         assert_eq!(version_skew(&f), None, "patch versions may differ");
         f.status.push(st("c", "3.5.9"));
         assert!(version_skew(&f).is_some_and(|m| m.contains("c 3.5.9")));
