@@ -1149,7 +1149,7 @@ pub(super) async fn take_locks(sh: &Shared) -> Result<Vec<std::fs::File>, String
             files.push(f);
         }
         if on(&changes_through_api) {
-            match tx::Lock::acquire(conn, &holder, LOCK_TTL).await {
+            match tx::Lock::acquire(conn, &holder, &sh.run_id, LOCK_TTL).await {
                 Ok(l) => {
                     if let Some(st) = sh.etcd.get(i) {
                         *st.lock.lock().await = Some(l);

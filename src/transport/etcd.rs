@@ -566,7 +566,15 @@ pub enum LockError {
 impl Lock {
     /// Take the lock or say who holds it. The lease lives `ttl`; it is renewed every
     /// third of it; a renewal that fails marks the lock lost.
-    pub async fn acquire(conf: &Conf, holder: &str, ttl: Duration) -> Result<Lock, LockError> {
+    ///
+    /// `run_id`: a lock held under the same run id (a run being resumed after its
+    /// controller died) is taken over, atomically, instead of refused.
+    pub async fn acquire(
+        conf: &Conf,
+        holder: &str,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<Lock, LockError> {
         use etcd_client::{Compare, CompareOp, PutOptions, Txn, TxnOp, TxnOpResponse};
         let fail = LockError::Failed;
         let mut c = conf.client().await.map_err(fail)?;
@@ -584,26 +592,61 @@ impl Lock {
                 Some(PutOptions::new().with_lease(lease)),
             )])
             .or_else([TxnOp::get(LOCK_KEY, None)]);
-        let r = conf
+        let mut r = conf
             .deadline("lock", c.txn(txn))
             .await
             .map_err(LockError::Failed)?;
         if !r.succeeded() {
-            let _ = c.lease_revoke(lease).await;
-            let who = r
-                .op_responses()
-                .into_iter()
-                .find_map(|o| match o {
-                    TxnOpResponse::Get(g) => g
-                        .kvs()
-                        .first()
-                        .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
-                    _ => None,
-                })
+            let held = r.op_responses().into_iter().find_map(|o| match o {
+                TxnOpResponse::Get(g) => g.kvs().first().map(|kv| kv.value().to_vec()),
+                _ => None,
+            });
+            let who = held
+                .as_deref()
+                .map(|v| String::from_utf8_lossy(v).into_owned())
                 .unwrap_or_else(|| "an unknown holder".into());
-            return Err(LockError::Held(who));
+            let same_run = serde_json::from_str::<serde_json::Value>(&who)
+                .ok()
+                .is_some_and(|v| v["run_id"] == run_id);
+            let taken = match held {
+                Some(old) if same_run => {
+                    // Our own run, resumed: replace the key only if it is still the same.
+                    let takeover = Txn::new()
+                        .when([Compare::value(LOCK_KEY, CompareOp::Equal, old)])
+                        .and_then([TxnOp::put(
+                            LOCK_KEY,
+                            holder,
+                            Some(PutOptions::new().with_lease(lease)),
+                        )]);
+                    let t = conf
+                        .deadline("lock takeover", c.txn(takeover))
+                        .await
+                        .map_err(LockError::Failed)?;
+                    let ok = t.succeeded();
+                    r = t;
+                    ok
+                }
+                _ => false,
+            };
+            if !taken {
+                let _ = c.lease_revoke(lease).await;
+                return Err(LockError::Held(who));
+            }
         }
-        let revision = r.header().map_or(0, |h| h.revision());
+        let _ = r;
+        // Fencing compares the key's create revision (unchanged by a takeover).
+        let now = conf
+            .deadline("lock read", c.get(LOCK_KEY, None))
+            .await
+            .map_err(LockError::Failed)?;
+        let revision = match now.kvs().first() {
+            Some(kv) if kv.value() == holder.as_bytes() => kv.create_revision(),
+            _ => {
+                return Err(LockError::Failed(
+                    "the lock key changed while it was taken".into(),
+                ))
+            }
+        };
         let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let lost2 = std::sync::Arc::clone(&lost);
         let conf = conf.clone();

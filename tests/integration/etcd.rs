@@ -277,19 +277,25 @@ step check on local {
     );
 
     // Replace n3: remove it (a verified snapshot first), wipe it, add it back.
-    let replace = r#"step backup on local {
+    // Replace n3: remove it (a verified snapshot first), wipe it, add it back.
+    let leave = |k: usize| {
+        format!(
+            r#"step backup on local {{
   let s = etcd.snapshot_save to: "backup.db"
   assert s.verified and s.key_count > 0, "verified"
-}
-step remove on local {
+}}
+step remove on local {{
   etcd.member_remove member: "n3"
-}
-step wipe on nth(all, 2) {
+}}
+step wipe on nth(all, 2) {{
   run ["rm", "-f", "/etc/cfc/pods/etcd.json"]
   wait port: 2379 closed timeout: 30s
-  run ["mv", "/var/lib/etcd", "/var/lib/etcd.removed"]
-}
-step rejoin on nth(all, 2) {
+  run ["mv", "/var/lib/etcd", "/var/lib/etcd.removed-{k}"]
+}}
+"#
+        )
+    };
+    let rejoin = r#"step rejoin on nth(all, 2) {
   let m = etcd.member_add name: host.name peer_url: peer_url(main, host)
   template "pod.j2" to: "/etc/cfc/pods/etcd.json" vars: { initial_cluster: m.initial_cluster }
   etcd.wait_started member: host.name timeout: 60s
@@ -297,7 +303,8 @@ step rejoin on nth(all, 2) {
 }
 "#;
     let before = members_ids(&all);
-    let out = run(sb, etcd_flow("replace.flow", replace), "replace.flow", &[]);
+    let replace = format!("{}{rejoin}", leave(1));
+    let out = run(sb, etcd_flow("replace.flow", &replace), "replace.flow", &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let after = members_ids(&all);
     assert_eq!(after.len(), 3);
@@ -305,6 +312,29 @@ step rejoin on nth(all, 2) {
         before.get("n3"),
         after.get("n3"),
         "n3 came back as a new member"
+    );
+
+    // The controller is killed right after the add landed (the step's outcome is
+    // unknown): `resume` re-runs the step, finds the member by its peer URL instead of
+    // adding it twice (inv. 17), takes over its own lock, and finishes.
+    let out = run(sb, etcd_flow("leave.flow", &leave(2)), "leave.flow", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (run_id, state) = run_and_kill_after(sb, &format!("{HEAD}{rejoin}"), "etcd.member_add");
+    let out = Test::new()
+        .args(["resume", &run_id, "--state-dir"])
+        .arg(&state)
+        .args(["-F", &sb.ssh_config().display().to_string()])
+        .run();
+    assert_eq!(out.code, 0, "resume: {}", out.stderr);
+    let ids = members_ids(&all);
+    assert_eq!(ids.len(), 3, "one n3, not two: {ids:?}");
+    assert_eq!(
+        members(&all),
+        [
+            ("n1".to_string(), false),
+            ("n2".to_string(), false),
+            ("n3".to_string(), false)
+        ]
     );
 
     // Remove without a verified snapshot: refused.
@@ -358,6 +388,47 @@ step rejoin on nth(all, 2) {
     assert!(acked > 100, "the writer wrote ({acked})");
     assert_eq!(lost, 0, "acknowledged writes lost");
     let _ = host_cat(sb, 1, "/etc/hostname");
+}
+
+/// Run `flow` (with the join pod template) and SIGKILL the controller as soon as an
+/// `action` is done; returns the run id and the state dir to resume from.
+fn run_and_kill_after(sb: &Sandbox, flow: &str, action: &str) -> (String, std::path::PathBuf) {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")).keep();
+    std::fs::write(dir.join("k.flow"), format!("## kill\nflow kill\n{flow}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("pod.j2"), JOIN_POD).unwrap_or_else(|e| panic!("{e}"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"))
+        .current_dir(&dir)
+        .args(["run", "k.flow", "-i"])
+        .arg(sb.inventory())
+        .arg("-F")
+        .arg(sb.ssh_config())
+        .args(["--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut run_id = String::new();
+    let mut killed = false;
+    for line in std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+    {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["event"] == "run_started" {
+            run_id = v["run_id"].as_str().unwrap_or_default().to_string();
+        }
+        if v["event"] == "action_done" && v["action"] == action {
+            let _ = child.kill();
+            killed = true;
+            break;
+        }
+    }
+    let _ = child.wait();
+    assert!(killed, "the run ended before `{action}` was done");
+    (run_id, dir.join(".etcdflow"))
 }
 
 fn members_ids(eps: &[String]) -> std::collections::HashMap<String, u64> {
