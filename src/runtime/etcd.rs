@@ -451,8 +451,8 @@ fn url_host_port(url: &str) -> Option<(String, u16)> {
 }
 
 /// inv. 5: scheme explicit and matching the cluster, the host is an inventory machine,
-/// the URL is new, and the address answers (open or actively refused: the machine is
-/// there; silence means a wrong address or a firewall).
+/// the URL is new, and the address answers from every existing member's host (open or
+/// actively refused: the machine is there; silence means a wrong address or a firewall).
 async fn check_peer_url(sh: &Shared, cluster: usize, url: &str, f: &tx::Facts) -> Result<(), Fail> {
     let cc = &sh.cluster_confs[cluster];
     let bad = |found: String, todo: &str| {
@@ -513,23 +513,37 @@ async fn check_peer_url(sh: &Shared, cluster: usize, url: &str, f: &tx::Facts) -
             "use an inventory host's address (`peer_url(cluster, host)` builds it)",
         ));
     }
-    let probe = tokio::time::timeout(
-        Duration::from_secs(3),
-        tokio::net::TcpStream::connect((addr.as_str(), port)),
-    )
-    .await;
-    match probe {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(()),
-        Ok(Err(e)) => Err(bad(
-            format!("{addr}:{port} cannot be reached from the controller ({e})"),
-            "check the address and the firewall",
-        )),
-        Err(_) => Err(bad(
-            format!("{addr}:{port} did not answer within 3s"),
-            "check the address and the firewall",
-        )),
+    // From every started member's host (inv. 5): open or actively refused means the
+    // machine is there (the new member's etcd does not run yet); silence is refused.
+    let mut from = Vec::new();
+    for m in f.members.iter().filter(|m| !m.name.is_empty()) {
+        let prober = member_host(sh, cluster, m)
+            .and_then(|h| sh.probers.get().and_then(|p| p.get(&h)).cloned());
+        match prober {
+            Some(p) => from.push(p),
+            None => {
+                return Err(bad(
+                    format!("member `{}` runs on no host of this run, so the path from it cannot be checked", m.name),
+                    "list the members' hosts in the cluster's `members:` (they are connected for this check)",
+                ))
+            }
+        }
     }
+    for p in from {
+        match p.tcp(&addr, port).await? {
+            transport::Reach::Open | transport::Reach::Refused => {}
+            transport::Reach::Silent(why) => {
+                return Err(bad(
+                    format!(
+                        "{addr}:{port} cannot be reached from member host {} ({why})",
+                        p.host
+                    ),
+                    "check the address and the firewall between the members",
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 fn leader_endpoint(f: &tx::Facts) -> Option<String> {

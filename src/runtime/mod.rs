@@ -215,6 +215,8 @@ struct Shared {
     etcd: Vec<etcd::ClusterState>,
     /// Snapshots verified in this run (inv. 9).
     verified: std::sync::Mutex<Vec<etcd::Verified>>,
+    /// Side channels to every connected host, for probes (set once connected).
+    probers: std::sync::OnceLock<std::collections::HashMap<String, transport::Prober>>,
     /// Some step, option or wait reads cluster facts.
     uses_facts: bool,
 }
@@ -851,6 +853,7 @@ pub fn prepare(
                 .collect(),
             cluster_confs,
             verified: std::sync::Mutex::default(),
+            probers: std::sync::OnceLock::new(),
             uses_facts: uses_facts_flag,
         }),
         targets,
@@ -878,8 +881,21 @@ impl Prepared {
                 }
             }
         }
-        // Tunnels to etcd go through the member hosts' connections.
-        for c in self.shared.cluster_confs.iter().filter(|c| c.tunnel) {
+        // Tunnels to etcd go through the member hosts' connections, and a new member's
+        // peer URL is probed from every existing member (inv. 5).
+        let adds = |i: usize| {
+            flow_any(&self.shared.flow, &|_| false, &|a: &ir::Action| {
+                a.kind == ActionKind::Etcd(ir::EtcdOp::MemberAdd) && a.cluster == Some(i)
+            })
+            .is_some()
+        };
+        for (_, c) in self
+            .shared
+            .cluster_confs
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| c.tunnel || adds(*i))
+        {
             for h in &c.members {
                 if !all.contains(h) {
                     all.push(h.clone());
@@ -1067,6 +1083,12 @@ async fn run_inner(prep: Prepared) -> RunStatus {
             }
         }
     }
+    let _ = sh.probers.set(
+        states
+            .iter()
+            .map(|(h, s)| (h.clone(), s.conn.prober()))
+            .collect(),
+    );
     // One operator per cluster (inv. 19): a local lock file for every cluster the flow
     // acts on, and a lease lock in etcd for those it changes through the API.
     let mut _local_locks = Vec::new();

@@ -130,7 +130,72 @@ fn nonce() -> String {
     hex::encode(bytes)
 }
 
+/// Runs short probes on a host while its connection serves a step elsewhere: another
+/// channel of the same SSH master (or a local process for the controller).
+#[derive(Clone)]
+pub struct Prober {
+    pub host: String,
+    session: Option<Arc<openssh::Session>>,
+}
+
+/// What a TCP connection attempt from a host found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Something listens.
+    Open,
+    /// The machine answered with a reset: nothing listens yet, but it is there.
+    Refused,
+    /// No answer, or no route: a wrong address or a firewall.
+    Silent(String),
+}
+
+const TCP_PROBE: &str = r#"out=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>&1); rc=$?
+if [ "$rc" = 0 ]; then echo open
+elif printf '%s' "$out" | grep -qi refused; then echo refused
+elif [ "$rc" = 124 ]; then echo "silent: no answer within 3s"
+else echo "silent: $out"; fi"#;
+
+impl Prober {
+    /// Try a TCP connection to `addr:port` from this host.
+    pub async fn tcp(&self, addr: &str, port: u16) -> Result<Reach, TransportError> {
+        let port = port.to_string();
+        let out = match &self.session {
+            Some(s) => s
+                .command("sh")
+                .arg("-c")
+                .arg(TCP_PROBE)
+                .arg("probe")
+                .arg(addr)
+                .arg(&port)
+                .output()
+                .await
+                .map_err(|e| TransportError::Lost(format!("probe from {}: {e}", self.host)))?,
+            None => tokio::process::Command::new("sh")
+                .args(["-c", TCP_PROBE, "probe", addr, &port])
+                .output()
+                .await
+                .map_err(|e| TransportError::Local(format!("probe: {e}")))?,
+        };
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok(match text.as_str() {
+            "open" => Reach::Open,
+            "refused" => Reach::Refused,
+            other => Reach::Silent(other.trim_start_matches("silent: ").to_string()),
+        })
+    }
+}
+
 impl Conn {
+    pub fn prober(&self) -> Prober {
+        Prober {
+            host: self.host.clone(),
+            session: match &self.link {
+                Link::Ssh(s) => Some(Arc::clone(s)),
+                Link::Local => None,
+            },
+        }
+    }
+
     /// Forward a fresh local TCP port on the controller (127.0.0.1) to `host:port` as
     /// this host reaches it, through the host's SSH master connection. Returns the local
     /// port. (How the controller reaches etcd members it cannot reach directly.)

@@ -179,6 +179,29 @@ fn etcd_flow(name: &str, body: &str) -> Test {
     flow(Test::new(), name, &format!("{HEAD}{body}")).file("pod.j2", JOIN_POD)
 }
 
+/// Add a drop rule in sandbox host `i`'s firewall (nftables, input hook).
+fn nft(sb: &Sandbox, i: usize, rule: &str) {
+    let rules = format!(
+        "table inet etcdflow_test {{\n  chain in {{\n    type filter hook input priority 0;\n    {rule}\n  }}\n}}\n"
+    );
+    let file = std::env::temp_dir().join(format!("etcdflow-test-{}-{i}.nft", sb.net));
+    std::fs::write(&file, rules).unwrap_or_else(|e| panic!("{e}"));
+    let ok = std::process::Command::new("ip")
+        .args(["netns", "exec", &format!("ef{}-n{i}", sb.net), "nft", "-f"])
+        .arg(&file)
+        .status()
+        .is_ok_and(|s| s.success());
+    let _ = std::fs::remove_file(&file);
+    assert!(ok, "nft (nftables) must be installed");
+}
+
+fn nft_clear(sb: &Sandbox, i: usize) {
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "exec", &format!("ef{}-n{i}", sb.net)])
+        .args(["nft", "delete", "table", "inet", "etcdflow_test"])
+        .status();
+}
+
 /// Three sandbox hosts on subnet `net`, the first `members` running etcd (torn down when
 /// the guard drops, before its directory).
 fn etcd_sandbox(members: usize, net: u8) -> (tempfile::TempDir, Guard) {
@@ -213,6 +236,25 @@ pub fn membership() {
         assert!(out.stderr.contains(code), "{url}: {}", out.stderr);
         assert_eq!(members(&one), [("n1".to_string(), false)], "{url}");
     }
+
+    // A firewall on n2 drops n1's packets to the peer port: the path from the existing
+    // member is silent, so the add is refused (a refused connection would be accepted:
+    // the new member's etcd does not run yet).
+    nft(
+        sb,
+        2,
+        &format!("ip saddr {} tcp dport 2380 drop", sb.address(1)),
+    );
+    let body = "step add on local {\n  etcd.member_add name: \"n2\" peer_url: \"http://10.213.14.12:2380\"\n}\n";
+    let out = run(sb, etcd_flow("fw.flow", body), "fw.flow", &[]);
+    nft_clear(sb, 2);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("etcd-peer-url") && out.stderr.contains("from member host n1"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(members(&one), [("n1".to_string(), false)]);
 
     let writer = Writer::start(one.clone());
     let t0 = Instant::now();
@@ -554,18 +596,14 @@ pub fn restore_icp() {
     // The controller cannot reach the client ports any more (nft drops it in every
     // host): `tunnel: true` reaches etcd through the hosts' SSH connections.
     for i in 1..=3 {
-        let rules = format!(
-            "table inet etcdflow_test {{\n  chain in {{\n    type filter hook input priority 0;\n    ip saddr 10.213.{}.1 tcp dport {{ 2379, 4001 }} drop\n  }}\n}}\n",
-            sb.net
+        nft(
+            sb,
+            i,
+            &format!(
+                "ip saddr 10.213.{}.1 tcp dport {{ 2379, 4001 }} drop",
+                sb.net
+            ),
         );
-        let file = keep.path().join("rules.nft");
-        std::fs::write(&file, rules).unwrap_or_else(|e| panic!("{e}"));
-        let ok = std::process::Command::new("ip")
-            .args(["netns", "exec", &format!("ef{}-n{i}", sb.net), "nft", "-f"])
-            .arg(&file)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "nft (nftables) must be installed");
     }
     let body = |tunnel: bool| {
         format!("hosts m = group(\"master\")\ncluster c {{\n  members: m\n  tunnel: {tunnel}\n  timeout: 2s\n}}\nstep s on local {{\n  etcd.put key: \"tunnel/x\" value: \"1\"\n  let n = etcd.count prefix: \"tunnel/\"\n  assert n == 1 and c.healthy and len(c.voters) == 3, \"through the tunnel\"\n}}\n")
