@@ -833,6 +833,14 @@ pub(super) async fn action(
             }
             let saved = tx::snapshot_save(&c, &endpoint, &to, timeout).await?;
             let (v, size) = verify_file(sh, &to).await?;
+            // The file holds exactly what the stream delivered.
+            if size != saved.bytes {
+                return Err(Fail(format!(
+                    "snapshot {}: {size} bytes on disk, but the stream delivered {} (inv. 9)",
+                    to.display(),
+                    saved.bytes
+                )));
+            }
             let side = format!("{}.sha256", to.display());
             let name = to
                 .file_name()
@@ -840,7 +848,6 @@ pub(super) async fn action(
                 .unwrap_or_default();
             std::fs::write(&side, format!("{}  {name}\n", v.sha256))
                 .map_err(|e| Fail(format!("cannot write {side}: {e}")))?;
-            let _ = saved;
             let taken = super::timestamp_utc(
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)

@@ -19,5 +19,5 @@ fi
 maxlen=8192
 [ "$target" = snapshot ] && maxlen=131072
 cd tests/fuzz
-exec cargo +nightly fuzz run "$target" "corpus/$target" -- \
+exec cargo +nightly fuzz run --fuzz-dir . "$target" "corpus/$target" -- \
   -max_total_time="$secs" -timeout=1 -rss_limit_mb=512 -max_len="$maxlen"
