@@ -1,9 +1,11 @@
 //! The runtime: runs a checked [`ir::Flow`] on an inventory.
 //!
-//! Algorithm. Resolve params and host sets; refuse before touching anything if the flow
-//! needs what this build cannot do (the etcd runtime) or if a `confirm` gate cannot be
-//! answered; connect to every host any step targets, in parallel, and refuse if one is
-//! unreachable. Then run the steps in order. Within a step each target host runs the
+//! Algorithm. Resolve params, host sets and cluster connections (TLS files read); refuse
+//! before touching anything if a `confirm` gate cannot be answered; connect to every host
+//! any step targets (and the member hosts a tunnel or a peer-URL probe needs), in
+//! parallel, and refuse if one is unreachable; open SSH tunnels to etcd; take the
+//! clusters' locks (`etcd.rs`), refusing if another operator holds one. Then run the
+//! steps in order. Within a step each target host runs the
 //! body in its own task, which owns that host's connection and bindings for the duration
 //! (results come back over a `JoinSet`; no locks); at most `forks` hosts run at once
 //! (`serial`: one, `batch: N`: N). The first failure beyond the step's `max_fail` budget
