@@ -239,9 +239,38 @@ fn action(a: &ir::Action, cx: &Ctx<'_>) -> String {
                 .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
                 .unwrap_or_default()
         ),
-        ActionKind::Etcd(_) => crate::check::schema::actions()
-            .iter()
-            .find(|s| s.kind == a.kind)
-            .map_or_else(|| "etcd".to_string(), |s| s.verb.to_string()),
+        ActionKind::Etcd(op) => {
+            let verb = crate::check::schema::actions()
+                .iter()
+                .find(|s| s.kind == a.kind)
+                .map_or("etcd", |s| s.verb);
+            let mut words = vec![verb.to_string()];
+            for (k, v) in &a.args {
+                if *k == "cluster" {
+                    continue;
+                }
+                words.push(match v {
+                    Arg::Flag(_) => (*k).to_string(),
+                    Arg::Value(e) => {
+                        let shown = match eval::eval(e, cx) {
+                            Ok(Value::Secret(_)) => "<secret>".to_string(),
+                            Ok(_) => eval::render(e, cx, false).unwrap_or_else(|_| later.clone()),
+                            Err(_) => later.clone(),
+                        };
+                        format!("{k}: {}", crate::transport::agent::quote(&shown))
+                    }
+                });
+            }
+            let guards = match op {
+                ir::EtcdOp::MemberAdd => " [guards: one change in flight, quorum, peer URL probed from every member]",
+                ir::EtcdOp::MemberPromote => " [guards: started and caught up, quorum; then post-conditions]",
+                ir::EtcdOp::MemberRemove => " [guards: verified snapshot, quorum, leadership moved first; then post-conditions]",
+                ir::EtcdOp::SnapshotRestore => " [guards: the file matches a snapshot verified in this run, data dir absent]",
+                ir::EtcdOp::SnapshotSave | ir::EtcdOp::SnapshotVerify => " [verified: trailer, pages, revision, key count]",
+                ir::EtcdOp::Defrag => " [one member at a time; post-conditions after each]",
+                _ => "",
+            };
+            format!("{}{guards}", words.join(" "))
+        }
     }
 }
