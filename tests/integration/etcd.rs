@@ -571,6 +571,57 @@ pub fn restore_icp() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
 
+    // The restore guards on a real host: a data dir that exists, a file that is not the
+    // verified snapshot (one byte differs: the host-side sha256 does not match).
+    let guard = |data_dir: &str, tamper: bool| {
+        format!(
+            r#"hosts m = group("master")
+cluster c {{
+  members: m
+}}
+step verify on local {{
+  etcd.snapshot_verify file: "{snap}"
+}}
+step restore on nth(m, 1) {{
+  copy "{snap}" to: "/tmp/guard.db" mode: "0600"
+  run "{tamper}"
+  run ["mkdir", "-p", "/var/lib/etcd-existing"]
+  etcd.snapshot_restore file: "/tmp/guard.db" data_dir: "{data_dir}" name: "n1" \
+    peer_url: "http://10.213.13.11:2380" initial_cluster: "n1=http://10.213.13.11:2380" token: "t"
+  rollback {{}}
+}}
+"#,
+            snap = snap.display(),
+            tamper = if tamper {
+                "printf x | dd of=/tmp/guard.db bs=1 seek=100 conv=notrunc 2>/dev/null"
+            } else {
+                "true"
+            },
+        )
+    };
+    for (data_dir, tamper, code) in [
+        (
+            "/var/lib/etcd-existing",
+            false,
+            "etcd-restore-data-dir-exists",
+        ),
+        ("/var/lib/etcd-new", true, "etcd-no-verified-snapshot"),
+    ] {
+        let out = run(
+            sb,
+            flow(Test::new(), "g.flow", &guard(data_dir, tamper)),
+            "g.flow",
+            &[],
+        );
+        assert_eq!(out.code, 1, "{code}: {}", out.stderr);
+        assert!(out.stderr.contains(code), "{code}: {}", out.stderr);
+        assert_eq!(
+            host_cat(sb, 1, "/var/lib/etcd-new/member/snap/db"),
+            "",
+            "nothing restored"
+        );
+    }
+
     // The real thing.
     let t0 = Instant::now();
     let out = stdlib_restore(sb, Test::new(), &arg, &[]);
