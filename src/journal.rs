@@ -77,6 +77,14 @@ pub enum Record {
     Interrupted {
         signal: String,
     },
+    /// A snapshot file verified on the controller (SAFETY.md inv. 9): a resumed run
+    /// verifies it again before a destructive step may rely on it.
+    SnapshotVerified {
+        path: PathBuf,
+        sha256: String,
+        revision: i64,
+        key_count: i64,
+    },
     RunEnd {
         status: String,
         exit_code: u8,

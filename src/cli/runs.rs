@@ -135,6 +135,15 @@ impl RunsArgs {
                             format!("  step {}", if *ok { "finished" } else { "failed" })
                         }
                         Record::Interrupted { signal } => format!("interrupted by {signal}"),
+                        Record::SnapshotVerified {
+                            path,
+                            sha256,
+                            revision,
+                            key_count,
+                        } => format!(
+                            "  snapshot {} verified: revision {revision}, {key_count} keys, sha256 {sha256}",
+                            path.display()
+                        ),
                         Record::RunEnd { status, exit_code } => {
                             format!("run ended: {status} (exit {exit_code})")
                         }

@@ -399,7 +399,56 @@ async fn verify_file(sh: &Shared, path: &std::path::Path) -> Result<(Verified, u
     if let Ok(mut all) = sh.verified.lock() {
         all.push(v.clone());
     }
+    sh.journal(crate::journal::Record::SnapshotVerified {
+        path: path.to_path_buf(),
+        sha256: v.sha256.clone(),
+        revision: v.revision,
+        key_count: v.key_count,
+    })
+    .await;
     Ok((v, info.size))
+}
+
+/// A resumed run trusts a snapshot its earlier part verified only after verifying the
+/// file again and finding the same sha256 (inv. 9): a file changed in between is not
+/// verified, and the destructive steps that need it refuse.
+pub(super) async fn reverify(sh: &Shared, files: &[(std::path::PathBuf, String)]) {
+    for (path, sha) in files {
+        let p = path.clone();
+        let again = tokio::task::spawn_blocking(move || {
+            std::fs::read(&p)
+                .map_err(|e| e.to_string())
+                .and_then(|b| crate::snapshot::verify(&b))
+        })
+        .await;
+        let message = match again {
+            Ok(Ok(info)) if info.sha256 == *sha => {
+                if let Ok(mut all) = sh.verified.lock() {
+                    all.push(Verified {
+                        sha256: info.sha256,
+                        path: path.display().to_string(),
+                        revision: info.revision,
+                        key_count: info.key_count,
+                    });
+                }
+                format!(
+                    "snapshot {} verified again for the resumed run",
+                    path.display()
+                )
+            }
+            Ok(Ok(_)) => format!(
+                "snapshot {} changed since the run verified it: it is not trusted (inv. 9)",
+                path.display()
+            ),
+            Ok(Err(e)) => format!("snapshot {} no longer verifies: {e}", path.display()),
+            Err(e) => format!("snapshot {}: {e}", path.display()),
+        };
+        let _ = sh.events.send(super::Event::Log {
+            step: String::new(),
+            host: LOCAL.into(),
+            message,
+        });
+    }
 }
 
 /// Poll `check` with fresh facts until it returns a value or `deadline` passes.
@@ -1428,6 +1477,11 @@ async fn restore(
             )))
         }
     };
+    // The data dir appears only whole and with its marker: restore into a temporary
+    // sibling named after the run, write the marker, rename. One remote command, which
+    // runs to its end even if the controller dies (a resumed run waits for it and then
+    // finds the marker).
+    let tmp = format!("{data_dir}.etcdflow-restore-{}", sh.run_id);
     let mut argv: Vec<String> = Vec::new();
     if tool == "etcdctl" {
         argv.extend(["env".into(), "ETCDCTL_API=3".into()]);
@@ -1447,7 +1501,7 @@ async fn restore(
             "--initial-advertise-peer-urls",
             peer_url.as_str(),
             "--data-dir",
-            data_dir.as_str(),
+            tmp.as_str(),
         ]
         .map(String::from),
     );
@@ -1461,7 +1515,16 @@ async fn restore(
     if bump {
         argv.extend(["--bump-revision", "1000000000", "--mark-compacted"].map(String::from));
     }
-    let mut req = ExecRequest::argv(argv, timeout);
+    let q = transport::agent::quote;
+    let script = format!(
+        "set -e\nrm -rf -- {tmp}\n{cmd}\nprintf '%s\\n' {stamp} > {marker}\nmv -- {tmp} {dir}",
+        tmp = q(&tmp),
+        cmd = argv.iter().map(|w| q(w)).collect::<Vec<_>>().join(" "),
+        stamp = q(&stamp),
+        marker = q(&marker),
+        dir = q(&data_dir),
+    );
+    let mut req = ExecRequest::shell(script, timeout);
     req.become_user.clone_from(&sudo);
     let (rc, _out, err) = remote(&mut hs, req).await?;
     if rc != 0 {
@@ -1471,19 +1534,6 @@ async fn restore(
             err.trim().lines().last().unwrap_or_default()
         )));
     }
-    let mut req = ExecRequest::argv(
-        [
-            "sh",
-            "-c",
-            "printf '%s\\n' \"$1\" > \"$2\"",
-            "sh",
-            &stamp,
-            &marker,
-        ],
-        short,
-    );
-    req.become_user.clone_from(&sudo);
-    remote(&mut hs, req).await?;
     let note = if bump {
         String::new()
     } else {

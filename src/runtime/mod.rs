@@ -86,6 +86,8 @@ pub struct ResumeFrom {
     pub ran: Vec<(usize, Vec<String>)>,
     /// Per host, the flow bindings made by finished steps (binding index, JSON value).
     pub bindings: std::collections::HashMap<String, Vec<(usize, serde_json::Value)>>,
+    /// Snapshot files the run verified (path, sha256): verified again before use.
+    pub verified: Vec<(PathBuf, String)>,
 }
 
 impl ResumeFrom {
@@ -140,6 +142,9 @@ impl ResumeFrom {
                 }
                 R::StepEnd { step, ok, rollback: false } => {
                     step_ok.insert(*step, *ok);
+                }
+                R::SnapshotVerified { path, sha256, .. } => {
+                    r.verified.push((path.clone(), sha256.clone()));
                 }
                 _ => {}
             }
@@ -937,12 +942,13 @@ async fn run_inner(prep: Prepared) -> RunStatus {
         hosts: all.len(),
     });
     match (&sh.opts.resume, &sh.opts.meta) {
-        (Some(_), _) => {
+        (Some(r), _) => {
             sh.journal(Record::Resumed {
                 at: run_id(),
                 operator: crate::journal::operator(),
             })
-            .await
+            .await;
+            etcd::reverify(&sh, &r.verified).await;
         }
         (None, Some(m)) => {
             let secret_params: Vec<String> = sh

@@ -435,14 +435,33 @@ step wipe on nth(all, 2) {{
 /// Run `flow` (with the join pod template) and SIGKILL the controller as soon as an
 /// `action` is done; returns the run id and the state dir to resume from.
 fn run_and_kill_after(sb: &Sandbox, flow: &str, action: &str) -> (String, std::path::PathBuf) {
+    let text = format!("## kill\nflow kill\n{flow}");
+    run_and_kill(
+        sb,
+        &[("k.flow", text.as_str()), ("pod.j2", JOIN_POD)],
+        &["k.flow"],
+        &|v| v["event"] == "action_done" && v["action"] == action,
+    )
+}
+
+/// `etcdflow run ARGS` in a fresh directory holding `files`, SIGKILLed at the first event
+/// for which `when` holds; returns the run id and the state dir to resume from.
+fn run_and_kill(
+    sb: &Sandbox,
+    files: &[(&str, &str)],
+    args: &[&str],
+    when: &dyn Fn(&serde_json::Value) -> bool,
+) -> (String, std::path::PathBuf) {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")).keep();
-    std::fs::write(dir.join("k.flow"), format!("## kill\nflow kill\n{flow}"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.join("pod.j2"), JOIN_POD).unwrap_or_else(|e| panic!("{e}"));
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    }
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"))
         .current_dir(&dir)
-        .args(["run", "k.flow", "-i"])
+        .arg("run")
+        .args(args)
+        .arg("-i")
         .arg(sb.inventory())
         .arg("-F")
         .arg(sb.ssh_config())
@@ -462,14 +481,14 @@ fn run_and_kill_after(sb: &Sandbox, flow: &str, action: &str) -> (String, std::p
         if v["event"] == "run_started" {
             run_id = v["run_id"].as_str().unwrap_or_default().to_string();
         }
-        if v["event"] == "action_done" && v["action"] == action {
+        if when(&v) {
             let _ = child.kill();
             killed = true;
             break;
         }
     }
     let _ = child.wait();
-    assert!(killed, "the run ended before `{action}` was done");
+    assert!(killed, "the run ended before the kill point");
     (run_id, dir.join(".etcdflow"))
 }
 
@@ -640,6 +659,43 @@ step restore on nth(m, 1) {{
         (3, 1, 1),
         "3 healthy, one leader, one cluster id"
     );
+
+    // The controller is SIGKILLed inside the restore, inside the data-dir move, and after
+    // the point of no return; `resume` finishes the restore every time (an extra key
+    // written before each attempt is gone afterwards: the restore really happened).
+    let points: [(&str, &str, &str); 3] = [
+        ("action_done", "action", "etcd.snapshot_restore"),
+        ("host_done", "step", "move_data_aside"),
+        ("step_started", "step", "start_etcd"),
+    ];
+    let mut converged = 0;
+    for (event, field, value) in points {
+        put_range(&eps, 99_999..=99_999);
+        let (run_id, state) =
+            run_and_kill(sb, &[], &["restore-icp.flow", "-e", &arg, "--yes"], &|v| {
+                v["event"] == event && v[field] == value
+            });
+        let out = Test::new()
+            .args(["resume", &run_id, "--yes", "--state-dir"])
+            .arg(&state)
+            .args(["-F", &sb.ssh_config().display().to_string()])
+            .run();
+        assert_eq!(
+            out.code, 0,
+            "resume after a kill at {event} {value}: {}",
+            out.stderr
+        );
+        wait_healthy(&eps, 3);
+        assert_eq!(
+            keys(&eps, "k/"),
+            expected,
+            "kill at {event} {value}: the snapshot's keys"
+        );
+        converged += 1;
+    }
+    report(&format!(
+        "restore-icp: killed at {converged}/3 points (inside the restore, inside the data-dir move, past the point of no return), all converged after resume"
+    ));
     report(&format!(
         "restore-icp: 3 masters restored from a 1,000-key snapshot in {took:.1}s"
     ));
