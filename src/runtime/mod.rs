@@ -1101,17 +1101,12 @@ async fn run_inner(prep: Prepared) -> RunStatus {
     // acts on, and a lease lock in etcd for those it changes through the API.
     let mut _local_locks = Vec::new();
     if !refused {
-        if let Err(m) = etcd::open_tunnels(&sh, &states).await {
-            send(Event::Log {
-                step: String::new(),
-                host: LOCAL.into(),
-                message: m,
-            });
-            refused = true;
-        }
-    }
-    if !refused {
-        match etcd::take_locks(&sh).await {
+        // Tunnels first: the locks may be taken through them.
+        let setup = match etcd::open_tunnels(&sh, &states).await {
+            Ok(()) => etcd::take_locks(&sh).await,
+            Err(m) => Err(m),
+        };
+        match setup {
             Ok(files) => _local_locks = files,
             Err(m) => {
                 send(Event::Log {

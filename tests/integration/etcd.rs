@@ -4,7 +4,7 @@
 //! sandboxes must not be built at once.
 
 use super::cli::Test;
-use super::sandbox::{flow, host_cat, run, Guard};
+use super::sandbox::{flow, host_cat, run, run_and_kill, Guard};
 use etcdflow::sandbox::{self, Sandbox};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,22 +46,37 @@ async fn client(eps: &[String]) -> etcd_client::Client {
     panic!("no etcd endpoint of {eps:?} answers")
 }
 
-/// (name, is_learner) of every member.
-fn members(eps: &[String]) -> Vec<(String, bool)> {
+/// (name, id, is_learner) of every member, sorted by name.
+fn member_list(eps: &[String]) -> Vec<(String, u64, bool)> {
     rt().block_on(async {
         let mut c = client(eps).await;
         let l = c
             .member_list()
             .await
             .unwrap_or_else(|e| panic!("member list: {e}"));
-        let mut v: Vec<(String, bool)> = l
+        let mut v: Vec<(String, u64, bool)> = l
             .members()
             .iter()
-            .map(|m| (m.name().to_string(), m.is_learner()))
+            .map(|m| (m.name().to_string(), m.id(), m.is_learner()))
             .collect();
         v.sort();
         v
     })
+}
+
+/// (name, is_learner) of every member.
+fn members(eps: &[String]) -> Vec<(String, bool)> {
+    member_list(eps)
+        .into_iter()
+        .map(|(n, _, l)| (n, l))
+        .collect()
+}
+
+fn members_ids(eps: &[String]) -> std::collections::HashMap<String, u64> {
+    member_list(eps)
+        .into_iter()
+        .map(|(n, id, _)| (n, id))
+        .collect()
 }
 
 fn keys(eps: &[String], prefix: &str) -> Vec<String> {
@@ -436,74 +451,14 @@ step wipe on nth(all, 2) {{
 /// `action` is done; returns the run id and the state dir to resume from.
 fn run_and_kill_after(sb: &Sandbox, flow: &str, action: &str) -> (String, std::path::PathBuf) {
     let text = format!("## kill\nflow kill\n{flow}");
-    run_and_kill(
+    let (run_id, state, _) = run_and_kill(
         sb,
         &[("k.flow", text.as_str()), ("pod.j2", JOIN_POD)],
         &["k.flow"],
+        "KILL",
         &|v| v["event"] == "action_done" && v["action"] == action,
-    )
-}
-
-/// `etcdflow run ARGS` in a fresh directory holding `files`, SIGKILLed at the first event
-/// for which `when` holds; returns the run id and the state dir to resume from.
-fn run_and_kill(
-    sb: &Sandbox,
-    files: &[(&str, &str)],
-    args: &[&str],
-    when: &dyn Fn(&serde_json::Value) -> bool,
-) -> (String, std::path::PathBuf) {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")).keep();
-    for (name, text) in files {
-        std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("{e}"));
-    }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"))
-        .current_dir(&dir)
-        .arg("run")
-        .args(args)
-        .arg("-i")
-        .arg(sb.inventory())
-        .arg("-F")
-        .arg(sb.ssh_config())
-        .args(["--output", "json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut run_id = String::new();
-    let mut killed = false;
-    for line in std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-    {
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if v["event"] == "run_started" {
-            run_id = v["run_id"].as_str().unwrap_or_default().to_string();
-        }
-        if when(&v) {
-            let _ = child.kill();
-            killed = true;
-            break;
-        }
-    }
-    let _ = child.wait();
-    assert!(killed, "the run ended before the kill point");
-    (run_id, dir.join(".etcdflow"))
-}
-
-fn members_ids(eps: &[String]) -> std::collections::HashMap<String, u64> {
-    rt().block_on(async {
-        let mut c = client(eps).await;
-        let l = c
-            .member_list()
-            .await
-            .unwrap_or_else(|e| panic!("member list: {e}"));
-        l.members()
-            .iter()
-            .map(|m| (m.name().to_string(), m.id()))
-            .collect()
-    })
+    );
+    (run_id, state)
 }
 
 fn stdlib_restore(sb: &Sandbox, t: Test, snapshot: &str, extra: &[&str]) -> super::cli::Output {
@@ -671,10 +626,13 @@ step restore on nth(m, 1) {{
     let mut converged = 0;
     for (event, field, value) in points {
         put_range(&eps, 99_999..=99_999);
-        let (run_id, state) =
-            run_and_kill(sb, &[], &["restore-icp.flow", "-e", &arg, "--yes"], &|v| {
-                v["event"] == event && v[field] == value
-            });
+        let (run_id, state, _) = run_and_kill(
+            sb,
+            &[],
+            &["restore-icp.flow", "-e", &arg, "--yes"],
+            "KILL",
+            &|v| v["event"] == event && v[field] == value,
+        );
         let out = Test::new()
             .args(["resume", &run_id, "--yes", "--state-dir"])
             .arg(&state)

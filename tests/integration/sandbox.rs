@@ -159,7 +159,6 @@ fn confirm_gate_without_tty(sb: &Sandbox) {
 /// 4-step flow, then `resume`: every run must converge to the state of an uninterrupted
 /// run, with no step applied twice.
 fn kill_and_resume_converges(sb: &Sandbox) {
-    use std::io::BufRead;
     let mut body = String::from("hosts a = group(\"sandbox\")\n");
     for k in 1..=4 {
         body.push_str(&format!(
@@ -188,48 +187,18 @@ fn kill_and_resume_converges(sb: &Sandbox) {
                 ])
                 .status();
         }
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(
-            dir.path().join("k.flow"),
-            format!("## kill test\nflow kill\n{body}"),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"))
-            .current_dir(dir.path())
-            .args([
-                "run",
-                "k.flow",
-                "-i",
-                &sb.inventory().display().to_string(),
-                "-F",
-                &sb.ssh_config().display().to_string(),
-                "--output",
-                "json",
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let mut run_id = String::new();
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if v["event"] == "run_started" {
-                run_id = v["run_id"].as_str().unwrap_or_default().to_string();
-            }
-            let at_k = v["index"].as_u64() == Some(k as u64)
-                || v["step"].as_str() == Some(&format!("s{}", k + 1));
-            if v["event"] == event && at_k {
-                let _ = std::process::Command::new("kill")
-                    .args([&format!("-{signal}"), &child.id().to_string()])
-                    .status();
-                break;
-            }
-        }
-        let status = child.wait().map(|s| s.code()).unwrap_or(None);
+        let text = format!("## kill test\nflow kill\n{body}");
+        let step = format!("s{}", k + 1);
+        let (run_id, state, status) = run_and_kill(
+            sb,
+            &[("k.flow", text.as_str())],
+            &["k.flow"],
+            signal,
+            &|v| {
+                v["event"] == event
+                    && (v["index"].as_u64() == Some(k as u64) || v["step"] == step.as_str())
+            },
+        );
         if signal == "TERM" {
             assert_eq!(status, Some(6), "SIGTERM ends a run as interrupted");
         }
@@ -238,7 +207,7 @@ fn kill_and_resume_converges(sb: &Sandbox) {
                 "resume",
                 &run_id,
                 "--state-dir",
-                &dir.path().join(".etcdflow").display().to_string(),
+                &state.display().to_string(),
                 "-F",
                 &sb.ssh_config().display().to_string(),
             ])
@@ -258,6 +227,58 @@ fn kill_and_resume_converges(sb: &Sandbox) {
         converged, total,
         "kill/resume: {converged}/{total} runs converged"
     );
+}
+
+/// `etcdflow run ARGS --output json` in a fresh directory holding `files`, sent `signal`
+/// (`KILL`, `TERM`) at the first event for which `when` holds. Returns the run id, the
+/// state dir to resume from, and the exit code.
+pub(crate) fn run_and_kill(
+    sb: &Sandbox,
+    files: &[(&str, &str)],
+    args: &[&str],
+    signal: &str,
+    when: &dyn Fn(&serde_json::Value) -> bool,
+) -> (String, std::path::PathBuf, Option<i32>) {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")).keep();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"))
+        .current_dir(&dir)
+        .arg("run")
+        .args(args)
+        .arg("-i")
+        .arg(sb.inventory())
+        .arg("-F")
+        .arg(sb.ssh_config())
+        .args(["--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut run_id = String::new();
+    let mut sent = false;
+    for line in std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+    {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["event"] == "run_started" {
+            run_id = v["run_id"].as_str().unwrap_or_default().to_string();
+        }
+        if when(&v) {
+            let _ = std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status();
+            sent = true;
+            break;
+        }
+    }
+    let status = child.wait().map(|s| s.code()).unwrap_or(None);
+    assert!(sent, "the run ended before the kill point");
+    (run_id, dir.join(".etcdflow"), status)
 }
 
 fn parallel_and_serial(sb: &Sandbox) {
