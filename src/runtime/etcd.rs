@@ -822,10 +822,16 @@ pub(super) async fn action(
             } else {
                 fenced(sh, cluster).await?;
             }
-            match tx::member_remove(&c, m.id).await {
+            match tx::member_remove(&c, m.id, &m.client_urls).await {
                 Ok(()) => {}
                 Err(e) if e.contains("member not found") => {}
-                Err(e) => return Err(Fail(e)),
+                Err(e) => {
+                    // An ambiguous failure: look again before calling it one (inv. 17).
+                    let f = observe(sh, cluster).await?;
+                    if f.members.iter().any(|x| x.id == m.id) {
+                        return Err(Fail(e));
+                    }
+                }
             }
             if !m.learner {
                 post_conditions(sh, cluster, "the removal", deadline).await?;

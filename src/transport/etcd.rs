@@ -152,8 +152,14 @@ impl Conf {
     /// first voting member that answers a status request, all tried at once. (A client
     /// balanced over every endpoint sends requests to members that are down.)
     pub async fn client(&self) -> Result<Client, String> {
+        self.client_except(&[]).await
+    }
+
+    /// [`Conf::client`], avoiding these endpoints (a member being removed would stop
+    /// before it answers its own removal).
+    pub async fn client_except(&self, avoid: &[String]) -> Result<Client, String> {
         let mut set = tokio::task::JoinSet::new();
-        for ep in &self.endpoints {
+        for ep in self.endpoints.iter().filter(|e| !avoid.contains(e)) {
             let me = self.clone();
             let ep = ep.clone();
             set.spawn(async move {
@@ -313,8 +319,9 @@ pub async fn member_promote(conf: &Conf, id: u64) -> Result<(), String> {
         .map(|_| ())
 }
 
-pub async fn member_remove(conf: &Conf, id: u64) -> Result<(), String> {
-    let mut c = conf.client().await?;
+/// Remove a member, asking another member (never the one removed).
+pub async fn member_remove(conf: &Conf, id: u64, avoid: &[String]) -> Result<(), String> {
+    let mut c = conf.client_except(avoid).await?;
     conf.deadline("member remove", c.member_remove(id))
         .await
         .map(|_| ())
