@@ -219,6 +219,14 @@ async fn quorum_gate(
     }
 }
 
+/// Hold the cluster's membership-change lock (inv. 2: one change in flight).
+async fn one_change(st: Option<&ClusterState>) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match st {
+        Some(s) => Some(s.change.lock().await),
+        None => None,
+    }
+}
+
 /// inv. 15: the members' versions when they run different minor versions.
 fn version_skew(f: &tx::Facts) -> Option<String> {
     let minors: std::collections::BTreeSet<String> = f
@@ -669,10 +677,7 @@ pub(super) async fn action(
             let name = need(a, "name", cx)?;
             let url = need(a, "peer_url", cx)?;
             let voter = a.args.contains_key("voter");
-            let _one = match st {
-                Some(s) => Some(s.change.lock().await),
-                None => None,
-            };
+            let _one = one_change(st).await;
             let f = observe(sh, cluster).await?;
             // Idempotent (inv. 17): the URL already added, unstarted or under this name.
             if let Some(m) = f
@@ -718,10 +723,7 @@ pub(super) async fn action(
         }
         EtcdOp::MemberPromote => {
             let who = need(a, "member", cx)?;
-            let _one = match st {
-                Some(s) => Some(s.change.lock().await),
-                None => None,
-            };
+            let _one = one_change(st).await;
             let f = observe(sh, cluster).await?;
             let m = find(&f, &who).cloned().ok_or_else(|| {
                 Fail(format!(
@@ -765,10 +767,7 @@ pub(super) async fn action(
         }
         EtcdOp::MemberRemove => {
             let who = need(a, "member", cx)?;
-            let _one = match st {
-                Some(s) => Some(s.change.lock().await),
-                None => None,
-            };
+            let _one = one_change(st).await;
             let f = observe(sh, cluster).await?;
             let Some(m) = find(&f, &who).cloned() else {
                 // Already gone: nothing to do (idempotent on resume).
@@ -840,10 +839,7 @@ pub(super) async fn action(
         }
         EtcdOp::MoveLeader => {
             let who = need(a, "to", cx)?;
-            let _one = match st {
-                Some(s) => Some(s.change.lock().await),
-                None => None,
-            };
+            let _one = one_change(st).await;
             let f = observe(sh, cluster).await?;
             let m = find(&f, &who)
                 .cloned()
@@ -932,10 +928,7 @@ pub(super) async fn action(
                 )));
             }
             // One member at a time, each healthy again before the next (inv. 13).
-            let _one = match st {
-                Some(s) => Some(s.change.lock().await),
-                None => None,
-            };
+            let _one = one_change(st).await;
             for m in mine {
                 let ep = m
                     .client_urls

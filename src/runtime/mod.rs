@@ -1164,14 +1164,10 @@ async fn run_inner(prep: Prepared) -> RunStatus {
         // Facts are read fresh before every step that may use them.
         if sh.uses_facts {
             if let Err(e) = sh.refresh_facts().await {
-                send(Event::HostDone {
-                    step: step.name.clone(),
-                    host: LOCAL.into(),
-                    ok: false,
-                    error: Some(format!("cannot read the cluster's facts: {e}")),
-                    ms: 0,
-                    rollback: false,
-                });
+                send(step_failed(
+                    step,
+                    format!("cannot read the cluster's facts: {e}"),
+                ));
                 failed_at = Some(i);
                 ran.push((i, Vec::new()));
                 break;
@@ -1218,14 +1214,7 @@ async fn run_inner(prep: Prepared) -> RunStatus {
                 match order_hosts(&sh, &states, &hosts, key, *func == "reverse_by") {
                     Ok(sorted) => hosts = sorted,
                     Err(e) => {
-                        send(Event::HostDone {
-                            step: step.name.clone(),
-                            host: LOCAL.into(),
-                            ok: false,
-                            error: Some(format!("cannot order the hosts: {e}")),
-                            ms: 0,
-                            rollback: false,
-                        });
+                        send(step_failed(step, format!("cannot order the hosts: {e}")));
                         failed_at = Some(i);
                         ran.push((i, Vec::new()));
                         break;
@@ -1360,6 +1349,18 @@ async fn run_inner(prep: Prepared) -> RunStatus {
 
 /// A binding restored from the journal: scalars come back typed, records as JSON
 /// (field access, comparison and interpolation work on both).
+/// A step that fails on the controller before any host starts it.
+fn step_failed(step: &ir::Step, error: String) -> Event {
+    Event::HostDone {
+        step: step.name.clone(),
+        host: LOCAL.into(),
+        ok: false,
+        error: Some(error),
+        ms: 0,
+        rollback: false,
+    }
+}
+
 fn value_from_json(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::String(s) => Value::Str(s.clone()),

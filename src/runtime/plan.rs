@@ -136,6 +136,13 @@ fn action(a: &ir::Action, cx: &Ctx<'_>) -> String {
         Some(Arg::Value(e)) => eval::render(e, cx, false).unwrap_or_else(|_| later.clone()),
         _ => String::new(),
     };
+    // The positional argument rendered (`missing` when there is none).
+    let positional = |missing: &str| {
+        a.positional.as_ref().map_or_else(
+            || missing.to_string(),
+            |e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()),
+        )
+    };
     match a.kind {
         ActionKind::Run => match &a.positional {
             Some(ir::Expr {
@@ -161,12 +168,7 @@ fn action(a: &ir::Action, cx: &Ctx<'_>) -> String {
             None => "run".into(),
         },
         ActionKind::Copy => {
-            let src = a
-                .positional
-                .as_ref()
-                .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
-                .unwrap_or_else(|| "<content>".into());
-            format!("copy {src} -> {}", arg("to"))
+            format!("copy {} -> {}", positional("<content>"), arg("to"))
         }
         ActionKind::Template => {
             let src = a
@@ -177,12 +179,7 @@ fn action(a: &ir::Action, cx: &Ctx<'_>) -> String {
             format!("template {src} -> {}", arg("to"))
         }
         ActionKind::Fetch => {
-            let src = a
-                .positional
-                .as_ref()
-                .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
-                .unwrap_or_default();
-            format!("fetch {src} -> {}", arg("to"))
+            format!("fetch {} -> {}", positional(""), arg("to"))
         }
         ActionKind::Wait => {
             let what = if a.args.contains_key("port") {
@@ -218,27 +215,9 @@ fn action(a: &ir::Action, cx: &Ctx<'_>) -> String {
                 }
             )
         }
-        ActionKind::Fail => format!(
-            "fail {}",
-            a.positional
-                .as_ref()
-                .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
-                .unwrap_or_default()
-        ),
-        ActionKind::Confirm => format!(
-            "confirm {}",
-            a.positional
-                .as_ref()
-                .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
-                .unwrap_or_default()
-        ),
-        ActionKind::Log => format!(
-            "log {}",
-            a.positional
-                .as_ref()
-                .map(|e| eval::render(e, cx, false).unwrap_or_else(|_| later.clone()))
-                .unwrap_or_default()
-        ),
+        ActionKind::Fail | ActionKind::Confirm | ActionKind::Log => {
+            format!("{} {}", super::action_label(a), positional(""))
+        }
         ActionKind::Etcd(op) => {
             let verb = crate::check::schema::actions()
                 .iter()
