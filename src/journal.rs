@@ -19,7 +19,8 @@ pub enum Record {
         flow: PathBuf,
         flow_sha256: String,
         inventory: PathBuf,
-        /// Param values as given or defaulted, rendered as text; secrets as `<secret>`.
+        /// Param values as given or defaulted, as `-e` text that parses back to the same
+        /// value (`Value::to_arg`); secrets as `<secret>`.
         params: Vec<(String, String)>,
         secret_params: Vec<String>,
         operator: String,

@@ -10,6 +10,7 @@ pub mod fmt;
 pub mod inventory;
 pub mod ir;
 pub mod load;
+pub mod shell;
 pub mod source;
 pub mod syntax;
 pub mod template;

@@ -90,6 +90,13 @@ impl SourceMap {
         self.get(id).map_or("", |f| f.text.as_str())
     }
 
+    /// The text a span covers ("" when it is out of range).
+    pub fn span_text(&self, span: Span) -> &str {
+        self.text(span.file)
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("")
+    }
+
     pub fn find(&self, path: &Path) -> Option<FileId> {
         self.files
             .iter()

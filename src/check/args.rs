@@ -396,6 +396,43 @@ impl Checker<'_> {
     }
 
     /// One argument value against its schema type.
+    /// A command string's holes must sit where a quoted value stays one literal word
+    /// (`crate::shell`): not in a comment, a here-document, backquotes, `${...}`...
+    fn shell_contexts(&mut self, x: &ir::Expr) {
+        let ir::ExprKind::Interp(parts) = &x.kind else {
+            return;
+        };
+        let mut texts = vec![String::new()];
+        let mut spans = Vec::new();
+        for p in parts {
+            match p {
+                ir::InterpPart::Text(t) => {
+                    if let Some(s) = texts.last_mut() {
+                        s.push_str(t);
+                    }
+                }
+                // A `raw` value is code whose text is known only at run time.
+                ir::InterpPart::Value { raw: true, .. } => {}
+                ir::InterpPart::Value { expr, .. } => {
+                    spans.push(expr.span);
+                    texts.push(String::new());
+                }
+            }
+        }
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        if let Err(u) = crate::shell::holes(&refs) {
+            let span = spans.get(u.hole).copied().unwrap_or(x.span);
+            self.emit(
+                Diagnostic::error(
+                    "unsafe-interpolation",
+                    format!("a value is interpolated into {} of a shell command", u.context),
+                )
+                .at(span, format!("inside {}, the shell would read this value as code or drop it", u.context))
+                .help("pass the value as its own word: `run [\"logger\", \"-t\", \"etcdflow\", \"maintenance: {{ msg }}\"]`, or through `env:` or `stdin:`"),
+            );
+        }
+    }
+
     fn arg_value(&mut self, e: &ast::Expr, ty: &ArgTy, what: &str) -> ir::Expr {
         match ty {
             ArgTy::T(t) => self.expect(e, t, what),
@@ -413,6 +450,7 @@ impl Checker<'_> {
                         );
                     }
                 }
+                self.shell_contexts(&x);
                 x
             }
             ArgTy::Text => {

@@ -992,8 +992,36 @@ pub(crate) fn param_value(raw: &str, ty: &Ty, span: Span) -> Result<ir::Expr, St
         },
         Ty::Size => match crate::syntax::parse_expr(span.file, raw.trim()).map(|e| e.kind) {
             Ok(ast::ExprKind::Size(b)) => mk(K::Size(b), Ty::Size),
+            // A bare number of bytes (what `resume` writes back).
+            Ok(ast::ExprKind::Int(b)) if b >= 0 => mk(K::Size(b.unsigned_abs()), Ty::Size),
             _ => return Err("not a size like `512MiB`".into()),
         },
+        Ty::List(_) | Ty::Hosts if raw.trim_start().starts_with('[') => {
+            // A JSON array (what `resume` writes back): items may contain commas.
+            let items: Vec<serde_json::Value> =
+                serde_json::from_str(raw).map_err(|e| format!("not a JSON array: {e}"))?;
+            let elem = match inner {
+                Ty::List(e) => (**e).clone(),
+                _ => Ty::Host,
+            };
+            let items = items
+                .iter()
+                .map(|j| match j {
+                    serde_json::Value::String(s) => param_value(s, &elem, span),
+                    other => param_value(&other.to_string(), &elem, span),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            mk(K::List(items), inner.clone())
+        }
+        Ty::Hosts => {
+            let items = raw
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(|h| mk(K::Str(h.to_string()), Ty::Host))
+                .collect();
+            mk(K::List(items), Ty::Hosts)
+        }
         Ty::List(elem) => {
             let items = if raw.trim().is_empty() {
                 Vec::new()
@@ -1012,6 +1040,21 @@ pub(crate) fn param_value(raw: &str, ty: &Ty, span: Span) -> Result<ir::Expr, St
     })
 }
 
+/// The host names a `host`/`hosts` param value names.
+pub(crate) fn param_host_names(raw: &str, ty: &Ty) -> Vec<String> {
+    match param_value(raw, ty, Span::new(crate::source::FileId(0), 0, 0)).map(|e| e.kind) {
+        Ok(K::Str(h)) => vec![h],
+        Ok(K::List(xs)) => xs
+            .into_iter()
+            .filter_map(|x| match x.kind {
+                K::Str(h) => Some(h),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 pub(crate) fn param_value_help(ty: &Ty) -> String {
     match ty.strip_optional() {
         Ty::Duration => "write a duration: `-e wait=5m`".into(),
@@ -1020,7 +1063,10 @@ pub(crate) fn param_value_help(ty: &Ty) -> String {
         Ty::Port => "write a port number in 1..65535".into(),
         Ty::Int => "write an integer".into(),
         Ty::Url => "write a URL with its scheme: `https://10.0.0.1:2379`".into(),
-        Ty::List(_) => "write the items separated by commas: `-e names=a,b,c`".into(),
+        Ty::List(_) => {
+            "write the items separated by commas (`-e names=a,b,c`) or as a JSON array".into()
+        }
+        Ty::Hosts => "write inventory host names separated by commas: `-e targets=m1,m2`".into(),
         Ty::Json | Ty::Map(_) => "write JSON: `-e labels='{\"a\": \"b\"}'`".into(),
         t => format!("give a `{t}`"),
     }

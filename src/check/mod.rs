@@ -19,7 +19,7 @@
 //! facts (that needs a live cluster), no flow-sensitive analysis (that is `lint`).
 
 mod args;
-mod expr;
+pub(crate) mod expr;
 pub use expr::BUILTINS;
 pub mod schema;
 pub mod types;
@@ -47,6 +47,8 @@ pub struct ParamArg {
 pub struct Options {
     /// Group names of the inventory given with `-i`, if any.
     pub inventory_groups: Option<BTreeSet<String>>,
+    /// Host names of that inventory: `host`/`hosts` param values must name them.
+    pub inventory_hosts: Option<BTreeSet<String>>,
     pub params: Vec<ParamArg>,
     /// Check a concrete invocation: every param without a default needs a value.
     pub require_params: bool,
@@ -467,6 +469,58 @@ impl<'a> Checker<'a> {
             .collect()
     }
 
+    /// A literal step option out of range is a check error (a computed one is refused
+    /// by the run before it starts, `runtime::options`).
+    fn literal_option_ranges(&mut self, options: &IndexMap<&'static str, ir::Arg>) {
+        let literal = |e: &ir::Expr| -> Option<i64> {
+            match &e.kind {
+                ir::ExprKind::Int(n) => Some(*n),
+                ir::ExprKind::Unary {
+                    op: ast::UnaryOp::Neg,
+                    expr,
+                } => match expr.kind {
+                    ir::ExprKind::Int(n) => Some(-n),
+                    _ => None,
+                },
+                ir::ExprKind::Duration(ms) => i64::try_from(*ms).ok(),
+                _ => None,
+            }
+        };
+        for (name, min, what) in [
+            ("batch", 1, "a batch needs at least one host"),
+            ("retries", 0, "retries cannot be negative"),
+            ("max_fail", 0, "a failure budget cannot be negative"),
+            (
+                "timeout",
+                1,
+                "a deadline of 0 would end every command at once",
+            ),
+        ] {
+            let Some(ir::Arg::Value(e)) = options.get(name) else {
+                continue;
+            };
+            if let Some(n) = literal(e).filter(|n| *n < min) {
+                self.emit(
+                    Diagnostic::error(
+                        "invalid-step-option",
+                        format!(
+                            "`{name}: {}` is out of range",
+                            self.sources.span_text(e.span).trim()
+                        ),
+                    )
+                    .at(e.span, what)
+                    .help(match name {
+                        "batch" => {
+                            "write `batch: 1` (or `serial`) for one host at a time".to_string()
+                        }
+                        "timeout" => "give a deadline such as `timeout: 5m`".to_string(),
+                        _ => format!("write `{name}: 0` or more (the value is {n})"),
+                    }),
+                );
+            }
+        }
+    }
+
     fn step(&mut self, s: &ast::Step, docs: &[String], span: Span) -> ir::Step {
         self.in_step = true;
         let targets = match &s.targets.kind {
@@ -480,6 +534,7 @@ impl<'a> Checker<'a> {
             s.name.span,
             "step",
         );
+        self.literal_option_ranges(&options);
         self.locals.push(Vec::new());
         let mut body = Vec::new();
         let mut rollback: Option<Vec<ir::Stmt>> = None;
@@ -774,6 +829,33 @@ impl<'a> Checker<'a> {
                 );
                 continue;
             };
+            let hosts_ok = match (&self.opts.inventory_hosts, ty.strip_optional()) {
+                (Some(known), Ty::Host | Ty::Hosts) => expr::param_host_names(&arg.value, ty)
+                    .into_iter()
+                    .find(|h| !known.contains(h))
+                    .map(|h| {
+                        (
+                            h.clone(),
+                            crate::diagnostics::suggest(&h, known.iter().map(String::as_str))
+                                .map(str::to_string),
+                        )
+                    }),
+                _ => None,
+            };
+            if let Some((bad, suggestion)) = hosts_ok {
+                self.emit(
+                    Diagnostic::error(
+                        "invalid-param-value",
+                        format!("`{bad}` is not a host of the inventory"),
+                    )
+                    .at(arg.value_span, format!("param `{}` is a `{ty}`", arg.name))
+                    .help(match suggestion {
+                        Some(s) => format!("did you mean `{s}`? `etcdflow inventory -i INV` lists the hosts"),
+                        None => "name a host of the inventory given with `-i` (`etcdflow inventory -i INV` lists them)".into(),
+                    }),
+                );
+                continue;
+            }
             match expr::param_value(&arg.value, ty, arg.value_span) {
                 Ok(e) => {
                     if let Some(p) = self.params.iter_mut().find(|p| p.name == arg.name) {

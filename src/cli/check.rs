@@ -66,6 +66,7 @@ pub(crate) fn analyze(files: &[PathBuf], inputs: &Inputs, lint: bool) -> Analysi
     diags.append(&mut pdiags);
 
     let mut groups = None;
+    let mut host_names = None;
     let mut inv = None;
     if let Some(inv_path) = inventory {
         match Inventory::load(inv_path, &mut sources) {
@@ -73,6 +74,7 @@ pub(crate) fn analyze(files: &[PathBuf], inputs: &Inputs, lint: bool) -> Analysi
                 // A broken inventory would make every group look missing: report it alone.
                 if !d.iter().any(Diagnostic::is_error) {
                     groups = Some(i.group_names());
+                    host_names = Some(i.hosts.keys().cloned().collect());
                     inv = Some(i);
                 }
                 diags.append(&mut d);
@@ -86,6 +88,7 @@ pub(crate) fn analyze(files: &[PathBuf], inputs: &Inputs, lint: bool) -> Analysi
     let require_params = !params.is_empty() || vars.is_some();
     let opts = Options {
         inventory_groups: groups,
+        inventory_hosts: host_names,
         params,
         require_params,
     };

@@ -252,6 +252,7 @@ impl Invocation {
         diags.extend(prog.diagnostics.iter().cloned());
         let opts = CheckOptions {
             inventory_groups: inv_ok.then(|| inventory.group_names()),
+            inventory_hosts: inv_ok.then(|| inventory.hosts.keys().cloned().collect()),
             params,
             require_params: true,
         };

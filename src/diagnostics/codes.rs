@@ -324,6 +324,19 @@ Good:
       }
     }";
 
+"unsafe-interpolation", Error, "a value is interpolated where the shell would read it as code",
+"In a shell-string `run`, every `{{ }}` value is rendered for the quote context it sits in
+(unquoted, inside \"...\" or inside '...'), so its bytes reach the command as they are
+(SAFETY.md inv. 20). In a comment, a here-document, backquotes, `$'...'`, `${...}`,
+`$((...))` or after a backslash no quoting can keep a value literal, so the checker refuses
+it. Pass the value as an argv word, or through `env:` or `stdin:`.
+
+Bad:
+    run \"cat <<EOF > /etc/motd\\n{{ msg }}\\nEOF\"
+Good:
+    copy msg to: \"/etc/motd\" mode: \"0644\"
+    run [\"logger\", \"-t\", \"etcdflow\", \"maintenance: {{ msg }}\"]";
+
 "raw-interpolation", Warning, "lint: a value reaches a command without shell quoting",
 "`raw(x)` interpolates `x` into a command string as it is: a value with a space, `;` or
 `$(...)` changes the command (SAFETY.md inv. 20). Pass words as an argv list, or let
@@ -421,9 +434,179 @@ Bad:
 Good:
     # etcdflow: allow(sleep-as-wait) -- the vendor tool needs 5 s after start, documented";
 
+"empty-target", Error, "a step targets no host",
+"A step's host set is empty in this inventory: a run that does nothing must not report
+success, so the run is refused before any host is touched. If the group may really be
+absent, say so with an optional group.
+
+Bad (the inventory has no host in `master`):
+    step stop on group(\"master\") { run \"true\" }
+Good:
+    step stop on group(\"master\")? { run \"true\" }";
+
+"invalid-step-option", Error, "a step option has a value the run cannot use",
+"Step options are evaluated from their expressions (literals, params, bindings): `batch`
+must be at least 1, `retries` and `max_fail` at least 0, `timeout` more than 0. A literal
+out of range is a check error; a value computed from a param is refused before the run
+starts; a value from a binding fails the step before any host runs it. Never a default.
+
+Bad:
+    step roll on masters batch: 0 { run \"true\" }
+Good:
+    step roll on masters batch: 1 { run \"true\" }";
+
+"confirm-without-tty", Error, "a flow asks for confirmation and there is no terminal",
+"A `confirm` gate needs an answer: on a terminal etcdflow asks; without one (CI, a pipe)
+the run is refused unless `--yes` answers every gate (the answers are journaled).
+
+    etcdflow run restore-icp.flow -i hosts -e snapshot=/backups/etcd.db --yes";
+
+"cluster-unreachable", Error, "a cluster's connection cannot be set up",
+"A cluster declaration names files (`ca`, `cert`, `key`) that cannot be read, or fields that
+do not go together (`cert` without `key`, `password` without `user`), or etcd does not
+answer. The run is refused before any host is touched.
+
+    cluster main { members: masters, ca: \"pki/ca.crt\", cert: \"pki/client.crt\", key: \"pki/client.key\" }";
+
+"cluster-locked", Error, "another etcdflow run holds the cluster",
+"One operator per cluster (SAFETY.md inv. 19): each run takes a lease lock in etcd before
+its first change. Another run holds it; wait for it to finish, or `etcdflow resume` that
+run if it was yours and was interrupted.";
+
+"etcd-tunnel", Error, "an SSH tunnel to an etcd endpoint cannot be opened",
+"With `tunnel: true` the controller reaches each endpoint through the SSH connection of the
+host that serves it. The endpoint must be a URL with host and port, and the host must be
+in the inventory.
+
+    cluster main { members: masters, tunnel: true }";
+
+"journal-error", Error, "the run journal cannot be written or read",
+"Nothing runs without a journal: every action is recorded before and after it runs, so a
+crash leaves a record of what happened. Fix the state directory (`--state-dir`), or for
+`resume`, the journal of the run.";
+
+"not-resumable", Error, "the run cannot be resumed",
+"A run can be resumed when it was interrupted (Ctrl-C, SIGTERM, a crash). A run that ended,
+failed, or was rolling back cannot: `etcdflow runs show RUN_ID` prints what happened;
+check the hosts and start a new run.";
+
+"unknown-run", Error, "no run with this id",
+"`etcdflow resume RUN_ID` and `etcdflow runs show RUN_ID` read `<state-dir>/runs/RUN_ID/`.
+`etcdflow runs` lists the runs of a state directory.
+
+    etcdflow runs --state-dir .etcdflow";
+
+"flow-changed", Error, "the flow changed since the run began",
+"`resume` continues a run with the flow it started with. If the flow file (or a file it
+includes) changed, the steps may not match the journal. Restore the file, or pass
+`--allow-changed-flow` after reading the difference.";
+
+"file-exists", Error, "a file would be overwritten",
+"`etcdflow stdlib fork` never overwrites a file: choose another directory or remove the
+file first.";
+
+"unknown-stdlib-flow", Error, "no stdlib flow has this name",
+"`etcdflow stdlib list` lists the embedded procedures.
+
+    etcdflow stdlib show restore-icp";
+
+"unknown-code", Error, "`explain` does not know this code",
+"`etcdflow explain --list` lists every code etcdflow can print.
+
+    etcdflow explain empty-target";
+
+"sandbox-error", Error, "the rehearsal sandbox could not be set up",
+"`etcdflow sandbox` needs Linux, root, iproute2, openssh-server and (with `--etcd`) etcd.
+The message says which step failed; `etcdflow sandbox down` removes what was made.";
+
+"snapshot-invalid", Error, "a snapshot file fails verification",
+"A snapshot is used only after it verified: its size, its sha256 trailer and its database
+pages. Take a new one with `etcd.snapshot_save`, or check the file with
+`etcdflow snapshot verify FILE`.";
+
+"etcd-quorum-gate", Error, "a membership change would risk quorum",
+"Before a member is added, promoted or removed, every voter counted for quorum after the
+change must be started and healthy, for a health window (SAFETY.md inv. 1). Bring the
+members back first, or replace a failed member by removing it before adding its successor.";
+
+"etcd-change-in-flight", Error, "a membership change is still in flight",
+"One membership change at a time (SAFETY.md inv. 2): a member added but not started, or a
+learner not yet promoted, must finish first.
+
+    etcd.member_add main name: n peer_url: peer_url(main, host)
+    etcd.wait_started main name: n timeout: 2m";
+
+"etcd-alarm-active", Error, "the cluster has an active alarm",
+"Membership changes and restores need a cluster without alarms (SAFETY.md inv. 13).
+NOSPACE: compact, `etcd.defrag` one member at a time, then `etcd.alarm_disarm`.";
+
+"etcd-corrupt-alarm", Error, "a CORRUPT alarm is never disarmed automatically",
+"A CORRUPT alarm means a member's data differs from the others'. Find it (compare
+`etcd.hash_kv`), replace it, then disarm by hand.";
+
+"etcd-version-skew", Error, "members run different minor versions",
+"Membership changes wait until every member runs the same minor version (SAFETY.md
+inv. 15): finish the upgrade or downgrade first.";
+
+"etcd-move-leader", Error, "leadership can go only to a started, healthy voter",
+"`etcd.move_leader to:` must name a started, healthy voting member (not a learner).";
+
+"etcd-no-verified-snapshot", Error, "a destructive etcd action without a verified snapshot",
+"Removing a member or restoring needs a snapshot verified in this run (SAFETY.md inv. 9).
+
+    let snap = etcd.snapshot_save main to: \"/backups/etcd.db\"
+    etcd.member_remove main name: \"old\"";
+
+"etcd-peer-url", Error, "a new member's peer URL is wrong or unreachable",
+"Before `member add`, the new member's peer URL must be a URL with scheme, host and port,
+not already used by a member, and reachable from every existing member's host (SAFETY.md
+inv. 5). Build it with `peer_url(cluster, host)`.";
+
+"etcd-restore-args", Error, "restore arguments do not match",
+"A restored member must appear in its initial cluster as `name=peer_url` (SAFETY.md inv.
+11): build both from the same cluster declaration (`member_name`, `peer_url`,
+`initial_cluster`).";
+
+"etcd-restore-data-dir-exists", Error, "a restore would write over a data dir",
+"A restore writes into a data dir that does not exist (SAFETY.md inv. 10, 11): move the
+old one away first (the rollback moves it back).";
+
+"etcd-delete-all", Error, "deleting every key is not an etcd action",
+"`etcd.delete prefix: \"\"` would delete every key: name a prefix.";
+
 "internal-error", Error, "a bug in etcdflow",
 "This is a bug in etcdflow, not in your flow. Please report it with the input attached.";
 }
+
+/// Codes raised by the runtime and the CLI, not by `check` or `lint`: no flow file in
+/// the corpus can show them; the CLI and sandbox tests do.
+pub const RUNTIME: &[&str] = &[
+    "empty-target",
+    "confirm-without-tty",
+    "cluster-unreachable",
+    "cluster-locked",
+    "etcd-tunnel",
+    "journal-error",
+    "not-resumable",
+    "unknown-run",
+    "flow-changed",
+    "file-exists",
+    "unknown-stdlib-flow",
+    "unknown-code",
+    "sandbox-error",
+    "snapshot-invalid",
+    "etcd-quorum-gate",
+    "etcd-change-in-flight",
+    "etcd-alarm-active",
+    "etcd-corrupt-alarm",
+    "etcd-version-skew",
+    "etcd-move-leader",
+    "etcd-no-verified-snapshot",
+    "etcd-peer-url",
+    "etcd-restore-args",
+    "etcd-restore-data-dir-exists",
+    "etcd-delete-all",
+];
 
 pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
     CODES.iter().find(|c| c.code == code)

@@ -6,7 +6,6 @@ use super::value::{Order, Secret, Value};
 use crate::inventory::Inventory;
 use crate::ir::{self, ExprKind as K, InterpPart};
 use crate::syntax::ast::{BinOp, UnaryOp};
-use crate::transport::agent::quote;
 
 /// What an expression can see.
 #[derive(Clone)]
@@ -157,38 +156,72 @@ pub fn eval(e: &ir::Expr, cx: &Ctx<'_>) -> EvalResult {
     })
 }
 
-/// Render a string expression. With `shell`, every interpolated value is one
-/// shell-quoted word unless marked `raw` (SAFETY.md inv. 20); a value that starts with
-/// `-` is refused unless the text before it has a ` -- ` (it could become an option).
+/// Render a string expression. With `shell`, every interpolated value is rendered for
+/// the quote context it sits in, so its bytes reach the command as they are (SAFETY.md
+/// inv. 20, `crate::shell`), unless marked `raw`; a value that begins a word and
+/// starts with `-` is refused unless a ` -- ` precedes it in the same simple command.
 pub fn render(e: &ir::Expr, cx: &Ctx<'_>, shell: bool) -> Result<String, String> {
     match &e.kind {
+        K::Interp(parts) if shell => {
+            // The author's text (with `raw` values, which are code) between the holes.
+            let mut texts = vec![String::new()];
+            fn push(texts: &mut [String], t: &str) {
+                if let Some(s) = texts.last_mut() {
+                    s.push_str(t);
+                }
+            }
+            let mut values = Vec::new();
+            for p in parts {
+                match p {
+                    InterpPart::Text(t) => push(&mut texts, t),
+                    InterpPart::Value { expr, raw } => {
+                        let text = interp_text(expr, cx)?;
+                        if *raw {
+                            push(&mut texts, &text);
+                        } else {
+                            values.push(text);
+                            texts.push(String::new());
+                        }
+                    }
+                }
+            }
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let holes = crate::shell::holes(&refs).map_err(|u| {
+                format!(
+                    "a value is interpolated into {} of the command, where the shell would read it as code; use the argv form `run [\"cmd\", value]`",
+                    u.context
+                )
+            })?;
+            let mut out = String::new();
+            for (i, t) in texts.iter().enumerate() {
+                out.push_str(t);
+                if let (Some(v), Some(h)) = (values.get(i), holes.get(i)) {
+                    if let Some(why) = crate::shell::refuse(v, *h) {
+                        return Err(why);
+                    }
+                    out.push_str(&crate::shell::render(v, *h));
+                }
+            }
+            Ok(out)
+        }
         K::Interp(parts) => {
             let mut out = String::new();
             for p in parts {
                 match p {
                     InterpPart::Text(t) => out.push_str(t),
-                    InterpPart::Value { expr, raw } => {
-                        let v = eval(expr, cx)?;
-                        if let Value::Secret(_) = v {
-                            return Err(
-                                "this is a bug in etcdflow: a secret reached a string".into()
-                            );
-                        }
-                        let text = v.to_text();
-                        if shell && !raw {
-                            if text.starts_with('-') && !out.contains(" -- ") {
-                                return Err(format!("the value `{text}` starts with `-` and would be read as an option; put ` -- ` before it in the command"));
-                            }
-                            out.push_str(&quote(&text));
-                        } else {
-                            out.push_str(&text);
-                        }
-                    }
+                    InterpPart::Value { expr, .. } => out.push_str(&interp_text(expr, cx)?),
                 }
             }
             Ok(out)
         }
         _ => Ok(eval(e, cx)?.to_text()),
+    }
+}
+
+fn interp_text(expr: &ir::Expr, cx: &Ctx<'_>) -> Result<String, String> {
+    match eval(expr, cx)? {
+        Value::Secret(_) => Err("this is a bug in etcdflow: a secret reached a string".into()),
+        v => Ok(v.to_text()),
     }
 }
 
@@ -554,13 +587,175 @@ fn call(func: &str, args: &[ir::Expr], cx: &Ctx<'_>) -> EvalResult {
     })
 }
 
-/// A param value from its checked expression (defaults and `-e` values). Secret params
-/// become [`Secret`]s here, the only place they are created.
-pub fn param_value(e: &ir::Expr, secret: bool, cx: &Ctx<'_>) -> EvalResult {
-    let v = eval(e, cx)?;
-    Ok(if secret {
-        Value::Secret(Secret::new(v.to_text()))
-    } else {
-        v
+/// A param value from its checked expression (defaults and `-e` values), as a value of
+/// the param's type: a `host` is an inventory host, `hosts` a host list, `map`/`json`
+/// parsed JSON. Secret params become [`Secret`]s here, the only place they are created.
+pub fn param_value(e: &ir::Expr, ty: &crate::check::types::Ty, cx: &Ctx<'_>) -> EvalResult {
+    coerce(eval(e, cx)?, ty, cx.inventory)
+}
+
+fn coerce(v: Value, ty: &crate::check::types::Ty, inv: &Inventory) -> EvalResult {
+    use crate::check::types::Ty;
+    let host = |name: &str| -> EvalResult {
+        if inv.hosts.contains_key(name) {
+            Ok(Value::Host(name.to_string()))
+        } else {
+            Err(
+                match crate::diagnostics::suggest(name, inv.hosts.keys().map(String::as_str)) {
+                    Some(s) => {
+                        format!("`{name}` is not a host of the inventory (did you mean `{s}`?)")
+                    }
+                    None => format!("`{name}` is not a host of the inventory"),
+                },
+            )
+        }
+    };
+    let json = |v: Value| -> Result<serde_json::Value, String> {
+        match v {
+            Value::Str(s) => serde_json::from_str(&s).map_err(|e| format!("not JSON: {e}")),
+            Value::Json(j) => Ok(j),
+            other => Ok(other.to_json()),
+        }
+    };
+    Ok(match (ty, v) {
+        (Ty::Optional(_), Value::None) => Value::None,
+        (Ty::Optional(t), v) => coerce(v, t, inv)?,
+        (Ty::Secret, Value::Secret(s)) => Value::Secret(s),
+        (Ty::Secret, v) => Value::Secret(Secret::new(v.to_text())),
+        (Ty::Host, Value::Host(h) | Value::Str(h)) => host(&h)?,
+        (Ty::Hosts, Value::Hosts(hs)) => Value::Hosts(hs),
+        (Ty::Hosts, Value::List(xs)) => {
+            let mut out: Vec<String> = Vec::new();
+            for x in xs {
+                if let Value::Host(h) = host(&x.to_text())? {
+                    if !out.contains(&h) {
+                        out.push(h);
+                    }
+                }
+            }
+            Value::Hosts(out)
+        }
+        (Ty::Json, v) => Value::Json(json(v)?),
+        (Ty::Map(elem), Value::Map(m)) => Value::Map(
+            m.into_iter()
+                .map(|(k, v)| Ok((k, coerce(v, elem, inv)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        (Ty::Map(elem), v) => match json(v)? {
+            serde_json::Value::Object(m) => Value::Map(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            coerce(json_value(v), elem, inv)
+                                .map_err(|e| format!("key `{k}`: {e}"))?,
+                        ))
+                    })
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => return Err(format!("a map must be a JSON object, not `{other}`")),
+        },
+        (Ty::List(elem), Value::List(xs)) => Value::List(
+            xs.into_iter()
+                .map(|x| coerce(x, elem, inv))
+                .collect::<Result<_, _>>()?,
+        ),
+        (_, v) => v,
     })
+}
+
+/// A JSON value as the scalar it is, or as JSON.
+pub fn json_value(v: serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::String(s) => Value::Str(s),
+        serde_json::Value::Bool(b) => Value::Bool(b),
+        serde_json::Value::Number(n) if n.is_i64() => Value::Int(n.as_i64().unwrap_or(0)),
+        serde_json::Value::Null => Value::None,
+        other => Value::Json(other),
+    }
+}
+
+#[cfg(test)]
+mod param_tests {
+    use super::*;
+    use crate::check::types::Ty;
+
+    fn inventory() -> Inventory {
+        let mut inv = Inventory::default();
+        for h in ["n1", "n2", "n3"] {
+            inv.hosts.insert(
+                h.to_string(),
+                crate::inventory::Host {
+                    name: h.to_string(),
+                    ..Default::default()
+                },
+            );
+        }
+        inv
+    }
+
+    fn value(raw: &str, ty: &Ty, inv: &Inventory) -> Value {
+        let span = crate::source::Span::new(crate::source::FileId(0), 0, 0);
+        let e = crate::check::expr::param_value(raw, ty, span)
+            .unwrap_or_else(|m| panic!("{raw} as {ty}: {m}"));
+        let cx = Ctx::global(&[], &[], inv, &[], "r", "t");
+        param_value(&e, ty, &cx).unwrap_or_else(|m| panic!("{raw} as {ty}: {m}"))
+    }
+
+    #[test]
+    fn params_are_values_of_their_type() {
+        let inv = inventory();
+        assert_eq!(value("n2", &Ty::Host, &inv), Value::Host("n2".into()));
+        assert_eq!(
+            value("n1,n3", &Ty::Hosts, &inv),
+            Value::Hosts(vec!["n1".into(), "n3".into()])
+        );
+        let m = value(r#"{"a": "x", "b": "y"}"#, &Ty::Map(Box::new(Ty::Str)), &inv);
+        assert!(matches!(&m, Value::Map(m) if m.len() == 2 && m["b"] == Value::Str("y".into())));
+        assert!(
+            matches!(value("[1, 2]", &Ty::Json, &inv), Value::Json(serde_json::Value::Array(a)) if a.len() == 2)
+        );
+    }
+
+    #[test]
+    fn an_unknown_host_is_refused() {
+        let inv = inventory();
+        let span = crate::source::Span::new(crate::source::FileId(0), 0, 0);
+        let e = crate::check::expr::param_value("n9", &Ty::Host, span).expect("parses");
+        let cx = Ctx::global(&[], &[], &inv, &[], "r", "t");
+        let err = param_value(&e, &Ty::Host, &cx).expect_err("refused");
+        assert!(err.contains("not a host"), "{err}");
+    }
+
+    /// What the journal keeps (`to_arg`) parses back to the same value, for every type.
+    #[test]
+    fn journaled_params_round_trip() {
+        let inv = inventory();
+        let cases: Vec<(&str, Ty)> = vec![
+            ("plain text, with commas", Ty::Str),
+            ("42", Ty::Int),
+            ("true", Ty::Bool),
+            ("90s", Ty::Duration),
+            ("1500ms", Ty::Duration),
+            ("512MiB", Ty::Size),
+            ("/var/lib/etcd", Ty::Path),
+            ("https://10.0.0.1:2379", Ty::Url),
+            ("4001", Ty::Port),
+            ("n2", Ty::Host),
+            ("n1,n3", Ty::Hosts),
+            ("a,b", Ty::List(Box::new(Ty::Str))),
+            (r#"["a,b", "c"]"#, Ty::List(Box::new(Ty::Str))),
+            ("1,2,3", Ty::List(Box::new(Ty::Int))),
+            ("5m,10s", Ty::List(Box::new(Ty::Duration))),
+            (r#"{"a": "x"}"#, Ty::Map(Box::new(Ty::Str))),
+            (r#"{"k": [1, {"z": null}]}"#, Ty::Json),
+            (r#""just a string""#, Ty::Json),
+            ("x", Ty::Optional(Box::new(Ty::Str))),
+        ];
+        for (raw, ty) in cases {
+            let v = value(raw, &ty, &inv);
+            let again = value(&v.to_arg(), &ty, &inv);
+            assert_eq!(v, again, "{raw} as {ty} came back as {}", v.to_arg());
+        }
+    }
 }

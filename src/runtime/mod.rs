@@ -18,6 +18,7 @@
 pub mod etcd;
 mod eval;
 pub mod events;
+pub mod options;
 pub mod plan;
 pub mod value;
 
@@ -447,6 +448,10 @@ struct HostState {
     name: String,
     conn: Conn,
     bindings: Vec<Option<Value>>,
+    /// The options of the step running here, evaluated for this host, and when its
+    /// `timeout:` ends (every command's deadline is cut to it).
+    step_opts: Option<options::StepOptions>,
+    deadline: Option<Instant>,
 }
 
 /// A failure on one host: the message, and whether it is a lost connection (unknown
@@ -653,12 +658,10 @@ pub fn prepare(
         let v = match expr {
             Some(e) => {
                 let cx = Ctx::global(&params, &[], &inventory, &binding_names, &run_id, &started);
-                eval::param_value(e, p.ty == crate::check::types::Ty::Secret, &cx).map_err(|m| {
-                    Refusal {
-                        code: "invalid-param-value",
-                        message: format!("param `{}`: {m}", p.name),
-                        help: "fix the value".into(),
-                    }
+                eval::param_value(e, &p.ty, &cx).map_err(|m| Refusal {
+                    code: "invalid-param-value",
+                    message: format!("param `{}`: {m}", p.name),
+                    help: "fix the value".into(),
                 })?
             }
             None if matches!(p.ty, crate::check::types::Ty::Optional(_)) => Value::None,
@@ -696,18 +699,56 @@ pub fn prepare(
                     hosts: &hosts,
                     ..base.clone()
                 };
-                match eval::eval(e, &cx).map_err(|m| Refusal {
+                let hs = match eval::eval(e, &cx).map_err(|m| Refusal {
                     code: "unknown-inventory-group",
                     message: format!("step `{}`: {m}", s.name),
                     help: "check the inventory".into(),
                 })? {
-                    Value::Hosts(h) => Some(h),
-                    Value::Host(h) => Some(vec![h]),
-                    _ => Some(Vec::new()),
+                    Value::Hosts(h) => h,
+                    Value::Host(h) => vec![h],
+                    other => {
+                        return Err(Refusal {
+                            code: "internal-error",
+                            message: format!(
+                                "step `{}`: its targets are `{}`, not hosts",
+                                s.name,
+                                other.to_text()
+                            ),
+                            help: "this is a bug in etcdflow: the checker let it through".into(),
+                        })
+                    }
+                };
+                // A run on zero hosts never reports success: only an optional group
+                // (`group("x")?`) may be empty.
+                if hs.is_empty() && !may_be_empty(e, &flow) {
+                    return Err(Refusal {
+                        code: "empty-target",
+                        message: format!(
+                            "step `{}` targets no host: `{}` is empty in this inventory",
+                            s.name,
+                            sources.span_text(e.span).trim()
+                        ),
+                        help: "give the group hosts in the inventory, or write `group(\"NAME\")?` if the step may run on no host".into(),
+                    });
                 }
+                Some(hs)
             }
         };
         targets.push(t);
+    }
+    // Step options computed from params are known now: an unusable value refuses the
+    // run before any host is touched (values from bindings are checked at the step).
+    for s in &flow.steps {
+        if let Err(e) = options::evaluate(s, &base_with(&base, &hosts)) {
+            if !e.unknown {
+                return Err(Refusal {
+                    code: "invalid-step-option",
+                    message: e.describe(&s.name),
+                    help: "fix the value given to the option (its param, `-e` value or expression)"
+                        .into(),
+                });
+            }
+        }
     }
     let uses_facts_flag = uses_facts(&flow);
     let mut cluster_confs = Vec::new();
@@ -969,7 +1010,7 @@ async fn run_inner(prep: Prepared) -> RunStatus {
                     .params
                     .iter()
                     .zip(&sh.params)
-                    .map(|(p, v)| (p.name.clone(), v.to_text()))
+                    .map(|(p, v)| (p.name.clone(), v.to_arg()))
                     .collect(),
                 secret_params,
                 operator: crate::journal::operator(),
@@ -1069,7 +1110,7 @@ async fn run_inner(prep: Prepared) -> RunStatus {
                 if let Some(saved) = sh.opts.resume.as_ref().and_then(|r| r.bindings.get(&h)) {
                     for (i, v) in saved {
                         if let Some(slot) = bindings.get_mut(*i) {
-                            *slot = Some(value_from_json(v));
+                            *slot = Some(eval::json_value(v.clone()));
                         }
                     }
                 }
@@ -1079,6 +1120,8 @@ async fn run_inner(prep: Prepared) -> RunStatus {
                         name: h,
                         conn: c,
                         bindings,
+                        step_opts: None,
+                        deadline: None,
                     },
                 );
             }
@@ -1173,56 +1216,27 @@ async fn run_inner(prep: Prepared) -> RunStatus {
                 break;
             }
         }
-        if let Some(Arg::Value(ir::Expr {
-            kind: ExprKind::Call { func, args },
-            ..
-        })) = step.options.get("order")
-        {
-            if let (
-                true,
-                Some(ir::Expr {
-                    kind: ExprKind::Cluster(c),
-                    ..
-                }),
-            ) = (
-                matches!(*func, "leader_last" | "followers_first" | "leader_first"),
-                args.first(),
-            ) {
-                // Followers first and the leader last (or the reverse), as etcd facts say.
-                let leader_host = match sh.ctx(None, &[], &[]).facts.get(*c).cloned().flatten() {
-                    Some(Value::Record(m)) => match m.get("leader") {
-                        Some(Value::Record(l)) => match l.get("host") {
-                            Some(Value::Host(h)) => Some(h.clone()),
-                            _ => None,
-                        },
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                if let Some(lh) = leader_host {
-                    if let Some(pos) = hosts.iter().position(|h| *h == lh) {
-                        let l = hosts.remove(pos);
-                        if *func == "leader_first" {
-                            hosts.insert(0, l);
-                        } else {
-                            hosts.push(l);
-                        }
-                    }
-                }
+        let opts = {
+            let empty = Vec::new();
+            let bindings = states.get(LOCAL).map_or(&empty, |s| &s.bindings);
+            options::evaluate(step, &sh.ctx(None, bindings, &[]))
+        };
+        let opts = match opts {
+            Ok(o) => o,
+            Err(e) => {
+                send(step_failed(step, e.describe(&step.name)));
+                failed_at = Some(i);
+                ran.push((i, Vec::new()));
+                break;
             }
-            if let (true, Some(key)) = (matches!(*func, "by" | "reverse_by"), args.first()) {
-                match order_hosts(&sh, &states, &hosts, key, *func == "reverse_by") {
-                    Ok(sorted) => hosts = sorted,
-                    Err(e) => {
-                        send(step_failed(step, format!("cannot order the hosts: {e}")));
-                        failed_at = Some(i);
-                        ran.push((i, Vec::new()));
-                        break;
-                    }
-                }
-            }
+        };
+        if let Err(e) = order_step_hosts(&sh, step, &states, &mut hosts) {
+            send(step_failed(step, format!("cannot order the hosts: {e}")));
+            failed_at = Some(i);
+            ran.push((i, Vec::new()));
+            break;
         }
-        if step.options.contains_key("run_once") {
+        if opts.run_once {
             hosts.truncate(1);
         }
         // Resuming inside a step: hosts that finished it are done; hosts whose outcome
@@ -1269,7 +1283,9 @@ async fn run_inner(prep: Prepared) -> RunStatus {
         });
         let mut all_ok = true;
         for (s, hosts) in &with_rb {
-            let (_, ok) = run_step(&sh, *s, hosts, &mut states, true).await;
+            // The reverse of the order the step ran in, with the step's own width.
+            let hosts: Vec<String> = hosts.iter().rev().cloned().collect();
+            let (_, ok) = run_step(&sh, *s, &hosts, &mut states, true).await;
             if !ok {
                 all_ok = false;
                 break;
@@ -1361,13 +1377,72 @@ fn step_failed(step: &ir::Step, error: String) -> Event {
     }
 }
 
-fn value_from_json(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::String(s) => Value::Str(s.clone()),
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) if n.is_i64() => Value::Int(n.as_i64().unwrap_or(0)),
-        serde_json::Value::Null => Value::None,
-        other => Value::Json(other.clone()),
+/// Put a step's hosts in the order its `order:` asks for: `by(key)`/`reverse_by(key)`
+/// per host, or an ordering value (`leader_last(c)`...) from the facts just read.
+fn order_step_hosts(
+    sh: &Shared,
+    step: &ir::Step,
+    states: &IndexMap<String, HostState>,
+    hosts: &mut Vec<String>,
+) -> Result<(), String> {
+    let Some(Arg::Value(e)) = step.options.get("order") else {
+        return Ok(());
+    };
+    if let ExprKind::Call { func, args } = &e.kind {
+        if let (true, Some(key)) = (matches!(*func, "by" | "reverse_by"), args.first()) {
+            *hosts = order_hosts(sh, states, hosts, key, *func == "reverse_by")?;
+            return Ok(());
+        }
+    }
+    let (c, leader_first) = match eval::eval(e, &sh.ctx(None, &[], &[]))? {
+        Value::Ordering(value::Order::LeaderLast(c)) => (c, false),
+        Value::Ordering(value::Order::LeaderFirst(c)) => (c, true),
+        other => return Err(format!("`{}` is not an ordering", other.to_text())),
+    };
+    // Followers first and the leader last (or the reverse), as etcd facts say.
+    let leader_host = match sh.ctx(None, &[], &[]).facts.get(c).cloned().flatten() {
+        Some(Value::Record(m)) => match m.get("leader") {
+            Some(Value::Record(l)) => match l.get("host") {
+                Some(Value::Host(h)) => Some(h.clone()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(lh) = leader_host else {
+        return Err("the cluster's leader is not known (no facts, or no leader)".into());
+    };
+    if let Some(pos) = hosts.iter().position(|h| *h == lh) {
+        let l = hosts.remove(pos);
+        if leader_first {
+            hosts.insert(0, l);
+        } else {
+            hosts.push(l);
+        }
+    }
+    Ok(())
+}
+
+fn base_with<'a>(base: &Ctx<'a>, hosts: &'a [Value]) -> Ctx<'a> {
+    Ctx {
+        hosts,
+        ..base.clone()
+    }
+}
+
+/// Whether a target expression may be empty: it takes an optional group somewhere.
+fn may_be_empty(e: &ir::Expr, flow: &ir::Flow) -> bool {
+    match &e.kind {
+        ExprKind::Group { optional, .. } => *optional,
+        ExprKind::Hosts(i) => flow
+            .hosts
+            .get(*i)
+            .is_some_and(|h| may_be_empty(&h.value, flow)),
+        ExprKind::Call { args, .. } => args.iter().any(|a| may_be_empty(a, flow)),
+        ExprKind::Binary { lhs, rhs, .. } => may_be_empty(lhs, flow) || may_be_empty(rhs, flow),
+        ExprKind::List(xs) => xs.iter().any(|a| may_be_empty(a, flow)),
+        _ => false,
     }
 }
 
@@ -1440,38 +1515,57 @@ async fn run_step(
         rollback,
     })
     .await;
-    let width = if rollback {
-        sh.opts.forks
-    } else if step.options.contains_key("serial") {
-        1
-    } else if let Some(Arg::Value(e)) = step.options.get("batch") {
-        match &e.kind {
-            ExprKind::Int(n) => usize::try_from(*n).unwrap_or(1).max(1),
-            _ => sh.opts.forks,
-        }
-    } else {
-        sh.opts.forks
-    }
-    .max(1);
-    let max_fail = match step.options.get("max_fail").filter(|_| !rollback) {
-        Some(Arg::Value(ir::Expr {
-            kind: ExprKind::Int(n),
-            ..
-        })) => usize::try_from(*n).unwrap_or(0),
-        _ => 0,
+    let opts = {
+        let empty = Vec::new();
+        let bindings = states.get(LOCAL).map_or(&empty, |s| &s.bindings);
+        options::evaluate(step, &sh.ctx(None, bindings, &[]))
     };
+    let opts = match opts {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = sh.events.send(step_failed(step, e.describe(&step.name)));
+            return (Vec::new(), false);
+        }
+    };
+    // Fixed batches (`serial` is batches of 1): every host of a batch finishes before
+    // the next batch starts; a rollback runs with the same width.
+    let (width, batch) = match opts.width {
+        options::Width::Parallel => (sh.opts.forks.max(1), None),
+        options::Width::Batch(n) => (n.max(1), Some(n.max(1))),
+    };
+    let max_fail = if rollback { 0 } else { opts.max_fail };
     let (mut ok, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     let mut started = Vec::new();
     let mut queue: std::collections::VecDeque<String> = hosts.iter().cloned().collect();
     let mut set: JoinSet<(HostState, Result<bool, Fail>, Duration)> = JoinSet::new();
     let mut stop = false;
+    let mut in_batch = 0usize;
+    // Hosts where the body ran (not skipped by `when`): a rollback runs there only.
+    let mut ran_on = Vec::new();
     loop {
         // Ctrl-C / SIGTERM: start nothing new (a rollback still runs everywhere).
         if sh.interrupted() && !rollback {
             stop = true;
         }
-        while !stop && set.len() < width {
+        if let Some(n) = batch {
+            if set.is_empty() && in_batch == n {
+                in_batch = 0;
+            }
+            // Facts are read fresh before each batch of a rolling step.
+            if set.is_empty() && in_batch == 0 && sh.uses_facts && !started.is_empty() && !stop {
+                if let Err(e) = sh.refresh_facts().await {
+                    let _ = sh.events.send(step_failed(
+                        step,
+                        format!("cannot read the cluster's facts: {e}"),
+                    ));
+                    failed += 1;
+                    stop = true;
+                }
+            }
+        }
+        while !stop && set.len() < width && batch.is_none_or(|n| in_batch < n) {
             let Some(h) = queue.pop_front() else { break };
+            in_batch += 1;
             let Some(state) = states.shift_remove(&h) else {
                 continue;
             };
@@ -1524,6 +1618,9 @@ async fn run_step(
             bindings: made,
         })
         .await;
+        if !matches!(result, Ok(false)) {
+            ran_on.push(host.clone());
+        }
         match result {
             Ok(true) => {
                 ok += 1;
@@ -1571,17 +1668,8 @@ async fn run_step(
         })
         .await;
     }
+    started.retain(|h| ran_on.contains(h));
     (started, failed <= max_fail)
-}
-
-fn opt_duration(step: &ir::Step, key: &str) -> Option<Duration> {
-    match step.options.get(key) {
-        Some(Arg::Value(ir::Expr {
-            kind: ExprKind::Duration(ms),
-            ..
-        })) => Some(Duration::from_millis(*ms)),
-        _ => None,
-    }
 }
 
 /// The step body on one host, with `when`, `timeout`, `retries`/`until`. `Ok(false)`
@@ -1619,21 +1707,22 @@ async fn run_on_host(
     } else {
         &step.body
     };
-    let retries = match step.options.get("retries").filter(|_| !rollback) {
-        Some(Arg::Value(ir::Expr {
-            kind: ExprKind::Int(n),
-            ..
-        })) => usize::try_from(*n).unwrap_or(0),
-        _ => 0,
-    };
-    let delay = opt_duration(step, "delay").unwrap_or(Duration::from_secs(1));
-    let deadline = opt_duration(step, "timeout");
+    let opts = options::evaluate(step, &sh.ctx(host.as_deref(), &hs.bindings, &[]))
+        .map_err(|e| Fail(e.describe(&step.name)))?;
+    let retries = if rollback { 0 } else { opts.retries };
+    let delay = opts.delay;
+    let deadline = opts.timeout;
+    hs.step_opts = Some(opts);
     let mut attempt = 0;
     loop {
         let mut locals = Vec::new();
+        hs.deadline = deadline.map(|d| Instant::now() + d);
         let fut = exec_block(sh, step, body, hs, &mut locals, rollback);
+        // Every command's own deadline is cut to what is left of the step's, so the
+        // remote `timeout` ends it there; this outer bound only catches a connection
+        // that stops answering (the agent's kill grace is 5 s).
         let r = match deadline {
-            Some(d) => match tokio::time::timeout(d, fut).await {
+            Some(d) => match tokio::time::timeout(d + Duration::from_secs(7), fut).await {
                 Ok(r) => r,
                 Err(_) => Err(Fail(format!(
                     "step deadline of {} passed",
@@ -1867,28 +1956,65 @@ async fn action_inner(
         Some(hs.name.clone())
     };
     let cx = sh.ctx(host.as_deref(), &hs.bindings, locals);
-    let timeout = match arg(a, "timeout").map(|e| eval::eval(e, &cx)).transpose()? {
-        Some(Value::Duration(ms)) => Duration::from_millis(ms),
-        _ => opt_duration(step, "timeout").unwrap_or(sh.opts.default_timeout),
+    let step_opts = hs
+        .step_opts
+        .clone()
+        .unwrap_or_else(|| options::StepOptions {
+            width: options::Width::Parallel,
+            timeout: None,
+            retries: 0,
+            delay: Duration::from_secs(1),
+            max_fail: 0,
+            run_once: false,
+            become_: false,
+            become_user: None,
+        });
+    let own_timeout = match arg(a, "timeout").map(|e| eval::eval(e, &cx)).transpose()? {
+        Some(Value::Duration(0)) => {
+            return Err(Fail(format!(
+                "{}: `timeout: 0s` would end the command at once",
+                action_label(a)
+            )))
+        }
+        Some(Value::Duration(ms)) => Some(Duration::from_millis(ms)),
+        Some(v) => {
+            return Err(Fail(format!(
+                "{}: `timeout` must be a duration, the value is `{}`",
+                action_label(a),
+                v.to_text()
+            )))
+        }
+        None => None,
     };
+    // A command's deadline: its own `timeout:`, else the step's, else the default; never
+    // past what is left of the step's deadline.
+    let mut timeout = own_timeout
+        .or(step_opts.timeout)
+        .unwrap_or(sh.opts.default_timeout);
+    if let Some(end) = hs.deadline {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Fail("step deadline passed".into()));
+        }
+        timeout = timeout.min(left);
+    }
     let target = host.as_deref().and_then(|h| sh.inventory.target(h));
     let inventory_become = target.as_ref().is_some_and(|t| t.become_);
     let become_user = if a.args.contains_key("become")
-        || step.options.contains_key("become")
+        || step_opts.become_
         || arg(a, "become_user").is_some()
-        || step.options.contains_key("become_user")
+        || step_opts.become_user.is_some()
         || inventory_become
     {
-        let u = arg(a, "become_user").or(match step.options.get("become_user") {
-            Some(Arg::Value(e)) => Some(e),
-            _ => None,
-        });
-        Some(match u {
+        Some(match arg(a, "become_user") {
             Some(e) => eval::eval(e, &cx)?.to_text(),
-            None => target
-                .as_ref()
-                .and_then(|t| t.vars.get("ansible_become_user").cloned())
-                .unwrap_or_else(|| "root".to_string()),
+            None => match &step_opts.become_user {
+                Some(u) => u.clone(),
+                None => target
+                    .as_ref()
+                    .and_then(|t| t.vars.get("ansible_become_user").cloned())
+                    .unwrap_or_else(|| "root".to_string()),
+            },
         })
     } else {
         None
@@ -1918,7 +2044,15 @@ async fn action_inner(
                             ));
                         }
                         let text = v.to_text();
-                        let literal = matches!(it.kind, ExprKind::Str(_));
+                        // The author's own flag: a literal, or a string whose text
+                        // begins with the author's characters (`"--name={{ n }}"`).
+                        let literal = match &it.kind {
+                            ExprKind::Str(_) => true,
+                            ExprKind::Interp(parts) => {
+                                matches!(parts.first(), Some(ir::InterpPart::Text(t)) if !t.is_empty())
+                            }
+                            _ => false,
+                        };
                         if !literal && !after_dashdash && text.starts_with('-') && !argv.is_empty()
                         {
                             return Err(Fail(format!("argument `{text}` starts with `-` and would be read as an option; put \"--\" before it (SAFETY.md inv. 20)")));

@@ -2,7 +2,7 @@
 
 use super::eval::{self, Ctx};
 use super::value::Value;
-use super::{Prepared, LOCAL};
+use super::{options, Prepared, LOCAL};
 use crate::ir::{self, ActionKind, Arg, ExprKind};
 use serde::Serialize;
 
@@ -17,45 +17,45 @@ pub struct PlanStep {
     pub no_return: Option<String>,
 }
 
-fn describe_expr(e: &ir::Expr) -> String {
-    match &e.kind {
-        ExprKind::Int(n) => n.to_string(),
-        ExprKind::Duration(ms) => super::value::fmt_duration(*ms),
-        ExprKind::Str(s) => format!("{s:?}"),
-        ExprKind::Bool(b) => b.to_string(),
-        _ => "<expr>".into(),
-    }
-}
-
 pub fn plan(prep: &Prepared) -> Vec<PlanStep> {
     let sh = &prep.shared;
     let mut out = Vec::new();
     for (i, step) in sh.flow.steps.iter().enumerate() {
-        let hosts: Vec<String> = match &prep.targets[i] {
+        let mut hosts: Vec<String> = match &prep.targets[i] {
             None => vec![LOCAL.to_string()],
             Some(h) => h.clone(),
         };
-        let options = step
-            .options
-            .iter()
-            .map(|(k, v)| match v {
-                Arg::Flag(_) => (*k).to_string(),
-                Arg::Value(e) => {
-                    let bindings = vec![None; sh.flow.bindings.len()];
-                    let cx = sh.ctx(None, &bindings, &[]);
-                    match eval::eval(e, &cx) {
-                        Ok(
-                            v @ (Value::Int(_)
-                            | Value::Duration(_)
-                            | Value::Str(_)
-                            | Value::Bool(_)
-                            | Value::Size(_)),
-                        ) => format!("{k}: {}", v.to_text()),
-                        _ => format!("{k}: {}", describe_expr(e)),
-                    }
+        // The same evaluation the run uses (`options::evaluate`).
+        let bindings = vec![None; sh.flow.bindings.len()];
+        let options = match options::evaluate(step, &sh.ctx(None, &bindings, &[])) {
+            Ok(o) => {
+                if o.run_once {
+                    hosts.truncate(1);
                 }
-            })
-            .collect();
+                let mut v = o.describe(step);
+                if let options::Width::Batch(n) = o.width {
+                    let batches: Vec<String> = hosts
+                        .chunks(n.max(1))
+                        .map(|c| format!("[{}]", c.join(", ")))
+                        .collect();
+                    v.push(format!("batches: {}", batches.join(" then ")));
+                }
+                v
+            }
+            Err(e) => step
+                .options
+                .keys()
+                .map(|k| {
+                    if *k == e.option && e.unknown {
+                        format!("{k}: <known at run time>")
+                    } else if *k == e.option {
+                        format!("{k}: invalid: {}", e.message)
+                    } else {
+                        (*k).to_string()
+                    }
+                })
+                .collect(),
+        };
         let render_for = |stmts: &[ir::Stmt]| -> Vec<(String, Vec<String>)> {
             hosts
                 .iter()
@@ -77,7 +77,12 @@ pub fn plan(prep: &Prepared) -> Vec<PlanStep> {
         out.push(PlanStep {
             name: step.name.clone(),
             actions: render_for(&step.body),
-            rollback: step.rollback.as_deref().map(render_for).unwrap_or_default(),
+            // A rollback runs in the reverse of the step's host order.
+            rollback: step
+                .rollback
+                .as_deref()
+                .map(|r| render_for(r).into_iter().rev().collect())
+                .unwrap_or_default(),
             hosts,
             options,
             no_return,

@@ -105,6 +105,24 @@ impl Value {
         }
     }
 
+    /// The value as a `-e NAME=VALUE` text that parses back to this value for the
+    /// param's type (what the journal keeps and `resume` gives back): lists as JSON
+    /// arrays (items may hold commas), sizes in bytes, maps and json as JSON.
+    pub fn to_arg(&self) -> String {
+        match self {
+            Value::List(xs) => serde_json::Value::Array(
+                xs.iter()
+                    .map(|x| serde_json::Value::String(x.to_arg()))
+                    .collect(),
+            )
+            .to_string(),
+            Value::Hosts(hs) => serde_json::to_string(hs).unwrap_or_default(),
+            Value::Map(_) | Value::Record(_) => self.to_json().to_string(),
+            Value::Json(j) => j.to_string(),
+            other => other.to_text(),
+        }
+    }
+
     pub fn truthy(&self) -> bool {
         match self {
             Value::Bool(b) => *b,

@@ -61,6 +61,7 @@ pub fn run_case(path: &Path) -> Outcome {
         diags.append(&mut d);
     }
     let opts = Options {
+        inventory_hosts: inv.as_ref().map(|i| i.hosts.keys().cloned().collect()),
         inventory_groups: groups,
         require_params: !params.is_empty(),
         params,

@@ -514,6 +514,36 @@ pub fn restore_icp() {
     assert_eq!(out.code, 5, "{}", out.stderr);
     assert_eq!(keys(&eps, "k/"), after_snapshot, "data changed");
 
+    // `stop_pods` has `timeout: stop_timeout`: a wait that cannot end (the "API server"
+    // port given is sshd's, which stays open) ends at the step's deadline, and the
+    // rollback puts the manifests back.
+    let t0 = std::time::Instant::now();
+    let out = stdlib_restore(
+        sb,
+        Test::new(),
+        &arg,
+        &["-e", "apiserver_port=22", "-e", "stop_timeout=3s"],
+    );
+    let took = t0.elapsed();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("stop_pods"), "{}", out.stderr);
+    assert!(
+        took.as_secs() < 30,
+        "a 3 s stop_timeout took {took:?} to end the step"
+    );
+    report(&format!(
+        "restore-icp: stop_timeout=3s with a port that never closes ended the run in {:.1}s",
+        took.as_secs_f64()
+    ));
+    for i in 1..=3 {
+        assert!(
+            host_cat(sb, i, "/etc/cfc/pods/etcd.json").contains("etcd"),
+            "the manifest on n{i} was not put back"
+        );
+    }
+    wait_healthy(&eps, 3);
+    assert_eq!(keys(&eps, "k/"), after_snapshot, "data changed");
+
     // A restore that fails on one host rolls back: the old cluster is back with all
     // its post-snapshot keys.
     let fake = "#!/bin/sh\ncase \"$*\" in *'snapshot restore'*) echo 'injected failure' >&2; exit 1;; esac\nexec /usr/bin/etcdctl \"$@\"\n";

@@ -8,6 +8,7 @@ mod examples;
 mod fmt;
 mod lint;
 mod meta;
+mod options;
 mod sandbox;
 
 use std::path::{Path, PathBuf};

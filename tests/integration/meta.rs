@@ -14,25 +14,70 @@ fn read_dir_rec(dir: &std::path::Path, ext: &str, out: &mut Vec<std::path::PathB
     }
 }
 
-/// Codes written in the source as `Diagnostic::error("code"` / `warning("code"`.
+/// Codes written in the source: `Diagnostic::error("code"`, `warning("code"`, a
+/// refusal's `code: "code"`, an etcd guard's `refuse(\n "code"`, and the bracketed
+/// `[code] Error` / `refused [code]` of messages.
 fn codes_in_source() -> BTreeSet<String> {
     let mut files = Vec::new();
     read_dir_rec(&super::root().join("src"), "rs", &mut files);
     let mut out = BTreeSet::new();
+    let kebab = |c: &str| {
+        c.contains('-')
+            && c.starts_with(|ch: char| ch.is_ascii_lowercase())
+            && c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-')
+    };
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
-        for pat in ["Diagnostic::error(", "Diagnostic::warning("] {
+        for pat in [
+            "Diagnostic::error(",
+            "Diagnostic::warning(",
+            "code: ",
+            "refuse(",
+        ] {
             for (i, _) in text.match_indices(pat) {
                 let rest = text[i + pat.len()..].trim_start();
                 if let Some(r) = rest.strip_prefix('"') {
                     if let Some(end) = r.find('"') {
-                        out.insert(r[..end].to_string());
+                        if kebab(&r[..end]) {
+                            out.insert(r[..end].to_string());
+                        }
                     }
+                }
+            }
+        }
+        for (i, _) in text.match_indices('[') {
+            let rest = &text[i + 1..];
+            if let Some(end) = rest.find(']') {
+                let code = &rest[..end];
+                let after = &rest[end + 1..];
+                if kebab(code) && (after.starts_with(" Error") || text[..i].ends_with("refused ")) {
+                    out.insert(code.to_string());
                 }
             }
         }
     }
     out
+}
+
+#[test]
+fn explain_knows_every_code_the_binary_can_print() {
+    let used = codes_in_source();
+    assert!(
+        used.len() > 60,
+        "the source scan found too few codes: {used:?}"
+    );
+    for code in &used {
+        let out = super::cli::Test::new().args(["explain", code]).run();
+        assert_eq!(
+            out.code, 0,
+            "`etcdflow explain {code}` failed: {}",
+            out.stderr
+        );
+        assert!(
+            !out.stdout.trim().is_empty(),
+            "`etcdflow explain {code}` printed nothing"
+        );
+    }
 }
 
 #[test]
@@ -64,10 +109,11 @@ fn every_documented_code_has_a_bad_program_in_the_corpus() {
     // Not reachable from a flow file: a bug, and a file named on the command line (both
     // are covered by the CLI tests instead).
     let exempt = ["internal-error", "file-not-found"];
+    let runtime = etcdflow::diagnostics::codes::RUNTIME;
     let uncovered: Vec<&str> = CODES
         .iter()
         .map(|c| c.code)
-        .filter(|c| !exempt.contains(c) && !expected.contains(*c))
+        .filter(|c| !exempt.contains(c) && !runtime.contains(c) && !expected.contains(*c))
         .collect();
     assert!(
         uncovered.is_empty(),

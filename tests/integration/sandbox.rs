@@ -18,18 +18,26 @@ pub(crate) fn flow(t: Test, name: &str, body: &str) -> Test {
     t.file(name, &format!("## test\nflow t\n{body}"))
 }
 
-/// Read a file inside sandbox host `i` (its private /etc, /var...).
+/// Read a file inside sandbox host `i` (its private /etc, /var...); "" when it does not
+/// exist. A failing probe (ssh, a read error) fails the test: a "nothing changed" check
+/// must not pass because the probe broke.
 pub(crate) fn host_cat(sb: &Sandbox, i: usize, path: &str) -> String {
+    let script = format!("if [ -e '{path}' ]; then cat '{path}'; fi");
     let out = std::process::Command::new("ssh")
         .args([
             "-F",
             &sb.ssh_config().display().to_string(),
             &sb.address(i),
-            "cat",
-            path,
+            &script,
         ])
         .output()
         .unwrap_or_else(|e| panic!("ssh: {e}"));
+    assert!(
+        out.status.success(),
+        "probe of {path} on host {i} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -588,6 +596,9 @@ fn injection_corpus_stays_literal(sb: &Sandbox) {
         "${IFS}touch${IFS}/tmp/pwn",
         "%h %u",
         "\\; touch /tmp/pwn",
+        "x; touch /tmp/pwn; #",
+        "$(id > /tmp/pwn)",
+        "\\\"; touch /tmp/pwn; \\\"",
     ];
     let mut inv = std::fs::read_to_string(sb.inventory()).unwrap_or_default();
     // The payload as a host var of n1 (quoted for INI).
@@ -603,7 +614,11 @@ step argv on first(target) {
   let b = run "printf '%s' {{ p }}"
   let c = run ["printf", "%s", host.vars.payload]
   let d = run "printf %s {{ host.vars.payload }}"
+  let e = run "printf '%s' \"{{ p }}\""
+  let f = run "printf '%s' 'x: {{ p }}'"
+  let g = run "printf '%s' \"$(printf '%s' \"{{ p }}\")\""
   assert a.stdout == p and b.stdout == p, "param changed on the way: {{ a.stdout }} / {{ b.stdout }}"
+  assert e.stdout == p and f.stdout == "x: {{ p }}" and g.stdout == p, "quoted param changed on the way"
   assert c.stdout == host.vars.payload and d.stdout == host.vars.payload, "host var changed on the way"
 }
 "#;
@@ -660,7 +675,7 @@ step argv on first(target) {
         "{}",
         out.stderr
     );
-    eprintln!("injection corpus: {passed} payloads x 4 sinks passed literally, 0 executed");
+    eprintln!("injection corpus: {passed} payloads x 7 sinks passed literally, 0 executed");
 }
 
 fn plan_does_not_connect(sb: &Sandbox) {
