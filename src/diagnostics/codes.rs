@@ -574,6 +574,18 @@ old one away first (the rollback moves it back).";
 "etcd-delete-all", Error, "deleting every key is not an etcd action",
 "`etcd.delete prefix: \"\"` would delete every key: name a prefix.";
 
+"unsupported-inventory-var", Error, "an inventory variable changes how Ansible connects, and etcdflow cannot honour it",
+"etcdflow reads the Ansible inventory you have and never drops a setting that changes how
+a host is reached: `ansible_connection` other than ssh/local, passwords (`ansible_password`,
+`ansible_ssh_pass`), Vault values, `ansible_become_method` other than sudo, a non-POSIX
+`ansible_shell_type`, ssh options it cannot honour (port forwarding, turning host key
+checking off) are errors naming the host. Settings etcdflow overrides on purpose
+(`ControlPersist`, `host_key_checking=false`) are warnings. `ansible_ssh_common_args` and
+`ansible_ssh_extra_args` (`-o ProxyJump=...`, `-F`, `-J`, `-i`...) are honoured.
+
+    [master]
+    m1 ansible_host=10.0.0.11 ansible_ssh_common_args='-o ProxyJump=ops@bastion'";
+
 "internal-error", Error, "a bug in etcdflow",
 "This is a bug in etcdflow, not in your flow. Please report it with the input attached.";
 }

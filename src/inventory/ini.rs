@@ -25,7 +25,9 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
         if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
             continue;
         }
-        if let Some(head) = trimmed.strip_prefix('[') {
+        // `[fd00::5]:2201` is a host, as in Ansible: a header ends with `]`.
+        let header = trimmed.starts_with('[') && (trimmed.ends_with(']') || !trimmed.contains(']'));
+        if let Some(head) = trimmed.strip_prefix('[').filter(|_| header) {
             let Some(head) = head.strip_suffix(']') else {
                 diags.push(
                     Diagnostic::error("inventory-syntax", "a section header is not closed")
@@ -94,7 +96,9 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
                 let Some((pattern, vars)) = words.split_first() else {
                     continue;
                 };
-                let names = match expand_range(pattern) {
+                // `host:2222` and `[fd00::1]:2222` carry the port, as in Ansible.
+                let (pattern, port) = split_port(pattern);
+                let names = match expand_range(&pattern) {
                     Ok(n) => n,
                     Err(why) => {
                         diags.push(
@@ -106,6 +110,9 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
                     }
                 };
                 let mut host_vars = Vec::new();
+                if let Some(p) = port {
+                    host_vars.push(("ansible_port".to_string(), p));
+                }
                 for v in vars {
                     match v.split_once('=') {
                         Some((k, val)) => host_vars.push((k.to_string(), val.to_string())),
@@ -133,7 +140,23 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
                 }
             }
             Section::Children(group) => {
-                let child = trimmed.to_string();
+                // As Ansible reads it: one group name, then optionally a `# comment`.
+                let (name, rest) = match trimmed.find(|c: char| c.is_whitespace() || c == '#') {
+                    Some(i) => (&trimmed[..i], trimmed[i..].trim_start()),
+                    None => (trimmed, ""),
+                };
+                if !rest.is_empty() && !rest.starts_with('#') {
+                    diags.push(
+                        Diagnostic::error(
+                            "inventory-syntax",
+                            format!("`{trimmed}` is not one group name"),
+                        )
+                        .at(span, "a `:children` line names one group")
+                        .help("write one child group per line; a comment starts with `#`"),
+                    );
+                    continue;
+                }
+                let child = name.to_string();
                 inv.groups.entry(child.clone()).or_default();
                 let g = inv.groups.entry(group.clone()).or_default();
                 if !g.children.contains(&child) {
@@ -161,6 +184,29 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
         }
     }
     (inv, diags)
+}
+
+/// A host pattern and the port written after it (`h:22`, `[::1]:22`), if any.
+fn split_port(pattern: &str) -> (String, Option<String>) {
+    if let Some(inner) = pattern.strip_prefix('[') {
+        if let Some((addr, port)) = inner.split_once("]:") {
+            if port.chars().all(|c| c.is_ascii_digit()) && !port.is_empty() {
+                return (format!("[{addr}]"), Some(port.to_string()));
+            }
+        }
+        return (pattern.to_string(), None);
+    }
+    match pattern.rsplit_once(':') {
+        Some((host, port))
+            if (!host.contains(':') || host.contains('['))
+                && !port.contains(']')
+                && !port.is_empty()
+                && port.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            (host.to_string(), Some(port.to_string()))
+        }
+        _ => (pattern.to_string(), None),
+    }
 }
 
 fn unquote(v: &str) -> String {

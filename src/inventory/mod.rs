@@ -8,7 +8,10 @@
 //! that points at its line.
 
 mod ini;
+mod ssh_args;
 mod yaml;
+
+pub use ssh_args::SshArgs;
 
 use crate::diagnostics::Diagnostic;
 use crate::source::{FileId, SourceMap, Span};
@@ -47,6 +50,8 @@ pub struct Target {
     pub key_file: Option<String>,
     pub become_: bool,
     pub local: bool,
+    /// `ansible_ssh_common_args` and `ansible_ssh_extra_args`, as ssh settings.
+    pub ssh: SshArgs,
     pub vars: IndexMap<String, String>,
 }
 
@@ -209,17 +214,21 @@ impl Inventory {
     pub fn target(&self, host: &str) -> Option<Target> {
         self.hosts.get(host)?;
         let vars = self.host_vars(host);
-        let get = |k: &str| vars.get(k).cloned();
+        // Ansible's spellings, the current one first.
+        let get = |ks: &[&str]| ks.iter().find_map(|k| vars.get(*k).cloned());
         Some(Target {
             name: host.to_string(),
-            address: get("ansible_host").unwrap_or_else(|| host.to_string()),
-            port: get("ansible_port")
+            address: get(&["ansible_host", "ansible_ssh_host"])
+                .map(|a| unbracket(&a))
+                .unwrap_or_else(|| host.to_string()),
+            port: get(&["ansible_port", "ansible_ssh_port"])
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(22),
-            user: get("ansible_user"),
-            key_file: get("ansible_ssh_private_key_file"),
-            become_: get("ansible_become").is_some_and(|b| truthy(&b)),
-            local: get("ansible_connection").as_deref() == Some("local"),
+            user: get(&["ansible_user", "ansible_ssh_user"]),
+            key_file: get(&["ansible_private_key_file", "ansible_ssh_private_key_file"]),
+            become_: get(&["ansible_become"]).is_some_and(|b| truthy(&b)),
+            local: get(&["ansible_connection"]).as_deref() == Some("local"),
+            ssh: ssh_args::parse(&ssh_arg_text(&vars)).unwrap_or_default(),
             vars,
         })
     }
@@ -243,17 +252,22 @@ impl Inventory {
                 out.push(bad("inventory host", name, why, h.span));
             }
             let vars = self.host_vars(name);
-            if let Some(a) = vars.get("ansible_host") {
-                if let Err(why) = check_host(a) {
-                    out.push(bad("`ansible_host`", a, why, h.span));
+            if let Some(a) = vars.get("ansible_host").or(vars.get("ansible_ssh_host")) {
+                // A bare IPv6 address is as good as a bracketed one (Ansible takes both).
+                let bare_v6 = a.parse::<std::net::Ipv6Addr>().is_ok();
+                match check_host(a) {
+                    Err(_) if bare_v6 => {}
+                    Err(why) => out.push(bad("`ansible_host`", a, why, h.span)),
+                    Ok(()) => {}
                 }
             }
-            if let Some(u) = vars.get("ansible_user") {
+            if let Some(u) = vars.get("ansible_user").or(vars.get("ansible_ssh_user")) {
                 if let Err(why) = check_user(u) {
                     out.push(bad("`ansible_user`", u, why, h.span));
                 }
             }
-            if let Some(p) = vars.get("ansible_port") {
+            out.extend(self.unsupported(name, &vars, h.span));
+            if let Some(p) = vars.get("ansible_port").or(vars.get("ansible_ssh_port")) {
                 if !p.parse::<u16>().is_ok_and(|n| n >= 1) {
                     out.push(bad(
                         "`ansible_port`",
@@ -411,6 +425,114 @@ pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
+}
+
+/// The ssh options of both Ansible variables, common first.
+fn ssh_arg_text(vars: &IndexMap<String, String>) -> String {
+    ["ansible_ssh_common_args", "ansible_ssh_extra_args"]
+        .iter()
+        .filter_map(|k| vars.get(*k))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `[fd00::21]` and `fd00::21` are the same address.
+fn unbracket(a: &str) -> String {
+    a.strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(a)
+        .to_string()
+}
+
+impl Inventory {
+    /// Variables that change how Ansible connects or escalates and that etcdflow does not
+    /// implement: an error each, never ignored; settings etcdflow overrides on purpose: a
+    /// warning each.
+    fn unsupported(
+        &self,
+        host: &str,
+        vars: &IndexMap<String, String>,
+        span: Option<Span>,
+    ) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        let mut say = |error: bool, what: String, help: &str| {
+            let mut d = if error {
+                Diagnostic::error("unsupported-inventory-var", what)
+            } else {
+                Diagnostic::warning("unsupported-inventory-var", what)
+            };
+            if let Some(s) = span {
+                d = d.at(s, format!("host `{host}`"));
+            }
+            out.push(d.help(help.to_string()));
+        };
+        for (k, v) in vars {
+            if v.contains("$ANSIBLE_VAULT") {
+                say(true, format!("`{k}` of `{host}` is an Ansible Vault value, which etcdflow cannot decrypt"), "give the value with `-e` or an unencrypted vars file, or leave it out of the inventory etcdflow reads");
+            }
+        }
+        let get = |k: &str| vars.get(k).map(String::as_str);
+        match get("ansible_connection") {
+            None | Some("ssh" | "smart" | "local" | "paramiko") => {}
+            Some(other) => say(true, format!("`{host}` has `ansible_connection={other}`: etcdflow connects over ssh or locally only"), "use `ssh` or `local` for the hosts of an etcdflow run"),
+        }
+        for k in [
+            "ansible_password",
+            "ansible_ssh_pass",
+            "ansible_ssh_password",
+        ] {
+            if vars.contains_key(k) {
+                say(
+                    true,
+                    format!("`{host}` has `{k}`: etcdflow authenticates with keys only"),
+                    "use an ssh key (`ansible_private_key_file`, an agent or the ssh config)",
+                );
+            }
+        }
+        match get("ansible_become_method") {
+            None | Some("sudo") => {}
+            Some(other) => say(true, format!("`{host}` has `ansible_become_method={other}`: etcdflow escalates with sudo only"), "use `sudo` on the hosts of an etcdflow run"),
+        }
+        for k in [
+            "ansible_become_exe",
+            "ansible_become_flags",
+            "ansible_ssh_executable",
+            "ansible_sftp_extra_args",
+            "ansible_scp_extra_args",
+            "ansible_ssh_pipelining",
+        ] {
+            if vars.contains_key(k) {
+                say(
+                    true,
+                    format!("`{host}` has `{k}`, which etcdflow does not implement"),
+                    "remove it for the etcdflow inventory, or express it in the ssh config (`-F`)",
+                );
+            }
+        }
+        match get("ansible_shell_type") {
+            None | Some("sh") => {}
+            Some(other) => say(true, format!("`{host}` has `ansible_shell_type={other}`: etcdflow's commands run under a POSIX `sh`"), "hosts need a POSIX sh"),
+        }
+        if let Some(v) = get("ansible_host_key_checking").or(get("ansible_ssh_host_key_checking")) {
+            if !truthy(v) {
+                say(false, format!("`{host}` turns host key checking off: etcdflow always checks host keys strictly"), "add the keys to known_hosts, or pass `--accept-new-host-keys` to trust new hosts on first use");
+            }
+        }
+        match ssh_args::parse(&ssh_arg_text(vars)) {
+            Ok(a) => {
+                for o in a.overridden {
+                    say(false, format!("`{host}`: ssh option {o}"), "remove it from `ansible_ssh_common_args`/`ansible_ssh_extra_args` to silence this");
+                }
+            }
+            Err(why) => say(
+                true,
+                format!("`{host}`: its ssh options cannot be honoured: {why}"),
+                "fix `ansible_ssh_common_args`/`ansible_ssh_extra_args`",
+            ),
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -106,3 +106,74 @@ fn ranges() {
     );
     assert!(expand_range("n[3:1]").is_err());
 }
+
+#[test]
+fn children_lines_take_a_trailing_comment() {
+    let (inv, d) = load(
+        "hosts",
+        "[m]\nn1\n[master:children]\nm   # the masters\n[x:children]\nm#tight\n",
+    );
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(inv.group_hosts("master").unwrap_or_default(), ["n1"]);
+    assert_eq!(inv.group_hosts("x").unwrap_or_default(), ["n1"]);
+    let (_, d) = load("hosts", "[m]\nn1\n[master:children]\nm other\n");
+    assert!(d.iter().any(|d| d.code == "inventory-syntax"), "{d:?}");
+}
+
+#[test]
+fn ini_host_port_and_bare_ipv6() {
+    let (inv, d) = load(
+        "hosts",
+        "[g]\nh1:2222\nh[2:3]:2200\nh4 ansible_host=fd00::21\n",
+    );
+    assert!(d.is_empty(), "{d:?}");
+    let t = inv.target("h1").unwrap_or_else(|| panic!("h1"));
+    assert_eq!(t.port, 2222);
+    assert_eq!(inv.target("h3").map(|t| t.port), Some(2200));
+    assert_eq!(
+        inv.target("h4").map(|t| t.address),
+        Some("fd00::21".to_string())
+    );
+}
+
+#[test]
+fn connection_settings_are_never_dropped() {
+    for (line, what) in [
+        ("h ansible_connection=winrm", "ansible_connection=winrm"),
+        ("h ansible_password=x", "ansible_password"),
+        ("h ansible_become_method=su", "ansible_become_method=su"),
+        ("h ansible_shell_type=powershell", "ansible_shell_type"),
+        (
+            "h ansible_ssh_common_args='-o StrictHostKeyChecking=no'",
+            "StrictHostKeyChecking",
+        ),
+        ("h ansible_ssh_extra_args='-L 1:a:2'", "-L"),
+    ] {
+        let (_, d) = load("hosts", &format!("[g]\n{line}\n"));
+        assert!(
+            d.iter().any(|d| d.code == "unsupported-inventory-var"
+                && d.is_error()
+                && d.message.contains(what)),
+            "{line}: {d:?}"
+        );
+    }
+    let (inv, d) = load(
+        "hosts",
+        "[g]\nh ansible_ssh_host=10.0.0.9 ansible_ssh_user=admin ansible_ssh_port=2022 ansible_private_key_file=/k\n[g:vars]\nansible_ssh_common_args='-o ProxyJump=root@10.0.0.1'\n",
+    );
+    assert!(d.is_empty(), "{d:?}");
+    let t = inv.target("h").unwrap_or_else(|| panic!("h"));
+    assert_eq!(
+        (
+            t.address.as_str(),
+            t.user.as_deref(),
+            t.port,
+            t.key_file.as_deref()
+        ),
+        ("10.0.0.9", Some("admin"), 2022, Some("/k"))
+    );
+    assert_eq!(
+        t.ssh.options,
+        [("ProxyJump".to_string(), "root@10.0.0.1".to_string())]
+    );
+}

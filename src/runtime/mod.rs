@@ -1083,6 +1083,7 @@ async fn run_inner(prep: Prepared) -> RunStatus {
                             key_file: t.key_file,
                             local: false,
                             tag: format!("{}-{h}", sh2.run_id),
+                            ssh: t.ssh,
                         };
                         Conn::ssh(&ep, &sh2.opts.ssh).await
                     }

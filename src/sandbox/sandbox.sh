@@ -170,7 +170,7 @@ UsePAM no
 StrictModes no
 MaxSessions 10
 MaxStartups 100:30:200
-LogLevel ERROR
+LogLevel INFO
 UseDNS no
 Subsystem sftp internal-sftp
 CFG

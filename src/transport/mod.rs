@@ -73,6 +73,8 @@ pub struct Endpoint {
     pub local: bool,
     /// Identifies this run on this host (`<run id>-<host>`).
     pub tag: String,
+    /// The inventory's ssh options for this host (`ansible_ssh_common_args`...).
+    pub ssh: crate::inventory::SshArgs,
 }
 
 /// A tag as a safe file-name word.
@@ -287,9 +289,6 @@ impl Conn {
         if let Some(k) = &ep.key_file {
             b.keyfile(k);
         }
-        if let Some(f) = &opts.config_file {
-            b.config_file(f);
-        }
         if let Some(k) = &opts.known_hosts {
             b.user_known_hosts_file(k);
         }
@@ -299,16 +298,45 @@ impl Conn {
             .control_dir
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join(format!("etcdflow-{}", current_uid())));
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            TransportError::Local(format!("control directory {}: {e}", dir.display()))
-        })?;
+        private_dir(&dir)?;
         b.control_directory(&dir);
+        let mut generated: Option<PathBuf> = None;
+        // The inventory's ssh options come first (ssh keeps the first value of each
+        // setting, as for options on its command line), then the operator's config.
+        if ep.ssh == crate::inventory::SshArgs::default() {
+            if let Some(f) = &opts.config_file {
+                b.config_file(f);
+            }
+        } else {
+            let user_config = opts.config_file.clone().or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|h| PathBuf::from(h).join(".ssh/config"))
+                    .filter(|p| p.exists())
+            });
+            let mut args = ep.ssh.clone();
+            let cwd = std::env::current_dir().unwrap_or_default();
+            for f in &mut args.config_files {
+                *f = cwd.join(&*f).display().to_string();
+            }
+            let include: Vec<String> = user_config
+                .map(|p| cwd.join(p).display().to_string())
+                .into_iter()
+                .collect();
+            let file = dir.join(format!("{}.ssh_config", tag_word(&ep.tag)));
+            std::fs::write(&file, args.config_text(&ep.address, &include)).map_err(|e| {
+                TransportError::Local(format!("ssh config {}: {e}", file.display()))
+            })?;
+            b.config_file(&file);
+            generated = Some(file);
+        }
         // The address was validated by the inventory loader (SAFETY.md inv. 22): no
         // leading `-`, no metacharacters, so it cannot become an ssh option.
-        let session = b
-            .connect_mux(&ep.address)
-            .await
-            .map_err(|e| TransportError::Connect(ssh_error(&e)))?;
+        let session = b.connect_mux(&ep.address).await;
+        // The master read its settings; the generated config is not needed any more.
+        if let Some(f) = generated {
+            let _ = std::fs::remove_file(f);
+        }
+        let session = session.map_err(|e| TransportError::Connect(ssh_error(&e)))?;
         let session = Arc::new(session);
         let nonce = nonce();
         let mut cmd = openssh::Session::to_command(Arc::clone(&session), "sh");
@@ -753,6 +781,41 @@ fn ssh_error(e: &openssh::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+/// A directory only this user can use: created 0700 if missing, and refused if it is a
+/// symlink, belongs to someone else or is open to others (a local user who pre-creates
+/// it could otherwise take over the control sockets).
+fn private_dir(dir: &Path) -> Result<(), TransportError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let bad =
+        |why: String| TransportError::Local(format!("control directory {}: {why}", dir.display()));
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| bad(e.to_string()))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(bad(e.to_string())),
+    }
+    let m = std::fs::symlink_metadata(dir).map_err(|e| bad(e.to_string()))?;
+    if m.file_type().is_symlink() || !m.is_dir() {
+        return Err(bad("is not a directory (a symlink?); remove it".into()));
+    }
+    if m.uid() != current_uid() {
+        return Err(bad(format!(
+            "belongs to uid {}, not to this user; remove it",
+            m.uid()
+        )));
+    }
+    if m.permissions().mode() & 0o022 != 0 {
+        return Err(bad("others can write to it; remove it".into()));
+    }
+    if m.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    Ok(())
 }
 
 fn current_uid() -> u32 {

@@ -6,6 +6,7 @@ mod etcd;
 mod etcd_tls;
 mod examples;
 mod fmt;
+mod inventory;
 mod lint;
 mod meta;
 mod options;
