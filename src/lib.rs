@@ -14,6 +14,7 @@ pub mod shell;
 pub mod source;
 pub mod syntax;
 pub mod template;
+pub mod values;
 
 pub use cli::run;
 pub mod journal;

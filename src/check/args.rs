@@ -490,16 +490,14 @@ impl Checker<'_> {
                 let x = self.expr(e);
                 match &x.kind {
                     ir::ExprKind::Str(s) => {
-                        let ok = (3..=4).contains(&s.len())
-                            && s.chars().all(|c| ('0'..='7').contains(&c));
-                        if !ok {
+                        if let Err(why) = crate::values::mode(s) {
                             self.emit(
                                 Diagnostic::error(
                                     "invalid-mode",
-                                    format!("`{s}` is not an octal file mode"),
+                                    format!("`{s}` is not a file mode etcdflow writes"),
                                 )
-                                .at(x.span, "expected 3 or 4 octal digits")
-                                .help("write a mode like \"0644\" or \"0600\""),
+                                .at(x.span, why)
+                                .help("write a mode like \"0644\" or \"0600\" (no setuid, setgid or sticky bit, not writable by every user)"),
                             );
                         }
                     }

@@ -918,6 +918,13 @@ pub(crate) fn validate_url(s: &str) -> Result<(), String> {
         Some(v6) => v6.split_once(']').map(|(_, p)| p.trim_start_matches(':')),
         None => host_port.rsplit_once(':').map(|(_, p)| p),
     };
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or(v6, |(h, _)| h),
+        None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
+    };
+    if host.is_empty() {
+        return Err("no host before the port".into());
+    }
     if let Some(port) = port.filter(|p| !p.is_empty()) {
         match port.parse::<u32>() {
             Ok(p) if (1..=65535).contains(&p) => {}
@@ -1081,7 +1088,7 @@ mod tests {
         assert!(validate_url("https://10.0.0.1:2380").is_ok());
         assert!(validate_url("http://[::1]:2379").is_ok());
         assert!(validate_url("10.0.0.1:2380").is_err());
-        assert!(validate_url("https://:2380").is_ok() || validate_url("https://:2380").is_err());
+        assert!(validate_url("https://:2380").is_err());
         assert!(validate_url("https://a:99999").is_err());
         assert!(validate_url("ftp://a").is_err());
         assert!(validate_url("https://a;b").is_err());

@@ -41,6 +41,9 @@ pub struct ParamArg {
     pub value: String,
     pub name_span: Span,
     pub value_span: Span,
+    /// The source may be shown in a diagnostic (the command line, whose values are
+    /// masked); a vars file's line would show the value, which may be a secret.
+    pub source_shown: bool,
 }
 
 #[derive(Default)]
@@ -819,14 +822,20 @@ impl<'a> Checker<'a> {
                     declared.iter().map(|(n, _)| n.as_str()),
                     "params",
                 );
-                self.emit(
-                    Diagnostic::error(
-                        "unknown-param",
-                        format!("the flow has no param `{}`", arg.name),
-                    )
-                    .at(arg.name_span, "not a param of this flow")
-                    .help(help),
+                let d = Diagnostic::error(
+                    "unknown-param",
+                    format!("the flow has no param `{}`", arg.name),
                 );
+                let d = if arg.source_shown {
+                    d.at(arg.name_span, "not a param of this flow")
+                } else {
+                    // A vars file's line would show the value (perhaps a secret).
+                    d.note(format!(
+                        "in {}; its value is not shown",
+                        self.sources.name(arg.name_span.file)
+                    ))
+                };
+                self.emit(d.help(help));
                 continue;
             };
             let hosts_ok = match (&self.opts.inventory_hosts, ty.strip_optional()) {

@@ -202,7 +202,16 @@ pub fn param_args(
         for e in extra {
             text.push_str("-e ");
             offsets.push(text.len());
-            text.push_str(e);
+            // Values are never shown in a diagnostic's source line (a mistyped name
+            // could be a secret's): same bytes, masked.
+            match e.split_once('=') {
+                Some((name, value)) => {
+                    text.push_str(name);
+                    text.push('=');
+                    text.push_str(&"*".repeat(value.len()));
+                }
+                None => text.push_str(&"*".repeat(e.len())),
+            }
             text.push('\n');
         }
         let id = sources.add(
@@ -217,11 +226,12 @@ pub fn param_args(
                     value: value.to_string(),
                     name_span: Span::new(id, off, off + name.len()),
                     value_span: Span::new(id, off + name.len() + 1, off + e.len()),
+                    source_shown: true,
                 }),
                 _ => diags.push(
                     Diagnostic::error(
                         "invalid-param-value",
-                        format!("`-e {e}` is not `name=value`"),
+                        "a `-e` value is not `name=value`".to_string(),
                     )
                     .at(Span::new(id, off, off + e.len()), "expected `name=value`")
                     .help("write `-e snapshot=/backups/etcd.db`"),
@@ -243,14 +253,10 @@ pub fn param_args(
                                 serde_yaml_ng::Value::String(s) => s,
                                 serde_yaml_ng::Value::Number(n) => n.to_string(),
                                 serde_yaml_ng::Value::Bool(b) => b.to_string(),
-                                serde_yaml_ng::Value::Sequence(items) => items
-                                    .iter()
-                                    .map(|i| match i {
-                                        serde_yaml_ng::Value::String(s) => s.clone(),
-                                        other => serde_json::to_string(other).unwrap_or_default(),
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join(","),
+                                // A JSON array: items may contain commas.
+                                seq @ serde_yaml_ng::Value::Sequence(_) => {
+                                    serde_json::to_string(&seq).unwrap_or_default()
+                                }
                                 other => serde_json::to_string(&other).unwrap_or_default(),
                             };
                             let at = text.find(&format!("{name}:")).unwrap_or(0);
@@ -260,6 +266,7 @@ pub fn param_args(
                                 value,
                                 name_span: span,
                                 value_span: span,
+                                source_shown: false,
                             });
                         }
                     }

@@ -507,6 +507,59 @@ fn url_host_port(url: &str) -> Option<(String, u16)> {
     Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?))
 }
 
+/// A peer or client URL in one canonical form, `scheme://host:port`: the scheme and host
+/// lowercased, an IPv6 address in its canonical text and brackets, the port a number
+/// (`02380` is `2380`). Guards compare these, never the text as written (a URL that
+/// differs only in spelling is the same member's). A path, query, user info or a missing
+/// port is refused.
+pub(super) fn norm_url(url: &str) -> Result<String, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("`{url}` has no scheme"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("`{url}`: the scheme must be http or https"));
+    }
+    let hostport = rest.strip_suffix('/').unwrap_or(rest);
+    if hostport.contains(['/', '?', '#', '@']) || hostport.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "`{url}` must be scheme://host:port, with no path, query or user"
+        ));
+    }
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{url}` has no port"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("`{url}`: `{port}` is not a port"))?;
+    let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => format!(
+            "[{}]",
+            v6.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| format!("`{url}`: `{v6}` is not an IPv6 address"))?
+        ),
+        None if host.contains(':') => {
+            return Err(format!("`{url}`: an IPv6 address goes in brackets"))
+        }
+        None => match host.parse::<std::net::Ipv4Addr>() {
+            Ok(v4) => v4.to_string(),
+            Err(_) if !host.is_empty() => host.to_ascii_lowercase(),
+            Err(_) => return Err(format!("`{url}` has no host")),
+        },
+    };
+    Ok(format!("{scheme}://{host}:{port}"))
+}
+
+/// Whether two URLs name the same endpoint (canonical forms; text when one does not parse).
+pub(super) fn same_url(a: &str, b: &str) -> bool {
+    match (norm_url(a), norm_url(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 /// inv. 5: scheme explicit and matching the cluster, the host is an inventory machine,
 /// the URL is new, and the address answers from every existing member's host (open or
 /// actively refused: the machine is there; silence means a wrong address or a firewall).
@@ -549,10 +602,13 @@ async fn check_peer_url(sh: &Shared, cluster: usize, url: &str, f: &tx::Facts) -
             "write it as scheme://address:port",
         ));
     };
+    if let Err(why) = norm_url(url) {
+        return Err(bad(why, "write it as scheme://address:port"));
+    }
     if let Some(m) = f
         .members
         .iter()
-        .find(|m| m.peer_urls.iter().any(|u| u == url))
+        .find(|m| m.peer_urls.iter().any(|u| same_url(u, url)))
     {
         return Err(bad(
             format!("it already belongs to member `{}` ({:x})", m.name, m.id),
@@ -675,7 +731,17 @@ pub(super) async fn action(
     match op {
         EtcdOp::MemberAdd => {
             let name = need(a, "name", cx)?;
+            // The canonical form goes to etcd, so its own duplicate check sees what the
+            // guards saw.
             let url = need(a, "peer_url", cx)?;
+            let url = norm_url(&url).map_err(|why| {
+                refuse(
+                    "etcd-peer-url",
+                    "the peer URL of a new member must be scheme://address:port (inv. 5)",
+                    &why,
+                    "build it with `peer_url(cluster, host)`",
+                )
+            })?;
             let voter = a.args.contains_key("voter");
             let _one = one_change(st).await;
             let f = observe(sh, cluster).await?;
@@ -683,7 +749,7 @@ pub(super) async fn action(
             if let Some(m) = f
                 .members
                 .iter()
-                .find(|m| m.peer_urls.contains(&url))
+                .find(|m| m.peer_urls.iter().any(|u| same_url(u, &url)))
                 .filter(|m| m.name.is_empty() || m.name == name)
             {
                 let ic = initial_cluster(&f.members, m.id, &name);
@@ -711,7 +777,7 @@ pub(super) async fn action(
                     let m = f
                         .members
                         .iter()
-                        .find(|m| m.peer_urls.contains(&url))
+                        .find(|m| m.peer_urls.iter().any(|u| same_url(u, &url)))
                         .cloned()
                         .ok_or_else(|| Fail(e.clone()))?;
                     (m, f.members.clone())
@@ -1642,5 +1708,34 @@ mod tests {
             Some(("fd00::1".into(), 2380))
         );
         assert_eq!(url_host_port("10.0.0.1:2380"), None);
+    }
+
+    #[test]
+    fn urls_are_compared_in_canonical_form() {
+        assert_eq!(
+            norm_url("http://10.213.31.12:02380"),
+            Ok("http://10.213.31.12:2380".into())
+        );
+        assert_eq!(
+            norm_url("HTTPS://Etcd-B.Internal:2380/"),
+            Ok("https://etcd-b.internal:2380".into())
+        );
+        assert_eq!(
+            norm_url("https://[FD00:0::1]:2380"),
+            Ok("https://[fd00::1]:2380".into())
+        );
+        assert!(same_url("http://10.0.0.1:2380", "http://10.0.0.1:02380"));
+        assert!(!same_url("http://10.0.0.1:2380", "http://10.0.0.2:2380"));
+        for bad in [
+            "10.0.0.1:2380",
+            "ftp://a:1",
+            "http://a",
+            "http://a:0",
+            "http://u@a:1",
+            "http://a:1/p",
+            "http://fd00::1:2380",
+        ] {
+            assert!(norm_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -2074,10 +2074,27 @@ async fn action_inner(
                 .map(|e| eval::eval(e, &cx))
                 .transpose()?
                 .map(|v| v.to_text());
-            let env = match arg(a, "env").map(|e| eval::eval(e, &cx)).transpose()? {
-                Some(Value::Map(m)) => m.into_iter().map(|(k, v)| (k, v.to_text())).collect(),
-                _ => Vec::new(),
-            };
+            if let Some(d) = &cwd {
+                crate::values::remote_path(d).map_err(|m| Fail(format!("run: `cwd`: {m}")))?;
+            }
+            let env: Vec<(String, String)> =
+                match arg(a, "env").map(|e| eval::eval(e, &cx)).transpose()? {
+                    Some(Value::Map(m)) => m.into_iter().map(|(k, v)| (k, v.to_text())).collect(),
+                    Some(Value::Json(serde_json::Value::Object(m))) => m
+                        .into_iter()
+                        .map(|(k, v)| (k, eval::json_value(v).to_text()))
+                        .collect(),
+                    None => Vec::new(),
+                    Some(other) => {
+                        return Err(Fail(format!(
+                            "run: `env` must be a map, the value is `{}`",
+                            other.to_text()
+                        )))
+                    }
+                };
+            for (k, _) in &env {
+                crate::values::env_name(k).map_err(|m| Fail(format!("run: `env`: {m}")))?;
+            }
             let ok_codes: Vec<i64> =
                 match arg(a, "ok_codes").map(|e| eval::eval(e, &cx)).transpose()? {
                     Some(Value::List(xs)) => xs
@@ -2306,9 +2323,19 @@ async fn action_inner(
             let mode = arg(a, "mode")
                 .map(|e| eval::render(e, &cx, false))
                 .transpose()?;
+            if let Some(m) = &mode {
+                crate::values::mode(m)
+                    .map_err(|why| Fail(format!("{}: `mode`: {why}", action_label(a))))?;
+            }
             let owner = arg(a, "owner")
                 .map(|e| eval::render(e, &cx, false))
                 .transpose()?;
+            if let Some(o) = &owner {
+                crate::values::owner(o)
+                    .map_err(|why| Fail(format!("{}: `owner`: {why}", action_label(a))))?;
+            }
+            crate::values::remote_path(&dest)
+                .map_err(|why| Fail(format!("{}: `to`: {why}", action_label(a))))?;
             let size = data.len() as u64;
             let (sha, changed) = hs
                 .conn

@@ -102,6 +102,21 @@ host_setup() {
   done
   mount -t tmpfs -o mode=0755 tmpfs /run
   mount -t tmpfs -o mode=0700 tmpfs /root
+  # Its own /tmp, as a real host has: nothing a test or an attacker puts in the
+  # controller's /tmp is visible there, and the other way round. A sandbox directory
+  # under /tmp stays visible at its path (sshd's config and keys are there).
+  local real
+  real=$(realpath "$dir")
+  case "$real" in
+    /tmp/*)
+      mkdir -p /run/ef-sandbox
+      mount --bind "$real" /run/ef-sandbox
+      mount -t tmpfs -o mode=1777 tmpfs /tmp
+      mkdir -p "$real"
+      mount --bind /run/ef-sandbox "$real"
+      ;;
+    *) mount -t tmpfs -o mode=1777 tmpfs /tmp ;;
+  esac
   mkdir -p /run/sshd /root/.ssh /etc/cfc/pods /var/lib/etcd /var/lib/kubelet/pods
   # Its own name resolves locally (sudo and others look it up; there is no DNS here).
   printf '127.0.1.1 n%s\n%s n%s\n' "$i" "$ip" "$i" >> /etc/hosts

@@ -3,12 +3,15 @@
 //! the whole run is what makes 50 steps on 10 hosts take a second instead of a minute
 //! (no new SSH channel, no new login shell per command).
 //!
-//! Protocol. The agent is `sh -c AGENT etcdflow-agent NONCE`. A request is a snippet of
+//! Protocol. The agent is `sh -c AGENT etcdflow-agent TAG`; the first line it reads is
+//! the session's random nonce, which therefore never appears in `/proc/*/cmdline` or
+//! `environ` on the host. A request is a snippet of
 //! shell text followed by a line `__EF_END_<NONCE>`; the agent `eval`s the snippet. Every
 //! snippet ends by printing `\n@@EF <NONCE> <ID> <RC>\n` on stdout and on stderr; the
 //! controller reads each stream up to that marker and drops the `\n` the snippet added
 //! before it, so output without a trailing newline comes back exactly. The nonce is
-//! random per session, so no command output can fake a marker.
+//! random per session and known only to the controller and the agent's own shell, so no
+//! command output can fake a marker.
 //!
 //! Every command runs under coreutils `timeout -k 5s`: a deadline sends TERM to the
 //! command's whole process group, KILL 5 s later, and holds even if the connection to the
@@ -18,12 +21,25 @@
 
 use std::time::Duration;
 
-/// The agent loop. `$1` is the nonce.
-pub const AGENT: &str = r#"N="$1"
-__ef_state="${TMPDIR:-/tmp}/etcdflow-$2.pid"
+/// The agent loop. The nonce is the first line of its stdin (never in any process's
+/// argv or environment on the host); `$1` is the run's tag for this host. Its state file
+/// and staging files live in a private directory: `~/.cache/etcdflow` when it is this
+/// user's own (so a later connection of the same run finds the state file), else a fresh
+/// `mktemp -d`; a planted file or symlink in a shared directory cannot reach them.
+pub const AGENT: &str = r#"IFS= read -r N || exit 0
+__ef_umask=$(umask)
+umask 077
+__ef_dir="${HOME:-/nonexistent}/.cache/etcdflow"
+if ! { mkdir -p "$__ef_dir" 2>/dev/null && [ -d "$__ef_dir" ] && [ ! -h "$__ef_dir" ] && [ -O "$__ef_dir" ]; }; then
+  __ef_dir=$(mktemp -d "${TMPDIR:-/tmp}/etcdflow.XXXXXXXXXX") || { echo "etcdflow: no private directory" >&2; exit 3; }
+fi
+chmod 700 "$__ef_dir"
+umask "$__ef_umask"
+__ef_state="$__ef_dir/$1.pid"
+[ -h "$__ef_state" ] && rm -f "$__ef_state"
 # A command of this run that a dead controller left running on this host ends by its own
 # deadline: wait for it before serving anything (SAFETY.md inv. 17).
-if [ -s "$__ef_state" ]; then
+if [ -f "$__ef_state" ] && [ -s "$__ef_state" ]; then
   __ef_p=$(cat "$__ef_state")
   while [ -n "$__ef_p" ] && kill -0 "$__ef_p" 2>/dev/null && grep -q timeout "/proc/$__ef_p/cmdline" 2>/dev/null; do sleep 0.1; done
 fi
@@ -176,6 +192,14 @@ pub fn snippet(nonce: &str, id: u64, req: &ExecRequest) -> String {
     )
 }
 
+/// A snippet evaluated in the agent's own shell, with its markers (`__ef_rc` is the
+/// status it reports, 0 unless the script sets it).
+pub fn raw_snippet(nonce: &str, id: u64, script: &str) -> String {
+    format!(
+        "__ef_rc=''\n{script}\n__ef_rc=${{__ef_rc:-0}}\nprintf '\\n@@EF %s %s %s\\n' \"$N\" {id} \"$__ef_rc\"\nprintf '\\n@@EF %s %s %s\\n' \"$N\" {id} \"$__ef_rc\" >&2\n__EF_END_{nonce}\n"
+    )
+}
+
 /// Reads one stream up to the marker of request `id`, keeping at most `cap` bytes.
 pub struct MarkerScan {
     marker: Vec<u8>,
@@ -252,7 +276,22 @@ mod tests {
         assert!(m.feed(b"ld\n\n@@EF n0 ").is_none());
         let (out, rc, rest, trunc) = m.feed(b"7 3\nnext").unwrap_or_default();
         assert_eq!((rc, rest.as_slice()), (3, &b"next"[..]));
-        assert!(trunc || out.len() <= 100);
+        assert_eq!((out.as_slice(), trunc), (&b"hello world\n"[..], false));
+        // Beyond the cap: truncated, the head kept, the marker still found.
+        let mut m = MarkerScan::new("n0", 2, 100);
+        let big = vec![b'x'; 10_000];
+        assert!(m.feed(&big).is_none());
+        let (out, rc, _, trunc) = m.feed(b"\n@@EF n0 2 0\n").unwrap_or_default();
+        assert!(
+            trunc,
+            "10,000 bytes under a 100-byte cap were not truncated"
+        );
+        assert!(
+            out.len() < 1_000 && out.starts_with(b"xxxx"),
+            "{} bytes kept",
+            out.len()
+        );
+        assert_eq!(rc, 0);
         let mut m = MarkerScan::new("n0", 1, 1 << 20);
         let (out, rc, _, trunc) = m.feed(b"no newline\n@@EF n0 1 0\n").unwrap_or_default();
         assert_eq!((out.as_slice(), rc, trunc), (&b"no newline"[..], 0, false));

@@ -115,6 +115,8 @@ pub struct Conn {
     carry_err: Vec<u8>,
     nonce: String,
     next_id: u64,
+    /// The agent's private directory on the host (0700: state and staging files).
+    private_dir: String,
 }
 
 fn nonce() -> String {
@@ -249,7 +251,6 @@ impl Conn {
             .arg("-c")
             .arg(agent::AGENT)
             .arg("etcdflow-agent")
-            .arg(&nonce)
             .arg(tag_word(tag))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -343,7 +344,6 @@ impl Conn {
         cmd.arg("-c")
             .arg(agent::AGENT)
             .arg("etcdflow-agent")
-            .arg(&nonce)
             .arg(tag_word(&ep.tag));
         cmd.stdin(openssh::Stdio::piped())
             .stdout(openssh::Stdio::piped())
@@ -379,7 +379,12 @@ impl Conn {
         pipes: (Writer, Reader, Reader),
         nonce: String,
     ) -> Result<Conn, TransportError> {
-        let (stdin, stdout, stderr) = pipes;
+        let (mut stdin, stdout, stderr) = pipes;
+        // The nonce travels on the agent's stdin, never in argv (see `agent::AGENT`).
+        stdin
+            .write_all(format!("{nonce}\n").as_bytes())
+            .await
+            .map_err(|e| TransportError::Connect(format!("the agent channel: {e}")))?;
         let mut conn = Conn {
             host: name.to_string(),
             link,
@@ -391,6 +396,7 @@ impl Conn {
             carry_err: Vec::new(),
             nonce,
             next_id: 0,
+            private_dir: String::new(),
         };
         conn.handshake().await?;
         Ok(conn)
@@ -399,16 +405,18 @@ impl Conn {
     /// Check once per host that the shell and tools the agent relies on are there
     /// (SAFETY.md inv. 20: the remote shell is POSIX).
     async fn handshake(&mut self) -> Result<(), TransportError> {
-        let probe = "for t in timeout sha256sum cat mv chmod; do command -v \"$t\" >/dev/null 2>&1 || { echo \"missing $t\"; exit 3; }; done; echo ok";
-        let r = self
-            .exec(&ExecRequest::shell(probe, Duration::from_secs(1800)))
-            .await?;
-        if r.rc != 0 {
-            return Err(TransportError::Unsupported(
-                String::from_utf8_lossy(&r.stdout).trim().to_string(),
-            ));
+        // Run in the agent's own shell (not through `exec`) so it can read the agent's
+        // private directory.
+        let probe = "for t in timeout sha256sum cat mv chmod mktemp; do command -v \"$t\" >/dev/null 2>&1 || { echo \"missing $t\"; __ef_rc=3; }; done; [ -n \"$__ef_rc\" ] || printf 'ok %s' \"$__ef_dir\"";
+        let r = self.exec_raw(probe, Duration::from_secs(1800)).await?;
+        let out = String::from_utf8_lossy(&r.stdout).trim().to_string();
+        match out.strip_prefix("ok ") {
+            Some(dir) if dir.starts_with('/') && !dir.contains('\n') => {
+                self.private_dir = dir.to_string();
+                Ok(())
+            }
+            _ => Err(TransportError::Unsupported(out)),
         }
-        Ok(())
     }
 
     /// Run one command through the agent.
@@ -416,6 +424,29 @@ impl Conn {
         self.next_id += 1;
         let id = self.next_id;
         let text = agent::snippet(&self.nonce, id, req);
+        self.exchange(id, &text, req.timeout).await
+    }
+
+    /// Run `script` in the agent's own shell (it sees the agent's variables): only for
+    /// etcdflow's own fixed probes, never for a flow's commands.
+    async fn exec_raw(
+        &mut self,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<ExecResult, TransportError> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let text = agent::raw_snippet(&self.nonce, id, script);
+        self.exchange(id, &text, timeout).await
+    }
+
+    /// Send one snippet and read both streams up to its markers.
+    async fn exchange(
+        &mut self,
+        id: u64,
+        text: &str,
+        timeout: Duration,
+    ) -> Result<ExecResult, TransportError> {
         let start = Instant::now();
         self.stdin
             .write_all(text.as_bytes())
@@ -427,7 +458,7 @@ impl Conn {
             .map_err(|e| TransportError::Lost(format!("sending a command: {e}")))?;
         // The remote `timeout` ends the command; this outer deadline only catches a
         // connection that stopped answering.
-        let grace = req.timeout + Duration::from_secs(20);
+        let grace = timeout + Duration::from_secs(20);
         let nonce = self.nonce.clone();
         let (out, err) = {
             let out_fut = read_until_marker(
@@ -541,15 +572,33 @@ impl Conn {
             .next()
             .unwrap_or("")
             .to_string();
-        let tmp = format!("{dest}.etcdflow-{}", &self.nonce[..12]);
-        let staged = if become_.is_some() {
-            format!("/tmp/etcdflow-stage-{}-{}", &self.nonce[..12], self.next_id)
-        } else {
-            tmp.clone()
-        };
+        let q = agent::quote;
+        // A destination that is a symlink or a directory is refused, never followed.
+        let kind = self
+            .exec(&as_target(ExecRequest::shell(
+                format!(
+                    "if [ -h {d} ]; then echo symlink; elif [ -d {d} ]; then echo directory; fi",
+                    d = q(dest)
+                ),
+                timeout,
+            )))
+            .await?;
+        let kind = String::from_utf8_lossy(&kind.stdout).trim().to_string();
+        if !kind.is_empty() {
+            return Err(TransportError::Remote(format!(
+                "{dest} is a {kind}; etcdflow writes regular files only and follows no link"
+            )));
+        }
+        if current == want && mode.is_none() && owner.is_none() {
+            return Ok((want, false));
+        }
+        let mut script = String::new();
         if current != want {
+            // Upload into the agent's private directory (0700, made by `mktemp -d` or
+            // owned by this user): nobody else can read it or swap it.
+            let staged = format!("{}/stage-{}-{}", self.private_dir, self.next_id, nonce());
             let (child, mut stdin, mut stdout) = self
-                .spawn_aux("umask 077 && cat > \"$1\"", &[&staged])
+                .spawn_aux("umask 077 && set -C && cat > \"$1\"", &[&staged])
                 .await?;
             let write = async {
                 stdin.write_all(data).await?;
@@ -566,74 +615,56 @@ impl Conn {
                 })?
                 .map_err(|e| TransportError::Lost(format!("uploading {dest}: {e}")))?;
             wait_child(child).await;
-            let check = self
-                .exec(&ExecRequest::argv(["sha256sum", "--", &staged], timeout))
-                .await?;
-            let got = String::from_utf8_lossy(&check.stdout)
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_string();
-            if got != want {
-                let _ = self
-                    .exec(&ExecRequest::argv(["rm", "-f", "--", &staged], timeout))
-                    .await;
-                return Err(TransportError::Remote(format!("{dest}: sha256 after transfer is `{got}`, expected `{want}`; nothing was replaced")));
+            // As the target user: a fresh temp file next to the destination (mktemp:
+            // O_EXCL, random name), the bytes copied in, mode and owner set, and the sha256
+            // checked on that file right before it is renamed into place (`mv -T`: never
+            // into a directory).
+            script.push_str(&format!(
+                "__ef_t=$(mktemp -- {tmpl}) || exit 1\ntrap 'rm -f -- \"$__ef_t\"' EXIT\ncat -- {st} > \"$__ef_t\" || exit 1\n",
+                tmpl = q(&format!("{dest}.etcdflow-XXXXXXXXXX")),
+                st = q(&staged),
+            ));
+            if let Some(m) = mode {
+                script.push_str(&format!("chmod {} -- \"$__ef_t\" || exit 1\n", q(m)));
             }
-        } else if mode.is_none() && owner.is_none() {
-            return Ok((want, false));
-        }
-        let target = if current != want { tmp.as_str() } else { dest };
-        let mut script = String::new();
-        if current != want && staged != tmp {
+            if let Some(o) = owner {
+                script.push_str(&format!("chown {} -- \"$__ef_t\" || exit 1\n", q(o)));
+            }
             script.push_str(&format!(
-                "cp -- {} {} && ",
-                agent::quote(&staged),
-                agent::quote(&tmp)
+                "__ef_s=$(sha256sum < \"$__ef_t\") || exit 1\n[ \"${{__ef_s%% *}}\" = {want} ] || {{ echo \"sha256 of the staged file is ${{__ef_s%% *}}, expected {want}; nothing was replaced\" >&2; exit 1; }}\nmv -fT -- \"$__ef_t\" {d} || exit 1\ntrap - EXIT\n",
+                d = q(dest),
             ));
-        }
-        if let Some(m) = mode {
-            script.push_str(&format!(
-                "chmod {} -- {} && ",
-                agent::quote(m),
-                agent::quote(target)
-            ));
-        }
-        if let Some(o) = owner {
-            script.push_str(&format!(
-                "chown {} -- {} && ",
-                agent::quote(o),
-                agent::quote(target)
-            ));
-        }
-        if current != want {
-            script.push_str(&format!(
-                "mv -f -- {} {}",
-                agent::quote(&tmp),
-                agent::quote(dest)
-            ));
-        } else {
-            script.push_str("true");
-        }
-        let r = self
-            .exec(&as_target(ExecRequest::shell(script, timeout)))
-            .await?;
-        if staged != tmp {
+            let r = self
+                .exec(&as_target(ExecRequest::shell(script, timeout)))
+                .await;
             let _ = self
                 .exec(&ExecRequest::argv(["rm", "-f", "--", &staged], timeout))
                 .await;
-        }
-        if r.rc != 0 {
-            let _ = self
-                .exec(&as_target(ExecRequest::argv(
-                    ["rm", "-f", "--", &tmp],
-                    timeout,
-                )))
-                .await;
-            return Err(TransportError::Remote(format!(
-                "{dest}: {}",
-                String::from_utf8_lossy(&r.stderr).trim()
-            )));
+            let r = r?;
+            if r.rc != 0 {
+                return Err(TransportError::Remote(format!(
+                    "{dest}: {}",
+                    String::from_utf8_lossy(&r.stderr).trim()
+                )));
+            }
+        } else {
+            // Same bytes: only mode and owner, on the file itself (it is not a symlink).
+            if let Some(m) = mode {
+                script.push_str(&format!("chmod {} -- {} && ", q(m), q(dest)));
+            }
+            if let Some(o) = owner {
+                script.push_str(&format!("chown -h {} -- {} && ", q(o), q(dest)));
+            }
+            script.push_str("true");
+            let r = self
+                .exec(&as_target(ExecRequest::shell(script, timeout)))
+                .await?;
+            if r.rc != 0 {
+                return Err(TransportError::Remote(format!(
+                    "{dest}: {}",
+                    String::from_utf8_lossy(&r.stderr).trim()
+                )));
+            }
         }
         let changed = current != want;
         Ok((want, changed))

@@ -95,11 +95,18 @@ fn deadline_ends_the_command_and_its_children() {
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(r.timed_out, "rc {}", r.rc);
         assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
-        let pid = std::fs::read_to_string(&pidfile).unwrap_or_default();
+        let pid: u32 = std::fs::read_to_string(&pidfile)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the command wrote no pid: the probe is broken"));
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let alive = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
-            .map(|s| !s.contains(") Z"))
-            .unwrap_or(false);
+        // Gone, or a zombie waiting for its parent: not running.
+        let alive = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(s) => !s.contains(") Z"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => panic!("cannot read /proc/{pid}/stat: {e}"),
+        };
         assert!(!alive, "the child `sleep` survived the deadline");
         // The connection is still usable.
         let r = c

@@ -32,6 +32,12 @@ impl Test {
         self
     }
 
+    #[allow(dead_code)]
+    pub fn env(mut self, k: &str, v: impl AsRef<OsStr>) -> Test {
+        self.cmd.env(k, v);
+        self
+    }
+
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Test {
         self.cmd.arg(a);
         self

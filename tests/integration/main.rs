@@ -11,6 +11,7 @@ mod lint;
 mod meta;
 mod options;
 mod sandbox;
+mod security;
 
 use std::path::{Path, PathBuf};
 

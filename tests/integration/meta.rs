@@ -130,8 +130,15 @@ fn every_documented_code_has_a_bad_program_in_the_corpus() {
 fn syntax_and_check_do_no_io_and_know_no_runtime() {
     let mut files = Vec::new();
     for dir in ["src/syntax", "src/check"] {
-        read_dir_rec(&super::root().join(dir), "rs", &mut files);
+        let d = super::root().join(dir);
+        assert!(
+            d.is_dir(),
+            "{} is missing: the test would check nothing",
+            d.display()
+        );
+        read_dir_rec(&d, "rs", &mut files);
     }
+    assert!(files.len() >= 8, "only {} files found", files.len());
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
         for banned in [
