@@ -406,6 +406,9 @@ fn binary(op: BinOp, l: Value, r: Value) -> EvalResult {
         },
         BinOp::Div => match (l, r) {
             (_, Int(0)) => return Err("division by zero".into()),
+            (Duration(_) | Size(_), Int(b)) if b < 0 => {
+                return Err(format!("a duration or size divided by {b}"))
+            }
             (Int(a), Int(b)) => Int(a / b),
             (Duration(a), Int(b)) => Duration(a / u64::try_from(b).unwrap_or(1).max(1)),
             (Size(a), Int(b)) => Size(a / u64::try_from(b).unwrap_or(1).max(1)),

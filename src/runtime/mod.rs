@@ -1830,9 +1830,18 @@ fn exec_block<'a>(
                         Value::Hosts(hs) => hs.into_iter().map(Value::Host).collect(),
                         Value::Map(m) => m.into_keys().map(Value::Str).collect(),
                         Value::Json(serde_json::Value::Array(a)) => {
-                            a.into_iter().map(Value::Json).collect()
+                            a.into_iter().map(eval::json_value).collect()
                         }
-                        _ => Vec::new(),
+                        Value::Json(serde_json::Value::Object(m)) => {
+                            m.into_iter().map(|(k, _)| Value::Str(k)).collect()
+                        }
+                        Value::Json(serde_json::Value::Null) | Value::None => Vec::new(),
+                        other => {
+                            return Err(Fail(format!(
+                                "`for {var} in ...`: `{}` is not a list, a map or hosts",
+                                other.to_text()
+                            )))
+                        }
                     };
                     for item in items {
                         locals.push((var.clone(), item));
@@ -1846,6 +1855,32 @@ fn exec_block<'a>(
         locals.truncate(depth);
         Ok(())
     })
+}
+
+/// An action's count argument (`retries:`): an int of at least 0, or an error naming it.
+fn arg_count(a: &ir::Action, k: &str, cx: &Ctx<'_>) -> Result<Option<usize>, Fail> {
+    match arg(a, k).map(|e| eval::eval(e, cx)).transpose()? {
+        None => Ok(None),
+        Some(Value::Int(n)) if n >= 0 => Ok(usize::try_from(n).ok()),
+        Some(v) => Err(Fail(format!(
+            "{}: `{k}` must be 0 or more, the value is `{}`",
+            action_label(a),
+            v.to_text()
+        ))),
+    }
+}
+
+/// An action's duration argument, or an error naming it.
+fn arg_duration(a: &ir::Action, k: &str, cx: &Ctx<'_>) -> Result<Option<Duration>, Fail> {
+    match arg(a, k).map(|e| eval::eval(e, cx)).transpose()? {
+        None => Ok(None),
+        Some(Value::Duration(ms)) => Ok(Some(Duration::from_millis(ms))),
+        Some(v) => Err(Fail(format!(
+            "{}: `{k}` must be a duration, the value is `{}`",
+            action_label(a),
+            v.to_text()
+        ))),
+    }
 }
 
 fn arg<'a>(a: &'a ir::Action, k: &str) -> Option<&'a ir::Expr> {
@@ -2099,15 +2134,21 @@ async fn action_inner(
                 match arg(a, "ok_codes").map(|e| eval::eval(e, &cx)).transpose()? {
                     Some(Value::List(xs)) => xs
                         .iter()
-                        .filter_map(|x| {
-                            if let Value::Int(n) = x {
-                                Some(*n)
-                            } else {
-                                None
-                            }
+                        .map(|x| match x {
+                            Value::Int(n) => Ok(*n),
+                            other => Err(Fail(format!(
+                                "run: `ok_codes`: `{}` is not an exit code",
+                                other.to_text()
+                            ))),
                         })
-                        .collect(),
-                    _ => vec![0],
+                        .collect::<Result<_, _>>()?,
+                    Some(other) => {
+                        return Err(Fail(format!(
+                            "run: `ok_codes` must be a list of exit codes, the value is `{}`",
+                            other.to_text()
+                        )))
+                    }
+                    None => vec![0],
                 };
             let creates = arg(a, "creates")
                 .map(|e| eval::render(e, &cx, false))
@@ -2115,14 +2156,8 @@ async fn action_inner(
             let removes = arg(a, "removes")
                 .map(|e| eval::render(e, &cx, false))
                 .transpose()?;
-            let retries = match arg(a, "retries").map(|e| eval::eval(e, &cx)).transpose()? {
-                Some(Value::Int(n)) => usize::try_from(n).unwrap_or(0),
-                _ => 0,
-            };
-            let delay = match arg(a, "delay").map(|e| eval::eval(e, &cx)).transpose()? {
-                Some(Value::Duration(ms)) => Duration::from_millis(ms),
-                _ => Duration::from_secs(1),
-            };
+            let retries = arg_count(a, "retries", &cx)?.unwrap_or(0);
+            let delay = arg_duration(a, "delay", &cx)?.unwrap_or(Duration::from_secs(1));
             let req = ExecRequest {
                 command,
                 stdin,
@@ -2375,14 +2410,14 @@ async fn action_inner(
             (file_record(&dest, &sha, size, true), None, true)
         }
         ActionKind::Wait => {
-            let every = match arg(a, "every").map(|e| eval::eval(e, &cx)).transpose()? {
-                Some(Value::Duration(ms)) => Duration::from_millis(ms.max(50)),
-                _ => Duration::from_secs(1),
-            };
-            let limit = match arg(a, "timeout").map(|e| eval::eval(e, &cx)).transpose()? {
-                Some(Value::Duration(ms)) => Duration::from_millis(ms),
-                _ => Duration::from_secs(300),
-            };
+            let every = arg_duration(a, "every", &cx)?
+                .unwrap_or(Duration::from_secs(1))
+                .max(Duration::from_millis(50));
+            // Its own `timeout:` (default 5m), never past what is left of the step's.
+            let mut limit = own_timeout.unwrap_or(Duration::from_secs(300));
+            if let Some(end) = hs.deadline {
+                limit = limit.min(end.saturating_duration_since(Instant::now()));
+            }
             let probe = if let Some(p) = arg(a, "port") {
                 let port = eval::eval(p, &cx)?.to_text();
                 let addr = arg(a, "address")
