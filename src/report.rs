@@ -1,5 +1,6 @@
 //! Reporters: readers of runtime events. The terminal view (progress while it runs, a
 //! summary table at the end) and the NDJSON stream for CI.
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)] // the terminal view prints
 
 use crate::runtime::events::{Event, RunStatus};
 use indexmap::IndexMap;

@@ -1,8 +1,8 @@
 //! Actions, step options and cluster fields: arguments checked against [`schema`].
 
-use super::expr::validate_path;
 use super::schema::{self, ActionSpec, ArgTy};
 use super::types::Ty;
+use super::values::validate_path;
 use super::Checker;
 use crate::diagnostics::{did_you_mean, Diagnostic};
 use crate::ir::{self, ActionKind};

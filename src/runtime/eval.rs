@@ -699,7 +699,7 @@ mod param_tests {
 
     fn value(raw: &str, ty: &Ty, inv: &Inventory) -> Value {
         let span = crate::source::Span::new(crate::source::FileId(0), 0, 0);
-        let e = crate::check::expr::param_value(raw, ty, span)
+        let e = crate::check::values::param_value(raw, ty, span)
             .unwrap_or_else(|m| panic!("{raw} as {ty}: {m}"));
         let cx = Ctx::global(&[], &[], inv, &[], "r", "t");
         param_value(&e, ty, &cx).unwrap_or_else(|m| panic!("{raw} as {ty}: {m}"))
@@ -724,7 +724,7 @@ mod param_tests {
     fn an_unknown_host_is_refused() {
         let inv = inventory();
         let span = crate::source::Span::new(crate::source::FileId(0), 0, 0);
-        let e = crate::check::expr::param_value("n9", &Ty::Host, span).expect("parses");
+        let e = crate::check::values::param_value("n9", &Ty::Host, span).expect("parses");
         let cx = Ctx::global(&[], &[], &inv, &[], "r", "t");
         let err = param_value(&e, &Ty::Host, &cx).expect_err("refused");
         assert!(err.contains("not a host"), "{err}");

@@ -25,7 +25,7 @@ fn firewall_n2(sb: &sandbox::Sandbox) {
 #[test]
 fn a_bastion_in_ssh_common_args_is_used() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox::up(&dir.path().join("sbx"), 3, 0, 17)
+    let sb = sandbox::up(&dir.path().join("sbx"), 3, 0, 45)
         .unwrap_or_else(|e| panic!("the sandbox must come up: {e}"));
     let g = Guard(sb);
     let sb = &g.0;

@@ -35,7 +35,7 @@ fn stamp(sb: &sandbox::Sandbox, host: usize, file: &str) -> u128 {
 
 #[test]
 fn batch_and_timeout_from_params() {
-    let (_d, g) = sandbox_on(12);
+    let (_d, g) = sandbox_on(40);
     let sb = &g.0;
     let body = r#"param n: int = 1
 param t: duration = 30s
@@ -106,7 +106,7 @@ step timed on first(all_hosts) timeout: t {
 
 #[test]
 fn host_and_hosts_params_are_targets() {
-    let (_d, g) = sandbox_on(13);
+    let (_d, g) = sandbox_on(41);
     let sb = &g.0;
     let body = r#"param target: host
 param pair: hosts
@@ -153,7 +153,7 @@ step two on pair {
 
 #[test]
 fn serial_rollback_runs_one_host_at_a_time_in_reverse() {
-    let (_d, g) = sandbox_on(14);
+    let (_d, g) = sandbox_on(42);
     let sb = &g.0;
     let body = r#"hosts all_hosts = group("sandbox")
 step change on all_hosts serial {
@@ -183,7 +183,7 @@ step boom on first(all_hosts) {
 
 #[test]
 fn retries_from_an_expression_and_when_skips_rollback() {
-    let (_d, g) = sandbox_on(15);
+    let (_d, g) = sandbox_on(43);
     let sb = &g.0;
     // Fails twice, then succeeds: `retries: r + 1` (= 2) is enough, and the attempt
     // count on the host shows the retries ran.
@@ -231,7 +231,7 @@ step boom on first(all_hosts) {
 
 #[test]
 fn a_step_on_no_host_is_refused_before_the_run() {
-    let (_d, g) = sandbox_on(16);
+    let (_d, g) = sandbox_on(44);
     let sb = &g.0;
     let mut inv = std::fs::read_to_string(sb.inventory()).unwrap_or_default();
     inv.push_str("\n[empty]\n");

@@ -54,29 +54,55 @@ pub(crate) fn run(sb: &Sandbox, t: Test, flow: &str, extra: &[&str]) -> super::c
     .run()
 }
 
-#[test]
-fn sandbox_scenarios() {
+/// One sandbox of 3 hosts on subnet `net` for one scenario, torn down when it ends
+/// (also when it fails).
+fn with_sandbox(net: u8, scenario: fn(&Sandbox)) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox::up(&dir.path().join("sbx"), 3, 0, 11).unwrap_or_else(|e| {
+    let sb = sandbox::up(&dir.path().join("sbx"), 3, 0, net).unwrap_or_else(|e| {
         panic!("the sandbox must come up (root, iproute2, openssh-server): {e}")
     });
     let guard = Guard(sb);
-    let sb = &guard.0;
-    parallel_and_serial(sb);
-    ordered_by_a_fact(sb);
-    failing_host_stops_the_run_and_rolls_back(sb);
-    failing_rollback_and_point_of_no_return(sb);
-    deadline_ends_the_remote_process(sb);
-    host_keys_are_strict(sb);
-    injection_corpus_stays_literal(sb);
-    plan_does_not_connect(sb);
-    unreachable_host_refuses_before_any_change(sb);
-    confirm_gate_without_tty(sb);
-    become_through_sudo(sb);
-    kill_and_resume_converges(sb);
-    drop(guard);
-    sandbox_etcd_facts_and_leader_last();
+    scenario(&guard.0);
+}
+
+/// Each scenario is its own test on its own sandbox (its own `--net`): one failure does
+/// not hide the others.
+macro_rules! scenarios {
+    ($($name:ident = $net:expr),* $(,)?) => {
+        mod scenario {
+            $(
+                #[test]
+                fn $name() {
+                    super::with_sandbox($net, super::$name);
+                }
+            )*
+        }
+    };
+}
+
+scenarios! {
+    parallel_and_serial = 60,
+    ordered_by_a_fact = 61,
+    failing_host_stops_the_run_and_rolls_back = 62,
+    failing_rollback_and_point_of_no_return = 63,
+    deadline_ends_the_remote_process = 64,
+    host_keys_are_strict = 65,
+    injection_corpus_stays_literal = 66,
+    plan_does_not_connect = 67,
+    unreachable_host_refuses_before_any_change = 68,
+    confirm_gate_without_tty = 69,
+    become_through_sudo = 70,
+    kill_and_resume_converges = 71,
+    failure_at_each_step_rolls_back_in_reverse = 72,
+}
+
+#[test]
+fn etcd_membership() {
     super::etcd::membership();
+}
+
+#[test]
+fn etcd_restore_icp() {
     super::etcd::restore_icp();
 }
 
@@ -355,7 +381,6 @@ fn ordered_by_a_fact(sb: &Sandbox) {
 }
 
 fn failing_host_stops_the_run_and_rolls_back(sb: &Sandbox) {
-    failure_at_each_step_rolls_back_in_reverse(sb);
     let body = r#"hosts all_hosts = group("sandbox")
 step first on all_hosts {
   run "echo done > /etc/first"
@@ -750,8 +775,8 @@ fn unreachable_host_refuses_before_any_change(sb: &Sandbox) {
 }
 
 /// Cluster facts read from a real etcd 3.4 cluster, and a rolling step ordered
-/// followers first, leader last. (Run from `sandbox_scenarios`, after its sandbox is
-/// down: two sandboxes built at once copy each other's namespace mounts.)
+/// followers first, leader last.
+#[test]
 fn sandbox_etcd_facts_and_leader_last() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let sb = sandbox::up(&dir.path().join("sbx"), 3, 3, 12)

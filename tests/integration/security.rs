@@ -48,7 +48,7 @@ fn ssh(sb: &sandbox::Sandbox, i: usize, script: &str) -> String {
 
 #[test]
 fn a_control_directory_owned_by_another_user_is_refused() {
-    let (_d, g) = sandbox_on(19);
+    let (_d, g) = sandbox_on(50);
     let sb = &g.0;
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     // The attacker (uid 65534) pre-creates the directory etcdflow would use.
@@ -87,7 +87,7 @@ fn a_control_directory_owned_by_another_user_is_refused() {
 
 #[test]
 fn values_never_become_options_of_chmod_chown_or_env() {
-    let (_d, g) = sandbox_on(20);
+    let (_d, g) = sandbox_on(51);
     let sb = &g.0;
     let body = r#"param m: str = "0644"
 param o: str = "root"
@@ -144,7 +144,7 @@ step put on first(t) {
 
 #[test]
 fn copies_refuse_directories_and_symlinks_and_stage_privately() {
-    let (_d, g) = sandbox_on(21);
+    let (_d, g) = sandbox_on(52);
     let sb = &g.0;
     ssh(
         sb,
@@ -200,7 +200,7 @@ step put on first(t) {
 
 #[test]
 fn the_agent_nonce_is_in_no_process_argv() {
-    let (_d, g) = sandbox_on(22);
+    let (_d, g) = sandbox_on(53);
     let sb = &g.0;
     let body = "hosts t = group(\"sandbox\")\nstep s on first(t) {\n  run [\"sleep\", \"2.5\"]\n  rollback {}\n}\n";
     let t = flow(Test::new(), "n.flow", body)

@@ -1,0 +1,412 @@
+//! The guards every etcd action passes whatever the flow says: the quorum gate with its
+//! health window (inv. 1), one change in flight (inv. 2), one minor version (inv. 15),
+//! the peer URL checks on canonical URLs (inv. 5), post-conditions (inv. 14), fencing.
+
+use super::*;
+
+pub(in crate::runtime) fn healthy(f: &tx::Facts, m: &tx::Member) -> bool {
+    let Some(ep) = m.client_urls.first() else {
+        return false;
+    };
+    f.health.iter().any(|h| &h.endpoint == ep && h.healthy)
+        && f.status
+            .iter()
+            .find(|s| &s.endpoint == ep)
+            .is_some_and(|s| s.errors.is_empty())
+}
+
+pub(in crate::runtime) fn quorum(voters: usize) -> usize {
+    voters / 2 + 1
+}
+
+/// inv. 1: the voters that will count after the change are started, answering, free of
+/// alarms, have been so for `HEALTH_INTERVAL`, and are enough for the new quorum (with a
+/// margin of one from three voters up). Waits (re-observing) while the only problem is
+/// that the health clock is younger than `HEALTH_INTERVAL`.
+pub(in crate::runtime) async fn quorum_gate(
+    sh: &Shared,
+    cluster: usize,
+    what: &str,
+    voters_after: usize,
+    counted: &(dyn Fn(&tx::Member) -> bool + Sync),
+    deadline: Instant,
+) -> Result<tx::Facts, Fail> {
+    loop {
+        let f = observe(sh, cluster).await?;
+        let alarms: Vec<&String> = f.status.iter().flat_map(|s| &s.errors).collect();
+        if !alarms.is_empty() {
+            return Err(refuse(
+                "etcd-alarm-active",
+                &format!("{what} needs a cluster without alarms (inv. 13)"),
+                &format!("alarms {alarms:?}"),
+                "clear them first (NOSPACE: compact, `etcd.defrag` one member at a time, `etcd.alarm_disarm`; CORRUPT needs a human)",
+            ));
+        }
+        if let Some(found) = version_skew(&f) {
+            return Err(refuse(
+                "etcd-version-skew",
+                &format!("{what} needs every member on the same minor version (inv. 15)"),
+                &found,
+                "finish the upgrade (or downgrade) first",
+            ));
+        }
+        let counting: Vec<&tx::Member> = f.members.iter().filter(|m| counted(m)).collect();
+        let up: Vec<&&tx::Member> = counting
+            .iter()
+            .filter(|m| !m.name.is_empty() && healthy(&f, m))
+            .collect();
+        let need = quorum(voters_after) + usize::from(voters_after >= 3);
+        if up.len() < need {
+            let down: Vec<String> = counting
+                .iter()
+                .filter(|m| m.name.is_empty() || !healthy(&f, m))
+                .map(|m| {
+                    if m.name.is_empty() {
+                        format!("{:x} (not started)", m.id)
+                    } else {
+                        m.name.clone()
+                    }
+                })
+                .collect();
+            return Err(refuse(
+                "etcd-quorum-gate",
+                &format!("{what} leaves {voters_after} voters, which need {need} started, healthy voters (quorum {} plus a margin from 3 voters up, inv. 1)", quorum(voters_after)),
+                &format!("{} healthy ({}), not healthy: {}", up.len(), up.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "), if down.is_empty() { "none".into() } else { down.join(", ") }),
+                "bring the members back first, or replace a failed member by removing it before adding its successor (inv. 4)",
+            ));
+        }
+        let young = sh.etcd.get(cluster).and_then(|st| {
+            st.healthy_since.lock().ok().map(|since| {
+                up.iter().any(|m| {
+                    since
+                        .get(&m.id)
+                        .is_none_or(|t| t.elapsed() < HEALTH_INTERVAL)
+                })
+            })
+        });
+        if young != Some(true) {
+            return Ok(f);
+        }
+        if Instant::now() >= deadline {
+            return Err(refuse(
+                "etcd-quorum-gate",
+                &format!(
+                    "{what} needs every counted voter answering for {HEALTH_INTERVAL:?} (inv. 1)"
+                ),
+                "a member that only recently came back",
+                "wait for the cluster to settle",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Hold the cluster's membership-change lock (inv. 2: one change in flight).
+pub(in crate::runtime) async fn one_change(
+    st: Option<&ClusterState>,
+) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match st {
+        Some(s) => Some(s.change.lock().await),
+        None => None,
+    }
+}
+
+/// inv. 15: the members' versions when they run different minor versions.
+pub(in crate::runtime) fn version_skew(f: &tx::Facts) -> Option<String> {
+    let minors: std::collections::BTreeSet<String> = f
+        .status
+        .iter()
+        .map(|s| s.version.split('.').take(2).collect::<Vec<_>>().join("."))
+        .collect();
+    (minors.len() > 1).then(|| {
+        format!(
+            "versions {}",
+            f.status
+                .iter()
+                .map(|s| format!("{} {}", s.endpoint, s.version))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// inv. 2: no add or promote while a member is unstarted, or (for an add) a learner exists.
+pub(in crate::runtime) fn one_in_flight(f: &tx::Facts, adding: bool) -> Result<(), Fail> {
+    if let Some(m) = f.members.iter().find(|m| m.name.is_empty()) {
+        return Err(refuse(
+            "etcd-change-in-flight",
+            "a membership change waits until the previous one is finished (inv. 2)",
+            &format!(
+                "member {:x} ({}) added but not started",
+                m.id,
+                m.peer_urls.join(",")
+            ),
+            "start that member (or remove it) before the next change",
+        ));
+    }
+    if adding {
+        if let Some(m) = f.members.iter().find(|m| m.learner) {
+            return Err(refuse(
+                "etcd-change-in-flight",
+                "a member is added only when no learner waits for promotion (inv. 2; etcd 3.4 allows one learner)",
+                &format!("learner `{}` ({:x})", m.name, m.id),
+                "promote or remove it first",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// inv. 14: every voter healthy, one leader, one cluster id, no alarms, no learner or
+/// unstarted member left over; waits for it until `deadline`.
+pub(in crate::runtime) async fn post_conditions(
+    sh: &Shared,
+    cluster: usize,
+    what: &str,
+    deadline: Instant,
+) -> Result<tx::Facts, Fail> {
+    loop {
+        let problem = match observe(sh, cluster).await {
+            Err(Fail(e)) => e,
+            Ok(f) => {
+                let voters: Vec<&tx::Member> = f.members.iter().filter(|m| !m.learner).collect();
+                let leaders: std::collections::BTreeSet<u64> =
+                    f.status.iter().map(|s| s.leader).collect();
+                let ids: std::collections::BTreeSet<u64> =
+                    f.status.iter().map(|s| s.cluster_id).collect();
+                if let Some(m) = voters.iter().find(|m| !healthy(&f, m)) {
+                    format!("voter `{}` ({:x}) is not healthy", m.name, m.id)
+                } else if f.leader.is_none() || leaders.len() != 1 || leaders.contains(&0) {
+                    format!("members disagree on the leader: {leaders:x?}")
+                } else if ids.len() != 1 {
+                    format!("members report {} cluster ids", ids.len())
+                } else if let Some(m) = f.members.iter().find(|m| m.name.is_empty()) {
+                    format!("member {:x} is not started", m.id)
+                } else if f.status.iter().any(|s| !s.errors.is_empty()) {
+                    "an alarm is active".to_string()
+                } else {
+                    match same_hash(sh, cluster, &f).await {
+                        Ok(()) => return Ok(f),
+                        Err(e) => e,
+                    }
+                }
+            }
+        };
+        if Instant::now() >= deadline {
+            return Err(Fail(format!(
+                "post-conditions after {what} do not hold (inv. 14): {problem}; the run stops here"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// inv. 14: every member's key space hashes the same at a revision they all have.
+pub(in crate::runtime) async fn same_hash(
+    sh: &Shared,
+    cluster: usize,
+    f: &tx::Facts,
+) -> Result<(), String> {
+    let c = conf(sh, cluster).map_err(|Fail(e)| e)?;
+    let Some(rev) = f.status.iter().map(|s| s.revision).min().filter(|r| *r > 0) else {
+        return Ok(());
+    };
+    let mut seen: Vec<(String, u32, i64)> = Vec::new();
+    for s in &f.status {
+        let (h, _, compact) = tx::hash_kv(c, &s.endpoint, rev).await?;
+        seen.push((s.endpoint.clone(), h, compact));
+    }
+    let first = seen.first().map(|x| (x.1, x.2));
+    if seen.iter().all(|x| Some((x.1, x.2)) == first) {
+        Ok(())
+    } else {
+        Err(format!(
+            "members disagree on the key space at revision {rev}: {}",
+            seen.iter()
+                .map(|(e, h, _)| format!("{e} {h:08x}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+/// The lock must still be ours before an etcd mutation (inv. 19).
+pub(in crate::runtime) async fn fenced(sh: &Shared, cluster: usize) -> Result<Option<i64>, Fail> {
+    let Some(st) = sh.etcd.get(cluster) else {
+        return Ok(None);
+    };
+    let g = st.lock.lock().await;
+    match g.as_ref() {
+        Some(l) if l.lost() => Err(Fail(
+            "the cluster lock's lease was lost (inv. 19): another operator may act now; the run stops"
+                .into(),
+        )),
+        Some(l) => Ok(Some(l.revision)),
+        None => Ok(None),
+    }
+}
+
+/// The peer URL's host part and port.
+pub(in crate::runtime) fn url_host_port(url: &str) -> Option<(String, u16)> {
+    let rest = url.split_once("://")?.1;
+    let hostport = rest.split('/').next()?;
+    let (h, p) = hostport.rsplit_once(':')?;
+    Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?))
+}
+
+/// A peer or client URL in one canonical form, `scheme://host:port`: the scheme and host
+/// lowercased, an IPv6 address in its canonical text and brackets, the port a number
+/// (`02380` is `2380`). Guards compare these, never the text as written (a URL that
+/// differs only in spelling is the same member's). A path, query, user info or a missing
+/// port is refused.
+pub(in crate::runtime) fn norm_url(url: &str) -> Result<String, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("`{url}` has no scheme"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("`{url}`: the scheme must be http or https"));
+    }
+    let hostport = rest.strip_suffix('/').unwrap_or(rest);
+    if hostport.contains(['/', '?', '#', '@']) || hostport.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "`{url}` must be scheme://host:port, with no path, query or user"
+        ));
+    }
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{url}` has no port"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("`{url}`: `{port}` is not a port"))?;
+    let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => format!(
+            "[{}]",
+            v6.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| format!("`{url}`: `{v6}` is not an IPv6 address"))?
+        ),
+        None if host.contains(':') => {
+            return Err(format!("`{url}`: an IPv6 address goes in brackets"))
+        }
+        None => match host.parse::<std::net::Ipv4Addr>() {
+            Ok(v4) => v4.to_string(),
+            Err(_) if !host.is_empty() => host.to_ascii_lowercase(),
+            Err(_) => return Err(format!("`{url}` has no host")),
+        },
+    };
+    Ok(format!("{scheme}://{host}:{port}"))
+}
+
+/// Whether two URLs name the same endpoint (canonical forms; text when one does not parse).
+pub(in crate::runtime) fn same_url(a: &str, b: &str) -> bool {
+    match (norm_url(a), norm_url(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// inv. 5: scheme explicit and matching the cluster, the host is an inventory machine,
+/// the URL is new, and the address answers from every existing member's host (open or
+/// actively refused: the machine is there; silence means a wrong address or a firewall).
+pub(in crate::runtime) async fn check_peer_url(
+    sh: &Shared,
+    cluster: usize,
+    url: &str,
+    f: &tx::Facts,
+) -> Result<(), Fail> {
+    let cc = &sh.cluster_confs[cluster];
+    let bad = |found: String, todo: &str| {
+        refuse(
+            "etcd-peer-url",
+            &format!(
+                "the peer URL `{url}` of a new member must be right before `member add` (inv. 5)"
+            ),
+            &found,
+            todo,
+        )
+    };
+    let scheme = url.split_once("://").map(|(s, _)| s);
+    let want = if cc.scheme == "https" || cc.conn.as_ref().is_some_and(|c| c.ca.is_some()) {
+        "https"
+    } else {
+        "http"
+    };
+    match scheme {
+        Some(s) if s == want => {}
+        Some(s) => {
+            return Err(bad(
+                format!("scheme `{s}` where the cluster uses `{want}`"),
+                "use the cluster's scheme",
+            ))
+        }
+        None => {
+            return Err(bad(
+                "no scheme".into(),
+                "write it in full, e.g. `peer_url(main, host)` or \"https://10.0.0.4:2380\"",
+            ))
+        }
+    }
+    let Some((addr, port)) = url_host_port(url) else {
+        return Err(bad(
+            "no host:port".into(),
+            "write it as scheme://address:port",
+        ));
+    };
+    if let Err(why) = norm_url(url) {
+        return Err(bad(why, "write it as scheme://address:port"));
+    }
+    if let Some(m) = f
+        .members
+        .iter()
+        .find(|m| m.peer_urls.iter().any(|u| same_url(u, url)))
+    {
+        return Err(bad(
+            format!("it already belongs to member `{}` ({:x})", m.name, m.id),
+            "every member needs its own peer URL",
+        ));
+    }
+    let known = sh.inventory.hosts().any(|h| {
+        sh.inventory
+            .target(h)
+            .is_some_and(|t| t.address == addr || h == addr)
+    });
+    if !known {
+        return Err(bad(
+            format!("`{addr}` is no host of the inventory"),
+            "use an inventory host's address (`peer_url(cluster, host)` builds it)",
+        ));
+    }
+    // From every started member's host (inv. 5): open or actively refused means the
+    // machine is there (the new member's etcd does not run yet); silence is refused.
+    let mut from = Vec::new();
+    for m in f.members.iter().filter(|m| !m.name.is_empty()) {
+        let prober = member_host(sh, cluster, m)
+            .and_then(|h| sh.probers.get().and_then(|p| p.get(&h)).cloned());
+        match prober {
+            Some(p) => from.push(p),
+            None => {
+                return Err(bad(
+                    format!("member `{}` runs on no host of this run, so the path from it cannot be checked", m.name),
+                    "list the members' hosts in the cluster's `members:` (they are connected for this check)",
+                ))
+            }
+        }
+    }
+    for p in from {
+        match p.tcp(&addr, port).await? {
+            transport::Reach::Open | transport::Reach::Refused => {}
+            transport::Reach::Silent(why) => {
+                return Err(bad(
+                    format!(
+                        "{addr}:{port} cannot be reached from member host {} ({why})",
+                        p.host
+                    ),
+                    "check the address and the firewall between the members",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
