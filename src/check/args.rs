@@ -542,7 +542,9 @@ impl Checker<'_> {
                 x
             }
             ArgTy::Vars => {
+                self.template_vars = true;
                 let x = self.expr(e);
+                self.template_vars = false;
                 match &x.kind {
                     ir::ExprKind::Map(entries) => {
                         for (k, v) in entries {

@@ -136,6 +136,8 @@ impl Checker<'_> {
                 mk(K::List(xs), Ty::list(elem))
             }
             ast::ExprKind::Map(entries) => {
+                // Only the outermost map of a template's `vars:` (nested maps are checked here).
+                let template_vars = std::mem::take(&mut self.template_vars);
                 let mut seen: Vec<(&str, Span)> = Vec::new();
                 let mut out = Vec::new();
                 let mut elem: Option<Ty> = None;
@@ -154,6 +156,15 @@ impl Checker<'_> {
                     }
                     seen.push((&k.name, k.span));
                     let x = self.expr(v);
+                    // As in a list: a secret inside a map would lose its secrecy (a map
+                    // reaches `env:`, templates and logs), so it cannot go in one.
+                    if x.ty.contains_secret() {
+                        if !template_vars {
+                            self.secret_leak(x.span, "a map value");
+                        }
+                        out.push((k.name.clone(), x));
+                        continue;
+                    }
                     elem = match elem {
                         None => Some(x.ty.clone()),
                         Some(t) if x.ty.fits(&t) => Some(t),

@@ -119,6 +119,9 @@ pub(crate) struct Checker<'a> {
     step_index: usize,
     file: FileId,
     groups_used: Vec<(String, Span, bool)>,
+    /// The next map literal is a template's `vars:`, whose secret values get the more
+    /// specific `secret-in-template` (one mistake, one diagnostic).
+    template_vars: bool,
 }
 
 pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
@@ -140,6 +143,7 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
         step_index: 0,
         file: prog.root.unwrap_or(FileId(0)),
         groups_used: Vec::new(),
+        template_vars: false,
     };
     let (flow, param_values) = c.run();
     Checked {
@@ -250,7 +254,9 @@ impl<'a> Checker<'a> {
                 _ => {}
             }
         }
-        if flow_name.is_none() {
+        // A file whose parse stopped early (a syntax error, a limit) may have its header
+        // in the part that did not parse: one mistake, one diagnostic.
+        if flow_name.is_none() && !self.prog.recovered {
             if let Some(root) = root {
                 let at = Span::new(root, 0, 0);
                 self.emit(

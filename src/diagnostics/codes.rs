@@ -586,6 +586,37 @@ checking off) are errors naming the host. Settings etcdflow overrides on purpose
     [master]
     m1 ansible_host=10.0.0.11 ansible_ssh_common_args='-o ProxyJump=ops@bastion'";
 
+"too-deeply-nested", Error, "brackets, blocks or an operator chain nest deeper than etcdflow reads",
+"The parser and the checker walk expressions and blocks recursively; to stay bounded on
+any input, at most 64 brackets and blocks may be open at once and one expression (or one
+`{{ }}`) may hold at most 256 operators. Real flows stay far below: bind parts with `let`.
+
+Bad:
+    param x: int = 1 + 1 + 1 + ... (300 times)
+Good:
+    let parts = [a, b, c]
+    log \"{{ len(parts) }}\"";
+
+"flow-too-large", Error, "a flow file is larger than etcdflow reads",
+"Flow files are read whole; above 2 MiB a file is refused before it costs time or memory.
+Split a large procedure with `include`.
+
+    include \"lib/common.flow\"";
+
+"inventory-too-large", Error, "an inventory is larger or deeper than etcdflow reads",
+"An inventory may have at most 10,000 hosts (a range such as `node[1:20000]` counts what it
+expands to), 10,000 groups, 64 levels of `children` and 16 MiB. A larger one is refused
+before it costs time or memory: give etcdflow the inventory of the control plane.
+
+    [master]
+    m[1:3]";
+
+"unknown-host", Error, "the inventory has no such host",
+"`etcdflow inventory -i INV --host NAME` prints one host's variables; the name must be a
+host of the inventory (`etcdflow inventory -i INV` lists them).
+
+    etcdflow inventory -i hosts --host m1";
+
 "internal-error", Error, "a bug in etcdflow",
 "This is a bug in etcdflow, not in your flow. Please report it with the input attached.";
 }
@@ -593,6 +624,7 @@ checking off) are errors naming the host. Settings etcdflow overrides on purpose
 /// Codes raised by the runtime and the CLI, not by `check` or `lint`: no flow file in
 /// the corpus can show them; the CLI and sandbox tests do.
 pub const RUNTIME: &[&str] = &[
+    "unknown-host",
     "empty-target",
     "confirm-without-tty",
     "cluster-unreachable",

@@ -141,7 +141,9 @@ pub(super) fn parse(file: FileId, text: &str) -> (Inventory, Vec<Diagnostic>) {
             }
             Section::Children(group) => {
                 // As Ansible reads it: one group name, then optionally a `# comment`.
-                let (name, rest) = match trimmed.find(|c: char| c.is_whitespace() || c == '#') {
+                // `#` starts a comment only after a space (`m#x` is a group name, as in
+                // Ansible).
+                let (name, rest) = match trimmed.find(char::is_whitespace) {
                     Some(i) => (&trimmed[..i], trimmed[i..].trim_start()),
                     None => (trimmed, ""),
                 };

@@ -38,6 +38,106 @@ pub struct Inventory {
     pub file: Option<FileId>,
     pub hosts: IndexMap<String, Host>,
     pub groups: IndexMap<String, Group>,
+    /// Group relations, built on first use (after loading).
+    index: std::sync::OnceLock<Index>,
+}
+
+/// Limits that keep a hostile or mistaken inventory from hanging or exhausting memory:
+/// each is a diagnostic, never a hang.
+pub const MAX_HOSTS: usize = 10_000;
+pub const MAX_GROUPS: usize = 10_000;
+pub const MAX_DEPTH: usize = 64;
+pub const MAX_BYTES: usize = 16 << 20;
+
+/// Which groups each host is in and how deep each group sits.
+#[derive(Clone, Debug, Default)]
+struct Index {
+    host_groups: std::collections::HashMap<String, Vec<String>>,
+    depth: std::collections::HashMap<String, usize>,
+}
+
+impl Index {
+    fn build(inv: &Inventory) -> Index {
+        use std::collections::HashMap;
+        let order: HashMap<&str, usize> = inv
+            .groups
+            .keys()
+            .enumerate()
+            .map(|(i, g)| (g.as_str(), i))
+            .collect();
+        let mut parents: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (g, gr) in &inv.groups {
+            for c in &gr.children {
+                parents.entry(c.as_str()).or_default().push(g.as_str());
+            }
+        }
+        // Depth: the longest chain of parents, iteratively with memo; a cycle counts 0.
+        let mut depth: HashMap<String, usize> = HashMap::new();
+        for g in inv.groups.keys() {
+            let mut stack: Vec<(&str, bool)> = vec![(g.as_str(), false)];
+            let mut on_path: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            while let Some((n, done)) = stack.pop() {
+                if depth.contains_key(n) {
+                    continue;
+                }
+                let ps = parents.get(n).map(Vec::as_slice).unwrap_or(&[]);
+                if done {
+                    on_path.remove(n);
+                    let d = ps
+                        .iter()
+                        .map(|p| depth.get(*p).map_or(0, |d| d + 1))
+                        .max()
+                        .unwrap_or(0);
+                    depth.insert(n.to_string(), d);
+                    continue;
+                }
+                on_path.insert(n);
+                stack.push((n, true));
+                for p in ps {
+                    if !depth.contains_key(*p) && !on_path.contains(p) {
+                        stack.push((p, false));
+                    }
+                }
+            }
+        }
+        // Host -> every ancestor of the groups that list it.
+        let mut host_groups: HashMap<String, indexmap::IndexSet<String>> = HashMap::new();
+        for (g, gr) in inv.groups.iter().filter(|(_, gr)| !gr.hosts.is_empty()) {
+            let mut anc: Vec<&str> = Vec::new();
+            let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            let mut stack = vec![g.as_str()];
+            while let Some(n) = stack.pop() {
+                if seen.insert(n) {
+                    anc.push(n);
+                    stack.extend(parents.get(n).map(Vec::as_slice).unwrap_or(&[]));
+                }
+            }
+            for h in &gr.hosts {
+                let e = host_groups.entry(h.clone()).or_default();
+                for a in &anc {
+                    e.insert((*a).to_string());
+                }
+            }
+        }
+        // `all` holds every host, as Ansible has it.
+        if inv.groups.contains_key("all") {
+            for h in inv.hosts.keys() {
+                host_groups
+                    .entry(h.clone())
+                    .or_default()
+                    .insert("all".into());
+            }
+        }
+        let host_groups = host_groups
+            .into_iter()
+            .map(|(h, set)| {
+                let mut v: Vec<String> = set.into_iter().collect();
+                v.sort_by_key(|g| order.get(g.as_str()).copied().unwrap_or(usize::MAX));
+                (h, v)
+            })
+            .collect();
+        Index { host_groups, depth }
+    }
 }
 
 /// The connection facts of one host, after group and host vars are merged.
@@ -74,8 +174,47 @@ impl Inventory {
         };
         inv.file = Some(file);
         inv.finish();
+        if let Some(d) = inv.too_large(file, text.len()) {
+            diags.push(d);
+            return (Inventory::default(), diags);
+        }
         diags.extend(inv.validate());
         (inv, diags)
+    }
+
+    /// The explicit limits (`MAX_*`): a diagnostic instead of a hang or an abort.
+    fn too_large(&self, file: FileId, bytes: usize) -> Option<Diagnostic> {
+        let over = |what: String| {
+            Some(
+                Diagnostic::error("inventory-too-large", what)
+                    .at(Span::new(file, 0, 0), "this inventory")
+                    .help("split the inventory, or give etcdflow only the groups of the control plane"),
+            )
+        };
+        if bytes > MAX_BYTES {
+            return over(format!(
+                "the inventory is {bytes} bytes; etcdflow reads at most {MAX_BYTES}"
+            ));
+        }
+        if self.hosts.len() > MAX_HOSTS {
+            return over(format!(
+                "{} hosts; etcdflow reads at most {MAX_HOSTS}",
+                self.hosts.len()
+            ));
+        }
+        if self.groups.len() > MAX_GROUPS {
+            return over(format!(
+                "{} groups; etcdflow reads at most {MAX_GROUPS}",
+                self.groups.len()
+            ));
+        }
+        let deepest = self.groups.keys().map(|g| (self.depth_of(g), g)).max();
+        if let Some((d, g)) = deepest.filter(|(d, _)| *d > MAX_DEPTH) {
+            return over(format!(
+                "group `{g}` is {d} levels of `children` deep; etcdflow reads at most {MAX_DEPTH}"
+            ));
+        }
+        None
     }
 
     /// Read and parse an inventory file into the source map. `Err` is a usage error (the
@@ -134,43 +273,42 @@ impl Inventory {
         if name == "all" {
             return Some(self.hosts.keys().cloned().collect());
         }
-        let mut out = Vec::new();
-        let mut seen = BTreeSet::new();
-        self.collect(name, &mut out, &mut seen)?;
-        Some(out)
-    }
-
-    fn collect(
-        &self,
-        name: &str,
-        out: &mut Vec<String>,
-        seen: &mut BTreeSet<String>,
-    ) -> Option<()> {
-        if !seen.insert(name.to_string()) {
-            return Some(()); // a children cycle: each group once
-        }
-        let g = self.groups.get(name)?;
-        for h in &g.hosts {
-            if !out.contains(h) {
-                out.push(h.clone());
+        self.groups.get(name)?;
+        // Iterative (a deep chain of children cannot overflow the stack); each group once
+        // (a children cycle ends), each host once.
+        let mut out: indexmap::IndexSet<String> = indexmap::IndexSet::new();
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut stack: Vec<&str> = vec![name];
+        while let Some(g) = stack.pop() {
+            if !seen.insert(g) {
+                continue;
+            }
+            let Some(gr) = self.groups.get(g) else {
+                continue;
+            };
+            for h in &gr.hosts {
+                out.insert(h.clone());
+            }
+            // Children in order: push reversed so the first child is visited first.
+            for c in gr.children.iter().rev() {
+                stack.push(c.as_str());
             }
         }
-        for c in &g.children {
-            let _ = self.collect(c, out, seen);
-        }
-        Some(())
+        Some(out.into_iter().collect())
     }
 
-    /// Groups a host belongs to, directly or through children.
+    /// The group relations, computed once (an inventory is not changed after loading).
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| Index::build(self))
+    }
+
+    /// Groups a host belongs to, directly or through children, in inventory order.
     pub fn groups_of(&self, host: &str) -> Vec<String> {
-        self.groups
-            .keys()
-            .filter(|g| {
-                self.group_hosts(g)
-                    .is_some_and(|hs| hs.iter().any(|h| h == host))
-            })
+        self.index()
+            .host_groups
+            .get(host)
             .cloned()
-            .collect()
+            .unwrap_or_default()
     }
 
     /// Variables for a host: `all` vars, then parent groups before children, then host vars.
@@ -179,8 +317,21 @@ impl Inventory {
         if let Some(all) = self.groups.get("all") {
             vars.extend(all.vars.clone());
         }
+        let index = self.index();
         let mut groups = self.groups_of(host);
-        groups.sort_by_key(|g| self.depth(g, &mut BTreeSet::new()));
+        // As Ansible orders them: by depth, then `ansible_group_priority` (default 1),
+        // then name; a later group's value wins.
+        let priority = |g: &str| -> i64 {
+            self.groups
+                .get(g)
+                .and_then(|gr| gr.vars.get("ansible_group_priority"))
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap_or(1)
+        };
+        groups.sort_by(|a, b| {
+            let key = |g: &String| (index.depth.get(g).copied().unwrap_or(0), priority(g));
+            key(a).cmp(&key(b)).then_with(|| a.cmp(b))
+        });
         for g in groups {
             if g != "all" {
                 if let Some(gr) = self.groups.get(&g) {
@@ -191,24 +342,14 @@ impl Inventory {
         if let Some(h) = self.hosts.get(host) {
             vars.extend(h.vars.clone());
         }
+        // A property of groups, not a variable of hosts (Ansible does not show it).
+        vars.shift_remove("ansible_group_priority");
         vars
     }
 
-    fn depth(&self, g: &str, seen: &mut BTreeSet<String>) -> usize {
-        if !seen.insert(g.to_string()) {
-            return 0;
-        }
-        let parents: Vec<&String> = self
-            .groups
-            .iter()
-            .filter(|(_, gr)| gr.children.iter().any(|c| c == g))
-            .map(|(n, _)| n)
-            .collect();
-        parents
-            .iter()
-            .map(|p| 1 + self.depth(p, seen))
-            .max()
-            .unwrap_or(0)
+    /// The longest chain of parents above a group.
+    pub fn depth_of(&self, group: &str) -> usize {
+        self.index().depth.get(group).copied().unwrap_or(0)
     }
 
     pub fn target(&self, host: &str) -> Option<Target> {
@@ -383,8 +524,10 @@ pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
         if x > y {
             return Err(format!("range `[{spec}]` runs backwards"));
         }
-        if y - x > 100_000 {
-            return Err(format!("range `[{spec}]` is too large"));
+        if (y - x) / step as u64 >= MAX_HOSTS as u64 {
+            return Err(format!(
+                "range `[{spec}]` has more than {MAX_HOSTS} hosts, the most etcdflow reads"
+            ));
         }
         let width = if a.starts_with('0') && a.len() > 1 {
             a.len()
@@ -418,9 +561,16 @@ pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
             "range `[{spec}]` must be numbers or single letters"
         ));
     }
-    let mut out = Vec::new();
+    let rests = expand_range(suffix)?;
+    if items.len().saturating_mul(rests.len()) > MAX_HOSTS {
+        return Err(format!(
+            "the pattern expands to {} hosts; etcdflow reads at most {MAX_HOSTS}",
+            items.len().saturating_mul(rests.len())
+        ));
+    }
+    let mut out = Vec::with_capacity(items.len() * rests.len());
     for i in items {
-        for rest in expand_range(suffix)? {
+        for rest in &rests {
             out.push(format!("{prefix}{i}{rest}"));
         }
     }

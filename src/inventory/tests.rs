@@ -111,7 +111,7 @@ fn ranges() {
 fn children_lines_take_a_trailing_comment() {
     let (inv, d) = load(
         "hosts",
-        "[m]\nn1\n[master:children]\nm   # the masters\n[x:children]\nm#tight\n",
+        "[m]\nn1\n[master:children]\nm   # the masters\n[x:children]\nm #spaced\n",
     );
     assert!(d.is_empty(), "{d:?}");
     assert_eq!(inv.group_hosts("master").unwrap_or_default(), ["n1"]);

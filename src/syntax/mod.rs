@@ -15,6 +15,7 @@
 
 pub mod ast;
 mod expr;
+pub mod limits;
 mod lower;
 mod names;
 
@@ -40,6 +41,13 @@ pub struct Parsed {
 pub fn parse(file: FileId, text: &str) -> Parsed {
     let mut items = Vec::new();
     let mut diagnostics = Vec::new();
+    if let Some(d) = limits::check(file, text) {
+        return Parsed {
+            file: ast::File { file, items },
+            diagnostics: vec![d],
+            recovered: true,
+        };
+    }
     let mut offset = 0usize;
     let mut recovered = false;
     let mut rule = Rule::file;

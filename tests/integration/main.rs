@@ -1,6 +1,7 @@
 //! The one integration test binary: the case corpus, the CLI, the shipped flows.
 #![allow(clippy::disallowed_macros, clippy::disallowed_methods)] // tests run and print
 
+mod ansible;
 mod cases;
 mod cli;
 mod etcd;
