@@ -28,6 +28,9 @@ pub enum Record {
         ssh_config: Option<PathBuf>,
         known_hosts: Option<PathBuf>,
         forks: usize,
+        /// `--limit PATTERN`, kept by `resume`.
+        #[serde(default)]
+        limit: Option<String>,
     },
     Resumed {
         at: String,

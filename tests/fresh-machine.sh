@@ -49,6 +49,11 @@ git clone -q "$repo" "$root/src/etcdflow"
 # machine description), so it is the only package given before the README's commands.
 chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
   sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev ca-certificates git >/dev/null'
+# This workplace reaches the registries through a TLS proxy whose CA is in the host's
+# bundle: the chroot trusts the same CAs as the machine it runs on (CI does too).
+cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+mkdir -p "$root/usr/local/share/ca-certificates"
+cp /etc/ssl/certs/ca-certificates.crt "$root/usr/local/share/ca-certificates/host-bundle.crt"
 run_in() {
   chroot "$root" /usr/bin/env -i HOME=/root PATH=/opt/cargo-bin:/usr/sbin:/usr/bin:/sbin:/bin \
     RUSTUP_HOME=/opt/rustup CARGO_HOME=/root/.cargo CI=true TERM=dumb \

@@ -17,7 +17,12 @@ pub(crate) struct Inputs {
     pub inventory: Option<PathBuf>,
     /// Set a param: `-e name=value` (repeatable). Giving any param checks that all
     /// required params have values.
-    #[arg(short = 'e', long = "extra-var", value_name = "NAME=VALUE")]
+    #[arg(
+        short = 'e',
+        long = "extra-var",
+        visible_alias = "extra-vars",
+        value_name = "NAME=VALUE|@FILE|JSON"
+    )]
     pub extra: Vec<String>,
     /// A YAML or JSON file of param values.
     #[arg(long, value_name = "FILE")]
@@ -188,7 +193,10 @@ fn dedup(diags: &mut Vec<Diagnostic>) {
     });
 }
 
-/// `-e` and `--vars` values (the CLI's and the test harness's), placed in the source map so diagnostics can point at them.
+/// Param values from `--vars FILE` and the `-e` arguments, in that order (a later value
+/// wins, as in Ansible): `-e name=value`, `-e @FILE` (a YAML or JSON file of values) and
+/// `-e '{"name": value}'` (inline JSON or YAML). The command line goes into the source
+/// map with every value masked, so a diagnostic never shows one.
 pub fn param_args(
     extra: &[String],
     vars: Option<&std::path::Path>,
@@ -196,104 +204,157 @@ pub fn param_args(
 ) -> (Vec<ParamArg>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut diags = Vec::new();
-    if !extra.is_empty() {
-        let mut text = String::new();
-        let mut offsets = Vec::new();
-        for e in extra {
-            text.push_str("-e ");
-            offsets.push(text.len());
-            // Values are never shown in a diagnostic's source line (a mistyped name
-            // could be a secret's): same bytes, masked.
-            match e.split_once('=') {
-                Some((name, value)) => {
-                    text.push_str(name);
-                    text.push('=');
-                    text.push_str(&"*".repeat(value.len()));
-                }
-                None => text.push_str(&"*".repeat(e.len())),
-            }
-            text.push('\n');
-        }
-        let id = sources.add(
-            "<command line>",
-            std::path::Path::new("<command line>"),
-            text,
-        );
-        for (e, off) in extra.iter().zip(offsets) {
-            match e.split_once('=') {
-                Some((name, value)) if !name.trim().is_empty() => out.push(ParamArg {
-                    name: name.trim().to_string(),
-                    value: value.to_string(),
-                    name_span: Span::new(id, off, off + name.len()),
-                    value_span: Span::new(id, off + name.len() + 1, off + e.len()),
-                    source_shown: true,
-                }),
-                _ => diags.push(
-                    Diagnostic::error(
-                        "invalid-param-value",
-                        "a `-e` value is not `name=value`".to_string(),
-                    )
-                    .at(Span::new(id, off, off + e.len()), "expected `name=value`")
-                    .help("write `-e snapshot=/backups/etcd.db`"),
-                ),
-            }
-        }
-    }
     if let Some(path) = vars {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let id = sources.add(path.display().to_string(), path, text.clone());
-                match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {
-                    Ok(serde_yaml_ng::Value::Mapping(m)) => {
-                        for (k, v) in m {
-                            let Some(name) = k.as_str().map(str::to_string) else {
-                                continue;
-                            };
-                            let value = match v {
-                                serde_yaml_ng::Value::String(s) => s,
-                                serde_yaml_ng::Value::Number(n) => n.to_string(),
-                                serde_yaml_ng::Value::Bool(b) => b.to_string(),
-                                // A JSON array: items may contain commas.
-                                seq @ serde_yaml_ng::Value::Sequence(_) => {
-                                    serde_json::to_string(&seq).unwrap_or_default()
-                                }
-                                other => serde_json::to_string(&other).unwrap_or_default(),
-                            };
-                            let at = text.find(&format!("{name}:")).unwrap_or(0);
-                            let span = Span::new(id, at, at + name.len());
+        vars_file(path, "--vars", sources, &mut out, &mut diags);
+    }
+    if extra.is_empty() {
+        return (out, diags);
+    }
+    let mut text = String::new();
+    let mut offsets = Vec::new();
+    for e in extra {
+        text.push_str("-e ");
+        offsets.push(text.len());
+        match e.split_once('=') {
+            _ if e.starts_with('@') => text.push_str(e),
+            Some((name, value)) if !e.trim_start().starts_with('{') => {
+                text.push_str(name);
+                text.push('=');
+                text.push_str(&"*".repeat(value.len()));
+            }
+            _ => text.push_str(&"*".repeat(e.len())),
+        }
+        text.push('\n');
+    }
+    let id = sources.add(
+        "<command line>",
+        std::path::Path::new("<command line>"),
+        text,
+    );
+    for (e, off) in extra.iter().zip(offsets) {
+        let whole = Span::new(id, off, off + e.len());
+        if let Some(file) = e.strip_prefix('@') {
+            vars_file(
+                std::path::Path::new(file),
+                "-e @FILE",
+                sources,
+                &mut out,
+                &mut diags,
+            );
+            continue;
+        }
+        if e.trim_start().starts_with('{') {
+            match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(e) {
+                Ok(serde_yaml_ng::Value::Mapping(m)) => {
+                    for (k, v) in m {
+                        if let Some(name) = k.as_str() {
                             out.push(ParamArg {
-                                name,
-                                value,
-                                name_span: span,
-                                value_span: span,
-                                source_shown: false,
+                                name: name.to_string(),
+                                value: value_text(v),
+                                name_span: whole,
+                                value_span: whole,
+                                source_shown: true,
                             });
                         }
                     }
-                    Ok(_) | Err(_) => diags.push(
-                        Diagnostic::error(
-                            "invalid-param-value",
-                            format!(
-                                "`{}` is not a YAML or JSON mapping of param values",
-                                path.display()
-                            ),
-                        )
-                        .at(
-                            Span::new(id, 0, text.len().min(1)),
-                            "expected `name: value` lines",
-                        )
-                        .help("write one `name: value` per line"),
-                    ),
                 }
+                _ => diags.push(
+                    Diagnostic::error(
+                        "invalid-param-value",
+                        "a `-e` value starting with `{` is not a JSON or YAML mapping".to_string(),
+                    )
+                    .at(whole, "expected `{\"name\": value, ...}`")
+                    .help("write `-e '{\"snapshot\": \"/backups/etcd.db\"}'`"),
+                ),
             }
-            Err(e) => diags.push(
+            continue;
+        }
+        match e.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => out.push(ParamArg {
+                name: name.trim().to_string(),
+                value: value.to_string(),
+                name_span: Span::new(id, off, off + name.len()),
+                value_span: Span::new(id, off + name.len() + 1, off + e.len()),
+                source_shown: true,
+            }),
+            _ => diags.push(
                 Diagnostic::error(
-                    "file-not-found",
-                    format!("cannot read vars file `{}`: {e}", path.display()),
+                    "invalid-param-value",
+                    "a `-e` value is not `name=value`".to_string(),
                 )
-                .help("pass a YAML or JSON file of param values with `--vars`"),
+                .at(whole, "expected `name=value`, `@FILE` or a JSON object")
+                .help("write `-e snapshot=/backups/etcd.db`"),
             ),
         }
     }
     (out, diags)
+}
+
+/// A YAML/JSON value as the text a param value is parsed from (lists and maps as JSON).
+fn value_text(v: serde_yaml_ng::Value) -> String {
+    match v {
+        serde_yaml_ng::Value::String(s) => s,
+        serde_yaml_ng::Value::Number(n) => n.to_string(),
+        serde_yaml_ng::Value::Bool(b) => b.to_string(),
+        // A JSON array: items may contain commas.
+        other => serde_json::to_string(&other).unwrap_or_default(),
+    }
+}
+
+/// The values of a YAML or JSON file (`--vars FILE`, `-e @FILE`).
+fn vars_file(
+    path: &std::path::Path,
+    how: &str,
+    sources: &mut SourceMap,
+    out: &mut Vec<ParamArg>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    "file-not-found",
+                    format!("cannot read vars file `{}`: {e}", path.display()),
+                )
+                .help(format!(
+                    "pass a YAML or JSON file of param values with `{how}`"
+                )),
+            );
+            return;
+        }
+    };
+    let id = sources.add(path.display().to_string(), path, text.clone());
+    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {
+        Ok(serde_yaml_ng::Value::Mapping(m)) => {
+            for (k, v) in m {
+                let Some(name) = k.as_str().map(str::to_string) else {
+                    continue;
+                };
+                let at = text.find(&format!("{name}:")).unwrap_or(0);
+                let span = Span::new(id, at, at + name.len());
+                out.push(ParamArg {
+                    name,
+                    value: value_text(v),
+                    name_span: span,
+                    value_span: span,
+                    source_shown: false,
+                });
+            }
+        }
+        Ok(_) | Err(_) => diags.push(
+            Diagnostic::error(
+                "invalid-param-value",
+                format!(
+                    "`{}` is not a YAML or JSON mapping of param values",
+                    path.display()
+                ),
+            )
+            .at(
+                Span::new(id, 0, text.len().min(1)),
+                "expected `name: value` lines",
+            )
+            .help("write one `name: value` per line"),
+        ),
+    }
 }

@@ -25,8 +25,14 @@ pub(crate) struct RunArgs {
     /// The Ansible inventory (INI or YAML).
     #[arg(short, long, value_name = "INVENTORY")]
     inventory: PathBuf,
-    /// Set a param: `-e name=value` (repeatable).
-    #[arg(short = 'e', long = "extra-var", value_name = "NAME=VALUE")]
+    /// Set params: `-e name=value`, `-e @FILE` (YAML/JSON), `-e '{"name": value}'`
+    /// (repeatable; a later value wins).
+    #[arg(
+        short = 'e',
+        long = "extra-var",
+        visible_alias = "extra-vars",
+        value_name = "NAME=VALUE|@FILE|JSON"
+    )]
     extra: Vec<String>,
     /// A YAML or JSON file of param values.
     #[arg(long, value_name = "FILE")]
@@ -67,6 +73,10 @@ pub(crate) struct RunArgs {
     /// On Ctrl-C or SIGTERM, roll back instead of stopping for a later `resume`.
     #[arg(long)]
     rollback_on_interrupt: bool,
+    /// Run only on these hosts, Ansible's host patterns (`g1:g2`, `g1:&g2`, `g1:!g2`,
+    /// names, `web*`); applied after the check, shown in the plan, kept by `resume`.
+    #[arg(short = 'l', long, value_name = "PATTERN")]
+    limit: Option<String>,
 }
 
 /// `etcdflow resume RUN_ID`: continue an interrupted run from its journal.
@@ -76,8 +86,14 @@ pub(crate) struct ResumeArgs {
     run_id: String,
     #[arg(long, default_value = ".etcdflow", value_name = "DIR")]
     state_dir: PathBuf,
-    /// Secret params again (they are never journaled), or overrides: `-e name=value`.
-    #[arg(short = 'e', long = "extra-var", value_name = "NAME=VALUE")]
+    /// Secret params again (they are never journaled), or overrides: `-e name=value`,
+    /// `-e @FILE` (a file keeps secrets out of `/proc/*/cmdline`).
+    #[arg(
+        short = 'e',
+        long = "extra-var",
+        visible_alias = "extra-vars",
+        value_name = "NAME=VALUE|@FILE|JSON"
+    )]
     extra: Vec<String>,
     /// Resume even though the flow (or a file it includes) changed since the run began.
     #[arg(long)]
@@ -120,6 +136,7 @@ impl ResumeArgs {
             ssh_config,
             known_hosts,
             forks,
+            limit,
             ..
         }) = records.first().cloned()
         else {
@@ -162,6 +179,7 @@ impl ResumeArgs {
             rollback_on_interrupt: self.rollback_on_interrupt,
             expected_sha256: (!self.allow_changed_flow).then_some(flow_sha256),
             resume: Some(from),
+            limit,
         };
         inv.execute(color, false)
     }
@@ -186,6 +204,7 @@ struct Invocation {
     rollback_on_interrupt: bool,
     expected_sha256: Option<String>,
     resume: Option<crate::runtime::ResumeFrom>,
+    limit: Option<String>,
 }
 
 impl RunArgs {
@@ -210,6 +229,7 @@ impl RunArgs {
             rollback_on_interrupt: self.rollback_on_interrupt,
             expected_sha256: None,
             resume: None,
+            limit: self.limit,
         }
         .execute(color, plan_only)
     }
@@ -318,6 +338,7 @@ impl Invocation {
             }),
             resume: self.resume.clone(),
             rollback_on_interrupt: self.rollback_on_interrupt,
+            limit: self.limit.clone(),
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let prep = match runtime::prepare(
@@ -338,6 +359,11 @@ impl Invocation {
             }
         };
         if plan_only {
+            if let Some(l) = &self.limit {
+                if self.output == Format::Human {
+                    crate::out!("limit: {l}");
+                }
+            }
             print_plan(&prep, self.output);
             return Exit::Ok.into();
         }

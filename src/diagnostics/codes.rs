@@ -617,6 +617,13 @@ host of the inventory (`etcdflow inventory -i INV` lists them).
 
     etcdflow inventory -i hosts --host m1";
 
+"invalid-limit", Error, "a `--limit` pattern names nothing the run could use",
+"`--limit` takes Ansible's host patterns: groups and hosts separated by `:` or `,`,
+`&name` to intersect, `!name` to exclude, `*` and `?` wildcards. Every name must be a group
+or a host of the inventory, and the limit must leave a host for at least one step.
+
+    etcdflow run migrate.flow -i hosts --limit 'master:!m3'";
+
 "internal-error", Error, "a bug in etcdflow",
 "This is a bug in etcdflow, not in your flow. Please report it with the input attached.";
 }
@@ -624,6 +631,7 @@ host of the inventory (`etcdflow inventory -i INV` lists them).
 /// Codes raised by the runtime and the CLI, not by `check` or `lint`: no flow file in
 /// the corpus can show them; the CLI and sandbox tests do.
 pub const RUNTIME: &[&str] = &[
+    "invalid-limit",
     "unknown-host",
     "empty-target",
     "confirm-without-tty",

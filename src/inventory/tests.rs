@@ -177,3 +177,28 @@ fn connection_settings_are_never_dropped() {
         [("ProxyJump".to_string(), "root@10.0.0.1".to_string())]
     );
 }
+
+#[test]
+fn host_patterns_as_ansible() {
+    let (inv, d) = load(
+        "hosts",
+        "[master]\nm1\nm2\nm3\n[etcd]\nm1\ne1\n[web]\nweb-a\nweb-b\n",
+    );
+    assert!(d.is_empty(), "{d:?}");
+    let sel = |p: &str| -> Vec<String> {
+        inv.select(p)
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(sel("master:etcd"), ["e1", "m1", "m2", "m3"]);
+    assert_eq!(sel("master:&etcd"), ["m1"]);
+    assert_eq!(sel("master:!m2"), ["m1", "m3"]);
+    assert_eq!(sel("master,!etcd"), ["m2", "m3"]);
+    assert_eq!(sel("web*"), ["web-a", "web-b"]);
+    assert_eq!(sel("m?"), ["m1", "m2", "m3"]);
+    assert_eq!(sel("e1"), ["e1"]);
+    assert_eq!(sel("!master").len(), 3);
+    assert!(inv.select("nosuch").is_err());
+    assert!(inv.select("").is_err());
+}

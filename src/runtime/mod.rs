@@ -72,6 +72,8 @@ pub struct Options {
     pub resume: Option<ResumeFrom>,
     /// On Ctrl-C / SIGTERM, roll back instead of stopping (`--rollback-on-interrupt`).
     pub rollback_on_interrupt: bool,
+    /// `--limit PATTERN` (Ansible's host patterns): steps run only on these hosts.
+    pub limit: Option<String>,
 }
 
 /// Facts about a run for its journal.
@@ -99,6 +101,7 @@ impl Default for Options {
             meta: None,
             resume: None,
             rollback_on_interrupt: false,
+            limit: None,
         }
     }
 }

@@ -265,6 +265,28 @@ pub fn prepare(
         };
         targets.push(t);
     }
+    // `--limit`: after the check and the empty-target refusal, as Ansible applies it; a
+    // limit that leaves no targeted host at all refuses the run.
+    if let Some(pattern) = &opts.limit {
+        let keep = inventory.select(pattern).map_err(|m| Refusal {
+            code: "invalid-limit",
+            message: format!("--limit {pattern}: {m}"),
+            help: "use Ansible's host patterns: `g1:g2`, `g1:&g2`, `g1:!g2`, host names, `web*`"
+                .into(),
+        })?;
+        let mut any = false;
+        for t in targets.iter_mut().flatten() {
+            t.retain(|h| keep.contains(h));
+            any |= !t.is_empty();
+        }
+        if !any && targets.iter().any(Option::is_some) {
+            return Err(Refusal {
+                code: "invalid-limit",
+                message: format!("--limit {pattern} leaves no host for any step"),
+                help: "check the pattern against `etcdflow inventory -i INV`".into(),
+            });
+        }
+    }
     // Step options computed from params are known now: an unusable value refuses the
     // run before any host is touched (values from bindings are checked at the step).
     for s in &flow.steps {

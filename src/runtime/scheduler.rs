@@ -57,6 +57,7 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
                 ssh_config: m.ssh_config.clone(),
                 known_hosts: m.known_hosts.clone(),
                 forks: sh.opts.forks,
+                limit: sh.opts.limit.clone(),
             })
             .await;
         }

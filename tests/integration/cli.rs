@@ -488,3 +488,66 @@ fn a_closed_stdout_is_not_a_panic() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn limit_narrows_every_step_and_the_plan_says_so() {
+    let flow = "## t\nflow t\nhosts m = group(\"master\")\nstep s on m {\n  run [\"true\"]\n  rollback {}\n}\n";
+    let out = Test::new()
+        .file("hosts", "[master]\nm1\nm2\nm3\n[etcd]\nm1\nm3\n")
+        .file("t.flow", flow)
+        .args([
+            "plan",
+            "t.flow",
+            "-i",
+            "hosts",
+            "--limit",
+            "master:&etcd:!m3",
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("limit: master:&etcd:!m3"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("step s on m1\n") || out.stdout.contains("step s on m1 "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("m2") && !out.stdout.contains("m3:"),
+        "{}",
+        out.stdout
+    );
+    // A pattern that names nothing of the inventory is refused before anything runs.
+    let out = Test::new()
+        .file("hosts", "[master]\nm1\n")
+        .file("t.flow", flow)
+        .args(["plan", "t.flow", "-i", "hosts", "-l", "nosuch"])
+        .run();
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(out.stderr.contains("[invalid-limit]"), "{}", out.stderr);
+}
+
+#[test]
+fn extra_vars_take_files_and_json_like_ansible() {
+    let flow = "## t\nflow t\nparam a: str\nparam b: list[str]\nstep s on local {\n  log \"{{ a }}/{{ len(b) }}\"\n}\n";
+    let out = Test::new()
+        .file("hosts", "[master]\nm1\n")
+        .file("t.flow", flow)
+        .file("v.yml", "a: from-file\nb: [x, \"y,z\"]\n")
+        .args([
+            "plan",
+            "t.flow",
+            "-i",
+            "hosts",
+            "-e",
+            "@v.yml",
+            "--extra-vars",
+            "{\"a\": \"from-json\"}",
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("from-json/2"), "{}", out.stdout);
+}
