@@ -15,8 +15,20 @@ pub trait Fs {
 pub struct RealFs;
 
 impl Fs for RealFs {
+    /// UTF-8 text, with a leading byte-order mark dropped (editors on some systems write
+    /// one); text that is not UTF-8 is an `InvalidData` error naming the first bad byte.
     fn read(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)?;
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        String::from_utf8(bytes.to_vec()).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "not UTF-8 text (byte {} is invalid)",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+        })
     }
 }
 
@@ -60,6 +72,10 @@ pub fn load(fs: &dyn Fs, path: &Path, sources: &mut SourceMap) -> Program {
             let mut stack = vec![path.to_path_buf()];
             load_file(fs, id, sources, &mut prog, &mut stack);
         }
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => prog.diagnostics.push(
+            Diagnostic::error("invalid-encoding", format!("`{}` is {e}", path.display()))
+                .help("save the file as UTF-8 (flows are UTF-8 text)"),
+        ),
         Err(e) => prog.diagnostics.push(
             Diagnostic::error(
                 "file-not-found",

@@ -473,12 +473,46 @@ impl<'a> Checker<'a> {
     fn cluster(&mut self, cl: &ast::Cluster) -> IndexMap<&'static str, ir::Expr> {
         let spec = schema::cluster_fields();
         let args = self.clauses(spec, None, &cl.fields, cl.name.span, "cluster");
-        args.into_iter()
+        let fields: IndexMap<&'static str, ir::Expr> = args
+            .into_iter()
             .filter_map(|(k, v)| match v {
                 ir::Arg::Value(e) => Some((k, e)),
                 ir::Arg::Flag(_) => None,
             })
-            .collect()
+            .collect();
+        self.password_over_http(&fields);
+        fields
+    }
+
+    /// A cluster `password:` sent in clear text: no `ca` (so `http://`), no `https`
+    /// scheme, no SSH tunnel, or an endpoint written `http://`.
+    fn password_over_http(&mut self, fields: &IndexMap<&'static str, ir::Expr>) {
+        let Some(pw) = fields.get("password") else {
+            return;
+        };
+        let literal = |k: &str| match fields.get(k).map(|e| &e.kind) {
+            Some(ir::ExprKind::Str(s)) => Some(s.clone()),
+            Some(ir::ExprKind::Bool(b)) => Some(b.to_string()),
+            _ => None,
+        };
+        let http_endpoint = match fields.get("endpoints").map(|e| &e.kind) {
+            Some(ir::ExprKind::List(xs)) => xs
+                .iter()
+                .any(|x| matches!(&x.kind, ir::ExprKind::Str(u) if u.starts_with("http://"))),
+            _ => false,
+        };
+        let tls = fields.contains_key("ca") || literal("scheme").as_deref() == Some("https");
+        let tunnel = literal("tunnel").as_deref() == Some("true");
+        if (http_endpoint || !tls) && !tunnel {
+            self.emit(
+                Diagnostic::warning(
+                    "password-over-http",
+                    "the cluster's password would cross the network in clear text",
+                )
+                .at(pw.span, "sent over `http://`")
+                .help("give the cluster `ca:` (https), or `tunnel: true` to reach it through the hosts' SSH connections"),
+            );
+        }
     }
 
     fn step(&mut self, s: &ast::Step, docs: &[String], span: Span) -> ir::Step {

@@ -624,6 +624,22 @@ or a host of the inventory, and the limit must leave a host for at least one ste
 
     etcdflow run migrate.flow -i hosts --limit 'master:!m3'";
 
+"password-over-http", Warning, "a cluster password would be sent in clear text",
+"etcd's user and password travel with every request. Without TLS (`ca:` or `scheme:
+\"https\"`) or an SSH tunnel (`tunnel: true`), anyone on the path reads them.
+
+Bad:
+    cluster main { members: masters, user: \"root\", password: pw }
+Good:
+    cluster main { members: masters, user: \"root\", password: pw, ca: \"pki/ca.crt\" }";
+
+"invalid-encoding", Error, "a flow file is not UTF-8 text",
+"Flows are UTF-8 text (a leading byte-order mark is accepted and dropped). A file saved
+in another encoding, or a binary file named by mistake, is refused with the offset of the
+first byte that is not UTF-8.
+
+    iconv -f latin1 -t utf-8 old.flow > new.flow";
+
 "internal-error", Error, "a bug in etcdflow",
 "This is a bug in etcdflow, not in your flow. Please report it with the input attached.";
 }
@@ -631,6 +647,7 @@ or a host of the inventory, and the limit must leave a host for at least one ste
 /// Codes raised by the runtime and the CLI, not by `check` or `lint`: no flow file in
 /// the corpus can show them; the CLI and sandbox tests do.
 pub const RUNTIME: &[&str] = &[
+    "invalid-encoding",
     "invalid-limit",
     "unknown-host",
     "empty-target",

@@ -298,6 +298,7 @@ pub(super) async fn action_inner(
         }
         ActionKind::Copy | ActionKind::Template => {
             let dest = eval::render(arg(a, "to").ok_or(Fail("no `to:`".into()))?, &cx, false)?;
+            let mut secret_content = false;
             let data: Vec<u8> = if a.kind == ActionKind::Template {
                 let id = a.template.ok_or(Fail(
                     "this is a bug in etcdflow: a template without source".into(),
@@ -365,7 +366,10 @@ pub(super) async fn action_inner(
                     .into_bytes()
             } else if let Some(e) = arg(a, "content") {
                 match eval::eval(e, &cx)? {
-                    Value::Secret(s) => s.expose().as_bytes().to_vec(),
+                    Value::Secret(s) => {
+                        secret_content = true;
+                        s.expose().as_bytes().to_vec()
+                    }
                     v => v.to_text().into_bytes(),
                 }
             } else {
@@ -411,6 +415,9 @@ pub(super) async fn action_inner(
                         .map(|u| (u, become_password.as_deref())),
                 )
                 .await?;
+            // A secret's digest is never recorded (journal, result): only that it was
+            // written.
+            let sha = if secret_content { String::new() } else { sha };
             (file_record(&dest, &sha, size, changed), None, changed)
         }
         ActionKind::Fetch => {

@@ -209,6 +209,9 @@ pub(super) async fn action(
                     rev.to_text(),
                     field("key_count").map(|k| k.to_text()).unwrap_or_default()
                 ),
+                None if sha.to_text().is_empty() => {
+                    "secret content written (no digest kept)".into()
+                }
                 None => format!("sha256 {}", sha.to_text()),
             }),
             (Ok(_), None, Some(id)) => Some(format!("member id {}", id.to_text())),

@@ -86,6 +86,9 @@ impl Conn {
             // O_EXCL, random name), the bytes copied in, mode and owner set, and the sha256
             // checked on that file right before it is renamed into place (`mv -T`: never
             // into a directory).
+            // The expected sha256 comes on stdin, never in an argv a local user could read
+            // (for a secret's bytes it would be a hash to crack offline).
+            script.push_str("IFS= read -r __ef_want || exit 1\n");
             script.push_str(&format!(
                 "__ef_t=$(mktemp -- {tmpl}) || exit 1\ntrap 'rm -f -- \"$__ef_t\"' EXIT\ncat -- {st} > \"$__ef_t\" || exit 1\n",
                 tmpl = q(&format!("{dest}.etcdflow-XXXXXXXXXX")),
@@ -98,12 +101,12 @@ impl Conn {
                 script.push_str(&format!("chown {} -- \"$__ef_t\" || exit 1\n", q(o)));
             }
             script.push_str(&format!(
-                "__ef_s=$(sha256sum < \"$__ef_t\") || exit 1\n[ \"${{__ef_s%% *}}\" = {want} ] || {{ echo \"sha256 of the staged file is ${{__ef_s%% *}}, expected {want}; nothing was replaced\" >&2; exit 1; }}\nmv -fT -- \"$__ef_t\" {d} || exit 1\ntrap - EXIT\n",
+                "__ef_s=$(sha256sum < \"$__ef_t\") || exit 1\n[ \"${{__ef_s%% *}}\" = \"$__ef_want\" ] || {{ echo \"sha256 of the staged file differs from what was sent; nothing was replaced\" >&2; exit 1; }}\nmv -fT -- \"$__ef_t\" {d} || exit 1\ntrap - EXIT\n",
                 d = q(dest),
             ));
-            let r = self
-                .exec(&as_target(ExecRequest::shell(script, timeout)))
-                .await;
+            let mut req = as_target(ExecRequest::shell(script, timeout));
+            req.stdin = Some(format!("{want}\n"));
+            let r = self.exec(&req).await;
             let _ = self
                 .exec(&ExecRequest::argv(["rm", "-f", "--", &staged], timeout))
                 .await;

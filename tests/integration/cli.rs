@@ -551,3 +551,26 @@ fn extra_vars_take_files_and_json_like_ansible() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("from-json/2"), "{}", out.stdout);
 }
+
+#[test]
+fn a_bom_is_dropped_and_other_encodings_are_named() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bom = dir.path().join("bom.flow");
+    std::fs::write(
+        &bom,
+        b"\xEF\xBB\xBF## t\nflow t\nstep s on local {\n  log \"x\"\n}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let latin = dir.path().join("latin.flow");
+    std::fs::write(
+        &latin,
+        b"## t\nflow t\nstep s on local {\n  log \"caf\xE9\"\n}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = Test::new().arg("check").arg(&bom).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = Test::new().arg("check").arg(&latin).run();
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("[invalid-encoding]"), "{}", out.stderr);
+    assert!(!out.stderr.contains("check the path"), "{}", out.stderr);
+}

@@ -243,3 +243,51 @@ fn the_agent_nonce_is_in_no_process_argv() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(agents > 0, "no agent process was found while the step ran");
 }
+
+#[test]
+fn a_secret_written_to_a_file_leaves_no_digest_behind() {
+    let (_d, g) = sandbox_on(54);
+    let sb = &g.0;
+    let secret = "correct horse battery staple";
+    let digest = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+    };
+    let body = "param pw: secret\nhosts t = group(\"sandbox\")\nstep put on first(t) {\n  copy content: pw to: \"/etc/pw\" mode: \"0600\"\n  rollback {}\n}\n";
+    let t = flow(Test::new(), "s.flow", body).file("s.yml", &format!("pw: {secret}\n"));
+    let keep = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = keep.path().to_path_buf();
+    let state_arg = state.display().to_string();
+    let out = run_on(
+        sb,
+        t,
+        "s.flow",
+        &["-e", "@s.yml", "--state-dir", &state_arg],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(host_cat(sb, 1, "/etc/pw"), secret);
+    let mut files = Vec::new();
+    let mut stack = vec![state];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    assert!(
+        !files.is_empty(),
+        "the run wrote no journal: the probe would check nothing"
+    );
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        assert!(!text.contains(secret), "{} holds the secret", f.display());
+        assert!(
+            !text.contains(&digest),
+            "{} holds the secret's sha256",
+            f.display()
+        );
+    }
+}
