@@ -139,6 +139,50 @@ struct Shared {
     uses_facts: bool,
 }
 
+/// The inventory host an etcd member runs on: by name, or by the address of one of its
+/// URLs (the one finder for facts and etcd actions).
+pub(crate) fn member_host_of(
+    m: &transport::etcd::Member,
+    hosts: &[String],
+    inv: &Inventory,
+) -> Option<String> {
+    hosts
+        .iter()
+        .find(|h| {
+            let addr = inv.target(h).map(|t| t.address).unwrap_or_default();
+            m.name == **h
+                || m.client_urls
+                    .iter()
+                    .chain(&m.peer_urls)
+                    .any(|u| etcd::url_host(u).is_some_and(|a| a == addr))
+        })
+        .cloned()
+}
+
+/// An `etcd_member` record (`check::types::Record::EtcdMember`), the one builder.
+pub(crate) fn member_record(
+    m: &transport::etcd::Member,
+    f: &transport::etcd::Facts,
+    host: Option<String>,
+) -> Value {
+    let mut r: IndexMap<&'static str, Value> = IndexMap::new();
+    r.insert("id", Value::Str(format!("{:x}", m.id)));
+    r.insert("name", Value::Str(m.name.clone()));
+    r.insert(
+        "peer_urls",
+        Value::List(m.peer_urls.iter().cloned().map(Value::Str).collect()),
+    );
+    r.insert(
+        "client_urls",
+        Value::List(m.client_urls.iter().cloned().map(Value::Str).collect()),
+    );
+    r.insert("learner", Value::Bool(m.learner));
+    r.insert("started", Value::Bool(!m.name.is_empty()));
+    r.insert("is_leader", Value::Bool(f.leader == Some(m.id)));
+    r.insert("host", host.map_or(Value::None, Value::Host));
+    Value::Record(r)
+}
+
 /// A cluster's facts as the record its fields promise (`check::types::cluster_fields`).
 fn facts_value(
     name: &str,
@@ -147,39 +191,8 @@ fn facts_value(
     endpoints: &[String],
     inv: &Inventory,
 ) -> Value {
-    let host_of = |m: &transport::etcd::Member| -> Value {
-        hosts
-            .iter()
-            .find(|h| {
-                let addr = inv.target(h).map(|t| t.address).unwrap_or_default();
-                m.name == **h
-                    || m.client_urls.iter().chain(&m.peer_urls).any(|u| {
-                        u.split("://")
-                            .nth(1)
-                            .and_then(|r| r.rsplit_once(':'))
-                            .map(|(a, _)| a.trim_matches(['[', ']']))
-                            == Some(addr.as_str())
-                    })
-            })
-            .map_or(Value::None, |h| Value::Host(h.clone()))
-    };
     let member = |m: &transport::etcd::Member| -> Value {
-        let mut r: IndexMap<&'static str, Value> = IndexMap::new();
-        r.insert("id", Value::Str(format!("{:x}", m.id)));
-        r.insert("name", Value::Str(m.name.clone()));
-        r.insert(
-            "peer_urls",
-            Value::List(m.peer_urls.iter().cloned().map(Value::Str).collect()),
-        );
-        r.insert(
-            "client_urls",
-            Value::List(m.client_urls.iter().cloned().map(Value::Str).collect()),
-        );
-        r.insert("learner", Value::Bool(m.learner));
-        r.insert("started", Value::Bool(!m.name.is_empty()));
-        r.insert("is_leader", Value::Bool(f.leader == Some(m.id)));
-        r.insert("host", host_of(m));
-        Value::Record(r)
+        member_record(m, f, member_host_of(m, hosts, inv))
     };
     let members: Vec<Value> = f.members.iter().map(member).collect();
     let leader = f
@@ -393,4 +406,111 @@ pub async fn run(prep: Prepared) -> RunStatus {
     let status = run_inner(prep).await;
     etcd::release_locks(&sh).await;
     status
+}
+
+#[cfg(test)]
+mod record_tests {
+    //! Every record the runtime builds has exactly the fields the checker declares for
+    //! its type (`check::types::Record::fields`, `cluster_fields`): a field the checker
+    //! accepts is a field the run fills.
+    use super::*;
+    use crate::check::types::{cluster_fields, Record};
+    use crate::transport::etcd::{Facts, Health, Member, Status};
+    use std::collections::BTreeSet;
+
+    pub(crate) fn keys(v: &Value) -> BTreeSet<String> {
+        match v {
+            Value::Record(r) => r.keys().map(|k| (*k).to_string()).collect(),
+            other => panic!("not a record: {other:?}"),
+        }
+    }
+
+    pub(crate) fn declared(r: Record) -> BTreeSet<String> {
+        r.fields().into_iter().map(|(k, _)| k.to_string()).collect()
+    }
+
+    pub(crate) fn facts() -> (Member, Facts) {
+        let m = Member {
+            id: 1,
+            name: "n1".into(),
+            peer_urls: vec!["http://10.0.0.1:2380".into()],
+            client_urls: vec!["http://10.0.0.1:2379".into()],
+            learner: false,
+        };
+        let status = Status {
+            endpoint: "http://10.0.0.1:2379".into(),
+            member_id: 1,
+            version: "3.4.23".into(),
+            db_size: 1,
+            db_size_in_use: 1,
+            leader: 1,
+            raft_index: 1,
+            raft_applied_index: 1,
+            raft_term: 1,
+            is_learner: false,
+            errors: Vec::new(),
+            cluster_id: 7,
+            revision: 3,
+        };
+        let health = Health {
+            endpoint: "http://10.0.0.1:2379".into(),
+            healthy: true,
+            took_ms: 1,
+            error: String::new(),
+        };
+        let f = Facts {
+            members: vec![m.clone()],
+            status: vec![status],
+            health: vec![health],
+            leader: Some(1),
+            cluster_id: 7,
+            revision: 3,
+        };
+        (m, f)
+    }
+
+    #[test]
+    fn records_the_runtime_builds_are_the_records_the_checker_declares() {
+        let (m, f) = facts();
+        assert_eq!(
+            keys(&member_record(&m, &f, None)),
+            declared(Record::EtcdMember)
+        );
+        let c = facts_value("main", &f, &[], &[], &Inventory::default());
+        let want: BTreeSet<String> = cluster_fields()
+            .into_iter()
+            .map(|(k, _)| k.to_string())
+            .collect();
+        assert_eq!(keys(&c), want, "cluster facts");
+        let Value::Record(r) = &c else { unreachable!() };
+        for (field, rec) in [
+            ("members", Record::EtcdMember),
+            ("status", Record::EndpointStatus),
+            ("health", Record::EndpointHealth),
+        ] {
+            match r.get(field) {
+                Some(Value::List(xs)) if !xs.is_empty() => {
+                    for x in xs {
+                        assert_eq!(keys(x), declared(rec), "{field}");
+                    }
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            keys(&interp::command_record(
+                0,
+                true,
+                b"x",
+                b"",
+                Duration::ZERO,
+                false
+            )),
+            declared(Record::CommandResult)
+        );
+        assert_eq!(
+            keys(&interp::file_record("/etc/x", "ab", 1, true)),
+            declared(Record::FileResult)
+        );
+    }
 }

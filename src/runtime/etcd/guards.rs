@@ -246,6 +246,11 @@ pub(in crate::runtime) async fn fenced(sh: &Shared, cluster: usize) -> Result<Op
     }
 }
 
+/// A URL's host part (brackets dropped), for matching members to hosts.
+pub(in crate::runtime) fn url_host(url: &str) -> Option<String> {
+    url_host_port(url).map(|(h, _)| h)
+}
+
 /// The peer URL's host part and port.
 pub(in crate::runtime) fn url_host_port(url: &str) -> Option<(String, u16)> {
     let rest = url.split_once("://")?.1;

@@ -3,23 +3,14 @@
 
 use super::*;
 
-pub(in crate::runtime) fn member_value(m: &tx::Member, f: &tx::Facts) -> Value {
-    rec(vec![
-        ("id", Value::Str(format!("{:x}", m.id))),
-        ("name", Value::Str(m.name.clone())),
-        (
-            "peer_urls",
-            Value::List(m.peer_urls.iter().cloned().map(Value::Str).collect()),
-        ),
-        (
-            "client_urls",
-            Value::List(m.client_urls.iter().cloned().map(Value::Str).collect()),
-        ),
-        ("learner", Value::Bool(m.learner)),
-        ("started", Value::Bool(!m.name.is_empty())),
-        ("is_leader", Value::Bool(f.leader == Some(m.id))),
-        ("host", Value::None),
-    ])
+/// A member record with the host it runs on.
+pub(in crate::runtime) fn member_value(
+    sh: &Shared,
+    cluster: usize,
+    m: &tx::Member,
+    f: &tx::Facts,
+) -> Value {
+    crate::runtime::member_record(m, f, member_host(sh, cluster, m))
 }
 
 /// Find a member by name or hex id.
@@ -89,7 +80,7 @@ pub(in crate::runtime) async fn member_now(
     Ok(f.members
         .iter()
         .find(|m| m.id == id)
-        .map_or(Value::None, |m| member_value(m, &f)))
+        .map_or(Value::None, |m| member_value(sh, cluster, m, &f)))
 }
 
 pub(in crate::runtime) fn names(f: &tx::Facts) -> String {
@@ -150,22 +141,7 @@ pub(in crate::runtime) fn member_host(
     cluster: usize,
     m: &tx::Member,
 ) -> Option<String> {
-    let cc = &sh.cluster_confs[cluster];
-    cc.members
-        .iter()
-        .find(|h| {
-            let addr = sh
-                .inventory
-                .target(h)
-                .map(|t| t.address)
-                .unwrap_or_default();
-            m.name == **h
-                || m.client_urls
-                    .iter()
-                    .chain(&m.peer_urls)
-                    .any(|u| url_host_port(u).is_some_and(|(a, _)| a == addr))
-        })
-        .cloned()
+    crate::runtime::member_host_of(m, &sh.cluster_confs[cluster].members, &sh.inventory)
 }
 
 /// inv. 3: a learner is started and its applied index within `gap` of the leader's.

@@ -22,6 +22,7 @@ mod lock;
 mod membership;
 mod snapshots;
 
+pub(super) use guards::url_host;
 use guards::*;
 pub(super) use lock::{lock_lost, open_tunnels, release_locks, take_locks};
 use membership::*;
@@ -237,7 +238,7 @@ pub(super) async fn action(
                 ))
             })?;
             if !m.learner {
-                return Ok((member_value(&m, &f), None, false));
+                return Ok((member_value(sh, cluster, &m, &f), None, false));
             }
             // inv. 3: started and caught up, checked by the controller itself.
             caught_up(sh, cluster, &m, 100, every, deadline).await?;
@@ -267,7 +268,7 @@ pub(super) async fn action(
             }
             let f = post_conditions(sh, cluster, "the promotion", deadline).await?;
             let now = f.members.iter().find(|x| x.id == m.id).unwrap_or(&m);
-            Ok((member_value(now, &f), None, true))
+            Ok((member_value(sh, cluster, now, &f), None, true))
         }
         EtcdOp::MemberRemove => {
             let who = need(a, "member", cx)?;
@@ -705,5 +706,35 @@ mod tests {
         ] {
             assert!(norm_url(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+    use crate::check::types::Record;
+    use crate::runtime::record_tests::{declared, facts, keys};
+
+    #[test]
+    fn etcd_records_are_the_records_the_checker_declares() {
+        let (m, _) = facts();
+        let v = Verified {
+            sha256: "ab".into(),
+            path: "/s.db".into(),
+            revision: 1,
+            key_count: 1,
+        };
+        assert_eq!(
+            keys(&snapshot_value(&v, 1, "e", "t")),
+            declared(Record::SnapshotInfo)
+        );
+        assert_eq!(
+            keys(&restored_value(&v, "n", false)),
+            declared(Record::Restored)
+        );
+        assert_eq!(
+            keys(&added(&m, "n1", String::new(), false)),
+            declared(Record::MemberAdded)
+        );
     }
 }
