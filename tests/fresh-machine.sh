@@ -22,9 +22,7 @@ cargo_bin=$(dirname "$(command -v cargo)")
 [ -d "$rustup_home" ] || { echo "fresh-machine: no Rust toolchain at $rustup_home" >&2; exit 2; }
 
 cleanup() {
-  for m in "$root/opt/rustup" "$root/opt/cargo-bin" "$root/proc" "$root/sys" "$root/dev/pts" "$root/dev" "$root/run"; do
-    mountpoint -q "$m" 2>/dev/null && umount -l "$m" || true
-  done
+  mountpoint -q "$root" 2>/dev/null && umount -lR "$root" || true
 }
 trap cleanup EXIT
 cleanup
@@ -33,6 +31,10 @@ t0=$(date +%s)
 debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >/tmp/etcdflow-fresh-debootstrap.log 2>&1 \
   || { tail -20 /tmp/etcdflow-fresh-debootstrap.log >&2; exit 1; }
 echo "fresh-machine: debootstrap $(( $(date +%s) - t0 )) s"
+# The chroot's / must be a mount point of its own, as a machine's is (the sandbox makes
+# its mounts slave/private there).
+mount --bind "$root" "$root"
+mount --make-private "$root"
 mkdir -p "$root/opt/rustup" "$root/opt/cargo-bin" "$root/src"
 mount --bind -o ro "$rustup_home" "$root/opt/rustup"
 mount -o remount,bind,ro "$root/opt/rustup"

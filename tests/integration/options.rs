@@ -262,3 +262,64 @@ step nothing on group("empty") {
     assert!(out.stderr.contains("`nothing`"), "{}", out.stderr);
     assert_eq!(host_cat(sb, 1, "/etc/touched"), "", "a host was touched");
 }
+
+#[test]
+fn a_resumed_run_has_every_param_exactly() {
+    let (_d, g) = sandbox_on(46);
+    let sb = &g.0;
+    let body = r#"## every param type, resumed
+flow p
+param s: str
+param n: int
+param b: bool
+param d: duration
+param z: size
+param p: path
+param u: url
+param port: port
+param h: host
+param hs: hosts
+param names: list[str]
+param m: map[str]
+param j: json
+param o: str?
+step hold on first(hs) {
+  run ["sleep", "1.5"]
+  rollback {}
+}
+step write on h {
+  copy content: "{{ s }}|{{ n }}|{{ b }}|{{ d }}|{{ z }}|{{ p }}|{{ u }}|{{ port }}|{{ h }}|{{ join(names(hs), ",") }}|{{ len(names) }}:{{ names[0] }}|{{ m['k'] }}|{{ j }}|{{ o }}\n" to: "/etc/params"
+  rollback {}
+}
+"#;
+    let vars = "s: 'two words, one comma'\nn: -7\nb: true\nd: 90s\nz: 2GiB\np: /var/lib/etcd\nu: https://10.0.0.1:2379\nport: 4001\nh: n2\nhs: [n1, n2]\nnames: ['a,b', c]\nm: {k: v, w: x}\nj: {\"a\": [1, 2]}\n";
+    // The reference: the same flow, not interrupted.
+    let t = flow(Test::new(), "x.flow", "").file("p.flow", body).file("v.yml", vars);
+    let mut args = run_args(sb, "run", "p.flow");
+    args.extend(["-e".into(), "@v.yml".into()]);
+    let out = t.args(&args).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let reference = host_cat(sb, 2, "/etc/params");
+    assert!(reference.starts_with("two words, one comma|-7|true|90s|2147483648|"), "{reference}");
+    super::sandbox::host_rm(sb, 2, "/etc/params");
+    // Killed inside the first step, resumed from the journal alone.
+    let (run_id, state, _) = super::sandbox::run_and_kill(
+        sb,
+        &[("p.flow", body), ("v.yml", vars)],
+        &["p.flow", "-e", "@v.yml"],
+        "KILL",
+        &|v| v["event"] == "step_started" && v["index"].as_u64() == Some(0),
+    );
+    let out = Test::new()
+        .args([
+            "resume",
+            &run_id,
+            "--state-dir",
+            &state.display().to_string(),
+            "-F",
+            &sb.ssh_config().display().to_string(),
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(host_cat(sb, 2, "/etc/params"), reference, "a param changed through the journal");
+}

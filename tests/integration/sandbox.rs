@@ -834,3 +834,17 @@ step roll on members serial order: leader_last(main) {{
         );
     }
 }
+
+/// Remove a file on sandbox host `i`; a failing probe fails the test.
+pub(crate) fn host_rm(sb: &Sandbox, i: usize, path: &str) {
+    let ok = std::process::Command::new("ssh")
+        .args([
+            "-F",
+            &sb.ssh_config().display().to_string(),
+            &sb.address(i),
+            &format!("rm -f '{path}'"),
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "rm {path} on host {i} failed");
+}
