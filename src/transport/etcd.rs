@@ -209,6 +209,87 @@ impl Conf {
     }
 }
 
+/// What a membership request's failure means, classified once here so that the guards
+/// decide on a kind, never on message text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The peer URL is already a member's (`ErrPeerURLExist`).
+    AlreadyExists,
+    /// No such member (`ErrMemberNotFound`).
+    NotFound,
+    /// A learner not yet in sync with the leader (`ErrLearnerNotReady`): retry.
+    NotReady,
+    /// No answer within the deadline, or the endpoint is down: the outcome is unknown.
+    Unavailable,
+    Other,
+}
+
+#[derive(Clone, Debug)]
+pub struct EtcdError {
+    pub kind: Outcome,
+    pub message: String,
+}
+
+impl std::fmt::Display for EtcdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<String> for EtcdError {
+    fn from(message: String) -> EtcdError {
+        EtcdError {
+            kind: Outcome::Other,
+            message,
+        }
+    }
+}
+
+fn classify(e: &etcd_client::Error) -> Outcome {
+    match e {
+        etcd_client::Error::GRpcStatus(s) => {
+            // gRPC status codes (tonic's numbering): 4 DeadlineExceeded, 5 NotFound,
+            // 14 Unavailable; etcd reports its own errors as FailedPrecondition with a
+            // fixed message (`rpctypes`), so those are told apart by it, here only.
+            let m = s.message();
+            match s.code() as i32 {
+                _ if m.contains("Peer URLs already exists") => Outcome::AlreadyExists,
+                5 => Outcome::NotFound,
+                _ if m.contains("member not found") => Outcome::NotFound,
+                _ if m.contains("not ready") || m.contains("in sync with leader") => {
+                    Outcome::NotReady
+                }
+                4 | 14 => Outcome::Unavailable,
+                _ => Outcome::Other,
+            }
+        }
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => {
+            Outcome::Unavailable
+        }
+        _ => Outcome::Other,
+    }
+}
+
+impl Conf {
+    /// Like `deadline`, with the failure classified.
+    async fn membership<T, F>(&self, what: &str, f: F) -> Result<T, EtcdError>
+    where
+        F: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(EtcdError {
+                kind: classify(&e),
+                message: format!("{what}: {e}"),
+            }),
+            Err(_) => Err(EtcdError {
+                kind: Outcome::Unavailable,
+                message: format!("{what}: no answer within {:?}", self.timeout),
+            }),
+        }
+    }
+}
+
 fn member(m: &etcd_client::Member) -> Member {
     Member {
         id: m.id(),
@@ -299,30 +380,30 @@ pub async fn member_add(
     conf: &Conf,
     peer_url: &str,
     voter: bool,
-) -> Result<(Member, Vec<Member>), String> {
+) -> Result<(Member, Vec<Member>), EtcdError> {
     let mut c = conf.client().await?;
     let opts = (!voter).then(|| etcd_client::MemberAddOptions::new().with_is_learner());
     let r = conf
-        .deadline("member add", c.member_add([peer_url], opts))
+        .membership("member add", c.member_add([peer_url], opts))
         .await?;
     let m = r
         .member()
         .map(member)
-        .ok_or("member add: the response names no member")?;
+        .ok_or_else(|| EtcdError::from("member add: the response names no member".to_string()))?;
     Ok((m, r.member_list().iter().map(member).collect()))
 }
 
-pub async fn member_promote(conf: &Conf, id: u64) -> Result<(), String> {
+pub async fn member_promote(conf: &Conf, id: u64) -> Result<(), EtcdError> {
     let mut c = conf.client().await?;
-    conf.deadline("member promote", c.member_promote(id))
+    conf.membership("member promote", c.member_promote(id))
         .await
         .map(|_| ())
 }
 
 /// Remove a member, asking another member (never the one removed).
-pub async fn member_remove(conf: &Conf, id: u64, avoid: &[String]) -> Result<(), String> {
+pub async fn member_remove(conf: &Conf, id: u64, avoid: &[String]) -> Result<(), EtcdError> {
     let mut c = conf.client_except(avoid).await?;
-    conf.deadline("member remove", c.member_remove(id))
+    conf.membership("member remove", c.member_remove(id))
         .await
         .map(|_| ())
 }

@@ -294,13 +294,18 @@ step write on h {
 "#;
     let vars = "s: 'two words, one comma'\nn: -7\nb: true\nd: 90s\nz: 2GiB\np: /var/lib/etcd\nu: https://10.0.0.1:2379\nport: 4001\nh: n2\nhs: [n1, n2]\nnames: ['a,b', c]\nm: {k: v, w: x}\nj: {\"a\": [1, 2]}\n";
     // The reference: the same flow, not interrupted.
-    let t = flow(Test::new(), "x.flow", "").file("p.flow", body).file("v.yml", vars);
+    let t = flow(Test::new(), "x.flow", "")
+        .file("p.flow", body)
+        .file("v.yml", vars);
     let mut args = run_args(sb, "run", "p.flow");
     args.extend(["-e".into(), "@v.yml".into()]);
     let out = t.args(&args).run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let reference = host_cat(sb, 2, "/etc/params");
-    assert!(reference.starts_with("two words, one comma|-7|true|90s|2147483648|"), "{reference}");
+    assert!(
+        reference.starts_with("two words, one comma|-7|true|90s|2147483648|"),
+        "{reference}"
+    );
     super::sandbox::host_rm(sb, 2, "/etc/params");
     // Killed inside the first step, resumed from the journal alone.
     let (run_id, state, _) = super::sandbox::run_and_kill(
@@ -321,5 +326,9 @@ step write on h {
         ])
         .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(host_cat(sb, 2, "/etc/params"), reference, "a param changed through the journal");
+    assert_eq!(
+        host_cat(sb, 2, "/etc/params"),
+        reference,
+        "a param changed through the journal"
+    );
 }

@@ -210,7 +210,7 @@ pub(super) async fn action(
             fenced(sh, cluster).await?;
             let (m, list) = match tx::member_add(&c, &url, voter).await {
                 Ok(r) => r,
-                Err(e) if e.contains("Peer URLs already exists") => {
+                Err(e) if e.kind == tx::Outcome::AlreadyExists => {
                     // The add landed before an ambiguous failure: look it up (inv. 17).
                     let f = observe(sh, cluster).await?;
                     let m = f
@@ -218,10 +218,10 @@ pub(super) async fn action(
                         .iter()
                         .find(|m| m.peer_urls.iter().any(|u| same_url(u, &url)))
                         .cloned()
-                        .ok_or_else(|| Fail(e.clone()))?;
+                        .ok_or_else(|| Fail(e.message.clone()))?;
                     (m, f.members.clone())
                 }
-                Err(e) => return Err(Fail(e)),
+                Err(e) => return Err(Fail(e.message)),
             };
             let ic = initial_cluster(&list, m.id, &name);
             Ok((added(&m, &name, ic, false), None, true))
@@ -257,13 +257,10 @@ pub(super) async fn action(
             loop {
                 match tx::member_promote(&c, m.id).await {
                     Ok(()) => break,
-                    Err(e)
-                        if (e.contains("not ready") || e.contains("not in sync"))
-                            && Instant::now() < deadline =>
-                    {
+                    Err(e) if e.kind == tx::Outcome::NotReady && Instant::now() < deadline => {
                         tokio::time::sleep(every).await;
                     }
-                    Err(e) => return Err(Fail(e)),
+                    Err(e) => return Err(Fail(e.message)),
                 }
             }
             let f = post_conditions(sh, cluster, "the promotion", deadline).await?;
@@ -328,12 +325,12 @@ pub(super) async fn action(
             }
             match tx::member_remove(&c, m.id, &m.client_urls).await {
                 Ok(()) => {}
-                Err(e) if e.contains("member not found") => {}
+                Err(e) if e.kind == tx::Outcome::NotFound => {}
                 Err(e) => {
                     // An ambiguous failure: look again before calling it one (inv. 17).
                     let f = observe(sh, cluster).await?;
                     if f.members.iter().any(|x| x.id == m.id) {
-                        return Err(Fail(e));
+                        return Err(Fail(e.message));
                     }
                 }
             }
