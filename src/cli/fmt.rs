@@ -21,7 +21,11 @@ impl FmtArgs {
             super::lint::flows(p, &mut files);
         }
         if files.is_empty() {
-            eprintln!("[file-not-found] Error: no `.flow` or `.etcdflow` file given\n    Help: name flow files or directories that hold them");
+            super::error(
+                "file-not-found",
+                "no `.flow` or `.etcdflow` file given",
+                Some("name flow files or directories that hold them".into()),
+            );
             return Exit::Usage;
         }
         let (mut changed, mut failed) = (0usize, false);
@@ -29,7 +33,11 @@ impl FmtArgs {
             let text = match std::fs::read_to_string(f) {
                 Ok(t) => t,
                 Err(e) => {
-                    eprintln!("[file-not-found] Error: cannot read {}: {e}", f.display());
+                    super::error(
+                        "file-not-found",
+                        format!("cannot read {}: {e}", f.display()),
+                        None,
+                    );
                     failed = true;
                     continue;
                 }
@@ -59,7 +67,11 @@ impl FmtArgs {
             let written = std::fs::write(&tmp, &out).and_then(|()| std::fs::rename(&tmp, f));
             if let Err(e) = written {
                 let _ = std::fs::remove_file(&tmp);
-                eprintln!("[file-not-found] Error: cannot write {}: {e}", f.display());
+                super::error(
+                    "file-not-found",
+                    format!("cannot write {}: {e}", f.display()),
+                    None,
+                );
                 failed = true;
             }
         }

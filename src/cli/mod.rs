@@ -124,6 +124,7 @@ where
         }
     };
     let color = cli.color.enabled();
+    let _ = COLOR.set(color);
     match cli.command {
         Command::Check(a) => a.run(color).into(),
         Command::Lint(a) => a.run(color).into(),
@@ -138,6 +139,26 @@ where
         Command::Stdlib(a) => a.run().into(),
         Command::Snapshot(a) => a.run().into(),
     }
+}
+
+/// Whether diagnostics are coloured (`--color`), for messages of commands that are not
+/// given it.
+static COLOR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// An error of the CLI itself (no source location), through the one renderer.
+pub(crate) fn error(code: &'static str, message: impl Into<String>, help: Option<String>) {
+    let mut d = crate::diagnostics::Diagnostic::error(code, message.into());
+    if let Some(h) = help {
+        d = d.help(h);
+    }
+    eprint!(
+        "{}",
+        crate::diagnostics::render::human(
+            &[d],
+            &crate::source::SourceMap::new(),
+            COLOR.get().copied().unwrap_or(false)
+        )
+    );
 }
 
 /// `println!` that ignores a closed stdout (`etcdflow ... | head` must not panic).

@@ -123,7 +123,15 @@ impl ResumeArgs {
         let records = match journal::read(&dir) {
             Ok((r, _)) => r,
             Err(e) => {
-                eprintln!("[unknown-run] Error: no run `{}` in {}: {e}\n    Help: `etcdflow runs` lists the runs", self.run_id, self.state_dir.display());
+                super::error(
+                    "unknown-run",
+                    format!(
+                        "no run `{}` in {}: {e}",
+                        self.run_id,
+                        self.state_dir.display()
+                    ),
+                    Some("`etcdflow runs` lists the runs".into()),
+                );
                 return Exit::Usage.into();
             }
         };
@@ -140,13 +148,24 @@ impl ResumeArgs {
             ..
         }) = records.first().cloned()
         else {
-            eprintln!("[journal-error] Error: the journal of run `{}` has no start record\n    Help: it cannot be resumed; check the hosts by hand", self.run_id);
+            super::error(
+                "journal-error",
+                format!("the journal of run `{}` has no start record", self.run_id),
+                Some("it cannot be resumed; check the hosts by hand".into()),
+            );
             return ExitCode::from(RunStatus::Refused.exit_code());
         };
         let from = match crate::runtime::ResumeFrom::from_journal(&self.run_id, &dir, &records) {
             Ok(f) => f,
             Err(why) => {
-                eprintln!("[not-resumable] Error: {why}\n    Help: `etcdflow runs show {}` prints what happened", self.run_id);
+                super::error(
+                    "not-resumable",
+                    why,
+                    Some(format!(
+                        "`etcdflow runs show {}` prints what happened",
+                        self.run_id
+                    )),
+                );
                 return ExitCode::from(RunStatus::Refused.exit_code());
             }
         };
@@ -287,7 +306,7 @@ impl Invocation {
         let flow_sha256 = crate::journal::flow_hash(&sources, &flow_files);
         if let Some(want) = &self.expected_sha256 {
             if *want != flow_sha256 {
-                eprintln!("[flow-changed] Error: `{}` changed since the run began\n    Help: resuming a changed flow can skip or repeat work; pass `--allow-changed-flow` if the change is intended", self.flow.display());
+                super::error("flow-changed", format!("`{}` changed since the run began", self.flow.display()), Some("resuming a changed flow can skip or repeat work; pass `--allow-changed-flow` if the change is intended".into()));
                 return ExitCode::from(RunStatus::Refused.exit_code());
             }
         }
@@ -380,7 +399,11 @@ impl Invocation {
         {
             Ok(rt) => rt,
             Err(e) => {
-                eprintln!("[internal-error] Error: this is a bug in etcdflow: cannot start the async runtime: {e}");
+                super::error(
+                    "internal-error",
+                    format!("this is a bug in etcdflow: cannot start the async runtime: {e}"),
+                    None,
+                );
                 return Exit::Usage.into();
             }
         };

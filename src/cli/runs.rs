@@ -55,7 +55,11 @@ impl RunsArgs {
             Some(RunsCmd::Show { run_id }) => {
                 let dir = self.state_dir.join("runs").join(&run_id);
                 let Ok((records, torn)) = journal::read(&dir) else {
-                    eprintln!("[unknown-run] Error: no run `{run_id}` in {}\n    Help: `etcdflow runs` lists the runs", self.state_dir.display());
+                    super::error(
+                        "unknown-run",
+                        format!("no run `{run_id}` in {}", self.state_dir.display()),
+                        Some("`etcdflow runs` lists the runs".into()),
+                    );
                     return Exit::Usage;
                 };
                 for r in &records {

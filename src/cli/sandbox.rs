@@ -75,7 +75,7 @@ impl SandboxArgs {
         match r {
             Ok(()) => Exit::Ok,
             Err(e) => {
-                eprintln!("[sandbox-error] Error: {e}\n    Help: the sandbox needs Linux, root, iproute2, openssh-server (and etcd-server for --etcd)");
+                super::error("sandbox-error", e.to_string(), Some("the sandbox needs Linux, root, iproute2, openssh-server (and etcd-server for --etcd)".into()));
                 Exit::Failed
             }
         }

@@ -91,7 +91,13 @@ impl StdlibArgs {
                 let dir = dir.unwrap_or_else(|| PathBuf::from("."));
                 let dest = dir.join(format!("{name}.flow"));
                 if dest.exists() {
-                    eprintln!("[file-exists] Error: `{}` already exists\n    Help: fork into another directory: `etcdflow stdlib fork {name} DIR`", dest.display());
+                    super::error(
+                        "file-exists",
+                        format!("`{}` already exists", dest.display()),
+                        Some(format!(
+                            "fork into another directory: `etcdflow stdlib fork {name} DIR`"
+                        )),
+                    );
                     return Exit::Usage;
                 }
                 let header = format!("# Forked from the etcdflow stdlib flow `{name}` (etcdflow {}).\n# Edit it for your site; `etcdflow check {name}.flow` after every change.\n", env!("CARGO_PKG_VERSION"));
