@@ -257,12 +257,7 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
                 break;
             }
         }
-        let opts = {
-            let empty = Vec::new();
-            let bindings = states.get(LOCAL).map_or(&empty, |s| &s.bindings);
-            options::evaluate(step, &sh.ctx(None, bindings, &[]))
-        };
-        let opts = match opts {
+        let opts = match step_options(&sh, step, &states) {
             Ok(o) => o,
             Err(e) => {
                 send(step_failed(step, e.describe(&step.name)));
@@ -534,12 +529,7 @@ pub(super) async fn run_step(
         rollback,
     })
     .await;
-    let opts = {
-        let empty = Vec::new();
-        let bindings = states.get(LOCAL).map_or(&empty, |s| &s.bindings);
-        options::evaluate(step, &sh.ctx(None, bindings, &[]))
-    };
-    let opts = match opts {
+    let opts = match step_options(sh, step, states) {
         Ok(o) => o,
         Err(e) => {
             let _ = sh.events.send(step_failed(step, e.describe(&step.name)));
@@ -770,4 +760,16 @@ pub(super) async fn run_on_host(
             }
         }
     }
+}
+
+/// A step's options as the whole step uses them: evaluated on the controller, with what
+/// the controller has bound so far (per-host values are evaluated again on each host).
+fn step_options(
+    sh: &Shared,
+    step: &ir::Step,
+    states: &IndexMap<String, HostState>,
+) -> Result<options::StepOptions, options::OptionError> {
+    let empty = Vec::new();
+    let bindings = states.get(LOCAL).map_or(&empty, |s| &s.bindings);
+    options::evaluate(step, &sh.ctx(None, bindings, &[]))
 }

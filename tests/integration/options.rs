@@ -8,11 +8,7 @@ use etcdflow::sandbox;
 use std::time::Instant;
 
 fn sandbox_on(net: u8) -> (tempfile::TempDir, Guard) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox::up(&dir.path().join("sbx"), 3, 0, net).unwrap_or_else(|e| {
-        panic!("the sandbox must come up (root, iproute2, openssh-server): {e}")
-    });
-    (dir, Guard(sb))
+    super::sandbox::sandbox_of(3, net)
 }
 
 fn run_args(sb: &sandbox::Sandbox, cmd: &str, flow: &str) -> Vec<String> {

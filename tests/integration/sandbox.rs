@@ -54,14 +54,19 @@ pub(crate) fn run(sb: &Sandbox, t: Test, flow: &str, extra: &[&str]) -> super::c
     .run()
 }
 
-/// One sandbox of 3 hosts on subnet `net` for one scenario, torn down when it ends
-/// (also when it fails).
-fn with_sandbox(net: u8, scenario: fn(&Sandbox)) {
+/// A sandbox of `hosts` hosts on subnet `net` (each test its own), torn down when the
+/// guard drops (also when the test fails), before its directory.
+pub(crate) fn sandbox_of(hosts: usize, net: u8) -> (tempfile::TempDir, Guard) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox::up(&dir.path().join("sbx"), 3, 0, net).unwrap_or_else(|e| {
+    let sb = sandbox::up(&dir.path().join("sbx"), hosts, 0, net).unwrap_or_else(|e| {
         panic!("the sandbox must come up (root, iproute2, openssh-server): {e}")
     });
-    let guard = Guard(sb);
+    (dir, Guard(sb))
+}
+
+/// One sandbox of 3 hosts on subnet `net` for one scenario.
+fn with_sandbox(net: u8, scenario: fn(&Sandbox)) {
+    let (_dir, guard) = sandbox_of(3, net);
     scenario(&guard.0);
 }
 

@@ -8,11 +8,7 @@ use super::sandbox::{flow, host_cat, Guard};
 use etcdflow::sandbox;
 
 fn sandbox_on(net: u8) -> (tempfile::TempDir, Guard) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox::up(&dir.path().join("sbx"), 2, 0, net).unwrap_or_else(|e| {
-        panic!("the sandbox must come up (root, iproute2, openssh-server): {e}")
-    });
-    (dir, Guard(sb))
+    super::sandbox::sandbox_of(2, net)
 }
 
 fn run_on(sb: &sandbox::Sandbox, t: Test, name: &str, extra: &[&str]) -> super::cli::Output {
