@@ -26,6 +26,12 @@ pub const BUILTINS: &[(&str, usize, usize, &str)] = &[
     ("replace", 3, 3, "replace(str, from: str, to: str) -> str"),
     ("json", 1, 1, "json(str) -> json   (parse JSON text)"),
     ("to_str", 1, 1, "to_str(scalar) -> str"),
+    (
+        "declassify",
+        1,
+        1,
+        "declassify(secret) -> str   (on purpose: the value is then ordinary text)",
+    ),
     ("to_int", 1, 1, "to_int(str) -> int"),
     ("basename", 1, 1, "basename(path) -> str"),
     ("dirname", 1, 1, "dirname(path) -> path"),

@@ -609,6 +609,19 @@ impl Checker<'_> {
                 want(self, 0, Str);
                 Int
             }
+            "declassify" => {
+                if !xs[0].ty.contains_secret() && xs[0].ty != Ty::Error {
+                    self.emit(
+                        Diagnostic::error(
+                            "type-mismatch",
+                            format!("`declassify` takes a secret, found `{}`", xs[0].ty),
+                        )
+                        .at(xs[0].span, "not a secret")
+                        .help("use the value as it is"),
+                    );
+                }
+                Str
+            }
             "basename" => {
                 want(self, 0, Path);
                 Str

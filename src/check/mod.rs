@@ -634,8 +634,13 @@ impl<'a> Checker<'a> {
                 let (value, ty) = match value {
                     ast::LetValue::Action(a) => {
                         let act = self.action(a)?;
-                        let ty =
+                        let mut ty =
                             schema::action(&a.verb.name).map_or(Ty::Error, |s| s.result.clone());
+                        // What a command fed a secret prints is secret (`declassify(...)`
+                        // to use it as text, on purpose).
+                        if act.kind == ir::ActionKind::Run && act_stdin_secret(&act) {
+                            ty = Ty::Record(types::Record::SecretCommandResult);
+                        }
                         (ir::LetValue::Action(act), ty)
                     }
                     ast::LetValue::Expr(e) => {
@@ -798,6 +803,10 @@ impl<'a> Checker<'a> {
             ir::BindingRef::Local(n.to_string())
         }
     }
+}
+
+fn act_stdin_secret(a: &ir::Action) -> bool {
+    matches!(a.args.get("stdin"), Some(ir::Arg::Value(e)) if e.ty.contains_secret())
 }
 
 fn ends_block(st: &ast::Stmt) -> bool {

@@ -35,6 +35,8 @@ pub enum Ty {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Record {
     CommandResult,
+    /// A command fed a secret on `stdin:`: its output is secret too.
+    SecretCommandResult,
     FileResult,
     HostInfo,
     EtcdMember,
@@ -48,8 +50,9 @@ pub enum Record {
 }
 
 impl Record {
-    pub const ALL: [Record; 11] = [
+    pub const ALL: [Record; 12] = [
         Record::CommandResult,
+        Record::SecretCommandResult,
         Record::FileResult,
         Record::HostInfo,
         Record::EtcdMember,
@@ -65,6 +68,7 @@ impl Record {
     pub fn name(self) -> &'static str {
         match self {
             Record::CommandResult => "command_result",
+            Record::SecretCommandResult => "secret_command_result",
             Record::FileResult => "file_result",
             Record::HostInfo => "host",
             Record::EtcdMember => "etcd_member",
@@ -89,6 +93,16 @@ impl Record {
                 ("stderr", Str),
                 ("lines", list(Str)),
                 ("json", Json),
+                ("duration", Duration),
+                ("skipped", Bool),
+            ],
+            Self::SecretCommandResult => vec![
+                ("rc", Int),
+                ("ok", Bool),
+                ("stdout", Secret),
+                ("stderr", Secret),
+                ("lines", list(Secret)),
+                ("json", Secret),
                 ("duration", Duration),
                 ("skipped", Bool),
             ],

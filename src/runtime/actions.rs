@@ -126,8 +126,14 @@ pub(super) async fn action_inner(
                 }
                 _ => transport::CommandLine::Shell(eval::render(cmd_expr, &cx, true)?),
             };
+            // A command fed a secret may print it: its output is secret (the record,
+            // the host log, `-v`, the failure message).
+            let mut secret_stdin = false;
             let stdin = match arg(a, "stdin").map(|e| eval::eval(e, &cx)).transpose()? {
-                Some(Value::Secret(s)) => Some(s.expose().to_string()),
+                Some(Value::Secret(s)) => {
+                    secret_stdin = true;
+                    Some(s.expose().to_string())
+                }
                 Some(v) => Some(v.to_text()),
                 None => None,
             };
@@ -226,7 +232,7 @@ pub(super) async fn action_inner(
                     attempt += 1;
                     tokio::time::sleep(delay).await;
                 };
-                if sh.opts.verbose {
+                if sh.opts.verbose && !secret_stdin {
                     for (stream, bytes) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
                         if !bytes.is_empty() {
                             let _ = sh.events.send(Event::Output {
@@ -247,12 +253,21 @@ pub(super) async fn action_inner(
                             .collect::<Vec<_>>()
                             .join(" "),
                     };
+                    let (out, err) = if secret_stdin {
+                        (
+                            "<output of a command fed a secret: not logged>\n".into(),
+                            String::new(),
+                        )
+                    } else {
+                        (
+                            String::from_utf8_lossy(&r.stdout).into_owned(),
+                            String::from_utf8_lossy(&r.stderr).into_owned(),
+                        )
+                    };
                     j.host_log(
                         &hs.name,
                         &format!(
-                            "$ {shown}\n{}{}[exit {}{}]\n",
-                            String::from_utf8_lossy(&r.stdout),
-                            String::from_utf8_lossy(&r.stderr),
+                            "$ {shown}\n{out}{err}[exit {}{}]\n",
                             r.rc,
                             if r.timed_out { ", deadline" } else { "" }
                         ),
@@ -265,7 +280,11 @@ pub(super) async fn action_inner(
                     } else {
                         format!("exit code {}", r.rc)
                     };
-                    let err = String::from_utf8_lossy(&r.stderr);
+                    let err = if secret_stdin {
+                        std::borrow::Cow::Borrowed("")
+                    } else {
+                        String::from_utf8_lossy(&r.stderr)
+                    };
                     let tail: String = err
                         .trim()
                         .lines()
@@ -289,8 +308,13 @@ pub(super) async fn action_inner(
                         format!("command failed: {why}: {tail}")
                     }));
                 }
+                let rec = command_record(r.rc, ok, &r.stdout, &r.stderr, r.duration, false);
                 (
-                    command_record(r.rc, ok, &r.stdout, &r.stderr, r.duration, false),
+                    if secret_stdin {
+                        secret_output(rec)
+                    } else {
+                        rec
+                    },
                     Some(r.rc),
                     true,
                 )
@@ -580,4 +604,25 @@ pub(super) async fn action_inner(
         rollback,
     });
     Ok(result)
+}
+
+/// A command result whose output fields are secrets (`secret_command_result`).
+fn secret_output(rec: Value) -> Value {
+    let Value::Record(mut r) = rec else {
+        return rec;
+    };
+    for k in ["stdout", "stderr", "json"] {
+        if let Some(v) = r.get_mut(k) {
+            *v = Value::Secret(value::Secret::new(match &*v {
+                Value::Str(s) => s.clone(),
+                other => other.to_json().to_string(),
+            }));
+        }
+    }
+    if let Some(Value::List(xs)) = r.get_mut("lines") {
+        for x in xs.iter_mut() {
+            *x = Value::Secret(value::Secret::new(x.to_text()));
+        }
+    }
+    Value::Record(r)
 }

@@ -492,6 +492,10 @@ fn call(func: &str, args: &[ir::Expr], cx: &Ctx<'_>) -> EvalResult {
             Value::Json(serde_json::from_str(&s(0)).map_err(|e| format!("`json`: not JSON: {e}"))?)
         }
         "to_str" => Value::Str(s(0)),
+        "declassify" => match &vals[0] {
+            Value::Secret(x) => Value::Str(x.expose().to_string()),
+            other => Value::Str(other.to_text()),
+        },
         "to_int" => Value::Int(
             s(0).trim()
                 .parse()

@@ -249,7 +249,7 @@ fn a_secret_written_to_a_file_leaves_no_digest_behind() {
         use sha2::Digest as _;
         hex::encode(sha2::Sha256::digest(secret.as_bytes()))
     };
-    let body = "param pw: secret\nhosts t = group(\"sandbox\")\nstep put on first(t) {\n  copy content: pw to: \"/etc/pw\" mode: \"0600\"\n  rollback {}\n}\n";
+    let body = "param pw: secret\nhosts t = group(\"sandbox\")\nstep put on first(t) {\n  copy content: pw to: \"/etc/pw\" mode: \"0600\"\n  let r = run [\"cat\"] stdin: pw\n  log \"{{ len(r.lines) }} line(s)\"\n  rollback {}\n}\n";
     let t = flow(Test::new(), "s.flow", body).file("s.yml", &format!("pw: {secret}\n"));
     let keep = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let state = keep.path().to_path_buf();
@@ -261,6 +261,10 @@ fn a_secret_written_to_a_file_leaves_no_digest_behind() {
         &["-e", "@s.yml", "--state-dir", &state_arg],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains(secret),
+        "`-v` showed what `cat` printed of the secret"
+    );
     assert_eq!(host_cat(sb, 1, "/etc/pw"), secret);
     let mut files = Vec::new();
     let mut stack = vec![state];
