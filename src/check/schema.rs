@@ -162,6 +162,16 @@ pub fn action(verb: &str) -> Option<&'static ActionSpec> {
     actions().iter().find(|s| s.verb == verb)
 }
 
+/// The spec of an action kind (the one lookup the runtime, `plan` and `lint` use).
+pub fn spec_of(kind: ActionKind) -> Option<&'static ActionSpec> {
+    actions().iter().find(|s| s.kind == kind)
+}
+
+/// The verb an action kind is written with (`run`, `etcd.member_add`...).
+pub fn verb_of(kind: ActionKind) -> &'static str {
+    spec_of(kind).map_or("action", |s| s.verb)
+}
+
 fn build_actions() -> Vec<ActionSpec> {
     use ActionKind as K;
     use EtcdOp as E;

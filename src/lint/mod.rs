@@ -79,11 +79,11 @@ fn sites(flow: &ir::Flow) -> Vec<Site<'_>> {
 }
 
 fn spec(a: &ir::Action) -> Option<&'static schema::ActionSpec> {
-    schema::actions().iter().find(|s| s.kind == a.kind)
+    schema::spec_of(a.kind)
 }
 
 fn verb(a: &ir::Action) -> &'static str {
-    spec(a).map_or("action", |s| s.verb)
+    schema::verb_of(a.kind)
 }
 
 fn value<'a>(a: &'a ir::Action, k: &str) -> Option<&'a Expr> {

@@ -115,9 +115,20 @@ pub(super) async fn action_inner(
                             }
                             _ => false,
                         };
-                        if !literal && !after_dashdash && text.starts_with('-') && !argv.is_empty()
+                        // The one rule for shell strings and argv (`crate::shell`): a
+                        // value that begins a word may not become an option.
+                        let hole = crate::shell::Hole {
+                            quote: crate::shell::Quote::None,
+                            word_start: !literal,
+                            after_dashdash,
+                        };
+                        if let Some(why) =
+                            crate::shell::refuse(&text, hole).filter(|_| !argv.is_empty())
                         {
-                            return Err(Fail(format!("argument `{text}` starts with `-` and would be read as an option; put \"--\" before it (SAFETY.md inv. 20)")));
+                            return Err(Fail(format!(
+                                "argument {}: {why} (SAFETY.md inv. 20)",
+                                argv.len()
+                            )));
                         }
                         after_dashdash |= text == "--";
                         argv.push(text);

@@ -143,20 +143,7 @@ pub(super) fn arg<'a>(a: &'a ir::Action, k: &str) -> Option<&'a ir::Expr> {
 }
 
 pub(super) fn action_label(a: &ir::Action) -> &'static str {
-    match a.kind {
-        ActionKind::Run => "run",
-        ActionKind::Copy => "copy",
-        ActionKind::Fetch => "fetch",
-        ActionKind::Template => "template",
-        ActionKind::Wait => "wait",
-        ActionKind::Fail => "fail",
-        ActionKind::Confirm => "confirm",
-        ActionKind::Log => "log",
-        ActionKind::Etcd(_) => crate::check::schema::actions()
-            .iter()
-            .find(|s| s.kind == a.kind)
-            .map_or("etcd", |s| s.verb),
-    }
+    crate::check::schema::verb_of(a.kind)
 }
 
 /// One action, journaled before and after (SAFETY.md inv. 18).

@@ -281,7 +281,7 @@ fn facts_value(
     );
     r.insert(
         "quorum",
-        Value::Int(i64::try_from(voters.len() / 2 + 1).unwrap_or(0)),
+        Value::Int(i64::try_from(etcd::quorum(voters.len())).unwrap_or(0)),
     );
     r.insert("voters", Value::List(voters));
     r.insert("members", Value::List(members));

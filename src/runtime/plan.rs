@@ -224,10 +224,7 @@ fn action(a: &ir::Action, cx: &Ctx<'_>) -> String {
             format!("{} {}", super::action_label(a), positional(""))
         }
         ActionKind::Etcd(op) => {
-            let verb = crate::check::schema::actions()
-                .iter()
-                .find(|s| s.kind == a.kind)
-                .map_or("etcd", |s| s.verb);
+            let verb = crate::check::schema::verb_of(a.kind);
             let mut words = vec![verb.to_string()];
             for (k, v) in &a.args {
                 if *k == "cluster" {

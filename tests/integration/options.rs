@@ -328,3 +328,58 @@ step write on h {
         "a param changed through the journal"
     );
 }
+
+#[test]
+fn max_fail_and_become_user_from_params() {
+    let (_d, g) = sandbox_on(47);
+    let sb = &g.0;
+    let body = r#"param budget: int = 0
+param who: str = "root"
+hosts all_hosts = group("sandbox")
+step flaky on all_hosts max_fail: budget {
+  run "[ \"$(hostname)\" != n2 ]"
+  rollback {}
+}
+step after on first(all_hosts) become_user: who {
+  run "id -un > /tmp/who"
+  rollback {}
+}
+"#;
+    // A budget of one failed host: the run goes on, and the next step runs as `who`.
+    let mut args = run_args(sb, "plan", "m.flow");
+    args.extend([
+        "-e".into(),
+        "budget=1".into(),
+        "-e".into(),
+        "who=nobody".into(),
+    ]);
+    let plan = flow(Test::new(), "m.flow", body).args(&args).run();
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("max_fail: 1"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("become_user: nobody"),
+        "{}",
+        plan.stdout
+    );
+    let mut args = run_args(sb, "run", "m.flow");
+    args.extend([
+        "-e".into(),
+        "budget=1".into(),
+        "-e".into(),
+        "who=nobody".into(),
+    ]);
+    let out = flow(Test::new(), "m.flow", body).args(&args).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(host_cat(sb, 1, "/tmp/who").trim(), "nobody");
+    super::sandbox::host_rm(sb, 1, "/tmp/who");
+    // The default budget of 0: the failure stops the run before the next step.
+    let out = flow(Test::new(), "m.flow", body)
+        .args(run_args(sb, "run", "m.flow"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        host_cat(sb, 1, "/tmp/who"),
+        "",
+        "the step after the failure ran"
+    );
+}

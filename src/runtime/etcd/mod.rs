@@ -22,8 +22,8 @@ mod lock;
 mod membership;
 mod snapshots;
 
-pub(super) use guards::url_host;
 use guards::*;
+pub(super) use guards::{quorum, url_host};
 pub(super) use lock::{lock_lost, open_tunnels, release_locks, take_locks};
 use membership::*;
 pub(super) use snapshots::reverify;
