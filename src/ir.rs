@@ -225,3 +225,152 @@ pub enum InterpPart {
         raw: bool,
     },
 }
+
+/// The one walker over the IR (the runtime's "does the flow use X" questions and the
+/// lint rules both use it).
+impl Expr {
+    /// Every sub-expression, this one first.
+    pub fn each<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
+        f(self);
+        match &self.kind {
+            ExprKind::Interp(parts) => {
+                for p in parts {
+                    if let InterpPart::Value { expr, .. } = p {
+                        expr.each(f);
+                    }
+                }
+            }
+            ExprKind::List(xs) | ExprKind::Call { args: xs, .. } => {
+                for x in xs {
+                    x.each(f);
+                }
+            }
+            ExprKind::Map(kv) => {
+                for (_, x) in kv {
+                    x.each(f);
+                }
+            }
+            ExprKind::Field { base, .. } => base.each(f),
+            ExprKind::Index { base, index } => {
+                base.each(f);
+                index.each(f);
+            }
+            ExprKind::Unary { expr, .. } => expr.each(f),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                lhs.each(f);
+                rhs.each(f);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether any sub-expression (this one included) satisfies `pred`.
+    pub fn any(&self, pred: &dyn Fn(&Expr) -> bool) -> bool {
+        let mut found = false;
+        self.each(&mut |e| found |= pred(e));
+        found
+    }
+}
+
+/// An action with where it sits.
+pub struct ActionSite<'a> {
+    pub step: usize,
+    pub action: &'a Action,
+    /// Inside an `if`/`for`, or in a step with `when:`: may not run.
+    pub conditional: bool,
+    pub rollback: bool,
+}
+
+fn walk<'a>(stmts: &'a [Stmt], step: usize, cond: bool, rb: bool, out: &mut Vec<ActionSite<'a>>) {
+    for s in stmts {
+        match s {
+            Stmt::Action(a)
+            | Stmt::Let {
+                value: LetValue::Action(a),
+                ..
+            } => out.push(ActionSite {
+                step,
+                action: a,
+                conditional: cond,
+                rollback: rb,
+            }),
+            Stmt::If {
+                then, otherwise, ..
+            } => {
+                walk(then, step, true, rb, out);
+                walk(otherwise, step, true, rb, out);
+            }
+            Stmt::For { body, .. } => walk(body, step, true, rb, out),
+            Stmt::Let { .. } | Stmt::Assert { .. } => {}
+        }
+    }
+}
+
+/// Every expression of a block, statement by statement (actions' arguments included).
+fn block_exprs<'a>(stmts: &'a [Stmt], out: &mut Vec<&'a Expr>) {
+    for s in stmts {
+        match s {
+            Stmt::Action(a)
+            | Stmt::Let {
+                value: LetValue::Action(a),
+                ..
+            } => {
+                out.extend(a.positional.iter());
+                out.extend(a.args.values().filter_map(|v| match v {
+                    Arg::Value(e) => Some(e),
+                    Arg::Flag(_) => None,
+                }));
+            }
+            Stmt::Let {
+                value: LetValue::Expr(e),
+                ..
+            } => out.push(e),
+            Stmt::Assert { cond, message, .. } => {
+                out.push(cond);
+                out.extend(message.iter());
+            }
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                out.push(cond);
+                block_exprs(then, out);
+                block_exprs(otherwise, out);
+            }
+            Stmt::For { iter, body, .. } => {
+                out.push(iter);
+                block_exprs(body, out);
+            }
+        }
+    }
+}
+
+impl Flow {
+    /// Every action of every step (body and rollback), with where it sits.
+    pub fn actions(&self) -> Vec<ActionSite<'_>> {
+        let mut out = Vec::new();
+        for (i, st) in self.steps.iter().enumerate() {
+            let when = st.options.contains_key("when");
+            walk(&st.body, i, when, false, &mut out);
+            if let Some(rb) = &st.rollback {
+                walk(rb, i, true, true, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Every top-level expression of a step: targets, options, body and rollback.
+    pub fn step_exprs(step: &Step) -> Vec<&Expr> {
+        let mut out: Vec<&Expr> = step.targets.iter().collect();
+        out.extend(step.options.values().filter_map(|v| match v {
+            Arg::Value(e) => Some(e),
+            Arg::Flag(_) => None,
+        }));
+        block_exprs(&step.body, &mut out);
+        if let Some(rb) = &step.rollback {
+            block_exprs(rb, &mut out);
+        }
+        out
+    }
+}

@@ -12,7 +12,7 @@ pub mod suppress;
 use crate::check::schema;
 use crate::diagnostics::Diagnostic;
 use crate::inventory::Inventory;
-use crate::ir::{self, ActionKind, Arg, EtcdOp, Expr, ExprKind, InterpPart, Stmt};
+use crate::ir::{self, ActionKind, Arg, EtcdOp, Expr, ExprKind, InterpPart};
 use crate::source::{SourceMap, Span};
 
 /// Every rule's code (the `explain` entries live in `diagnostics::codes`).
@@ -32,50 +32,10 @@ pub const RULES: &[&str] = &[
     "voter-add",
 ];
 
-/// An action with where it sits.
-struct Site<'a> {
-    step: usize,
-    action: &'a ir::Action,
-    /// Inside an `if`/`for`, or in a step with `when:`: may not run.
-    conditional: bool,
-    rollback: bool,
-}
-
-fn walk<'a>(stmts: &'a [Stmt], step: usize, cond: bool, rb: bool, out: &mut Vec<Site<'a>>) {
-    for s in stmts {
-        match s {
-            Stmt::Action(a)
-            | Stmt::Let {
-                value: ir::LetValue::Action(a),
-                ..
-            } => out.push(Site {
-                step,
-                action: a,
-                conditional: cond,
-                rollback: rb,
-            }),
-            Stmt::If {
-                then, otherwise, ..
-            } => {
-                walk(then, step, true, rb, out);
-                walk(otherwise, step, true, rb, out);
-            }
-            Stmt::For { body, .. } => walk(body, step, true, rb, out),
-            Stmt::Let { .. } | Stmt::Assert { .. } => {}
-        }
-    }
-}
+type Site<'a> = ir::ActionSite<'a>;
 
 fn sites(flow: &ir::Flow) -> Vec<Site<'_>> {
-    let mut out = Vec::new();
-    for (i, st) in flow.steps.iter().enumerate() {
-        let when = st.options.contains_key("when");
-        walk(&st.body, i, when, false, &mut out);
-        if let Some(rb) = &st.rollback {
-            walk(rb, i, true, true, &mut out);
-        }
-    }
-    out
+    flow.actions()
 }
 
 fn spec(a: &ir::Action) -> Option<&'static schema::ActionSpec> {
@@ -94,37 +54,7 @@ fn value<'a>(a: &'a ir::Action, k: &str) -> Option<&'a Expr> {
 }
 
 fn each_expr<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
-    f(e);
-    match &e.kind {
-        ExprKind::Interp(parts) => {
-            for p in parts {
-                if let InterpPart::Value { expr, .. } = p {
-                    each_expr(expr, f);
-                }
-            }
-        }
-        ExprKind::List(xs) | ExprKind::Call { args: xs, .. } => {
-            for x in xs {
-                each_expr(x, f);
-            }
-        }
-        ExprKind::Map(kv) => {
-            for (_, x) in kv {
-                each_expr(x, f);
-            }
-        }
-        ExprKind::Field { base, .. } => each_expr(base, f),
-        ExprKind::Index { base, index } => {
-            each_expr(base, f);
-            each_expr(index, f);
-        }
-        ExprKind::Unary { expr, .. } => each_expr(expr, f),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            each_expr(lhs, f);
-            each_expr(rhs, f);
-        }
-        _ => {}
-    }
+    e.each(f);
 }
 
 /// The literal text of an expression, `{}` where a value is interpolated.

@@ -42,84 +42,25 @@ pub(super) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Whether any expression in the flow (or an action kind) satisfies `pred`.
+/// The first step whose expressions satisfy `pred` or whose actions satisfy `action`.
 pub(super) fn flow_any(
     flow: &ir::Flow,
     pred: &dyn Fn(&ir::Expr) -> bool,
     action: &dyn Fn(&ir::Action) -> bool,
 ) -> Option<String> {
-    fn expr_any(e: &ir::Expr, pred: &dyn Fn(&ir::Expr) -> bool) -> bool {
-        if pred(e) {
-            return true;
-        }
-        match &e.kind {
-            ExprKind::Call { args, .. } => args.iter().any(|a| expr_any(a, pred)),
-            ExprKind::Interp(parts) => parts
-                .iter()
-                .any(|p| matches!(p, ir::InterpPart::Value { expr, .. } if expr_any(expr, pred))),
-            ExprKind::List(xs) => xs.iter().any(|x| expr_any(x, pred)),
-            ExprKind::Map(xs) => xs.iter().any(|(_, x)| expr_any(x, pred)),
-            ExprKind::Field { base, .. } => expr_any(base, pred),
-            ExprKind::Index { base, index } => expr_any(base, pred) || expr_any(index, pred),
-            ExprKind::Unary { expr, .. } => expr_any(expr, pred),
-            ExprKind::Binary { lhs, rhs, .. } => expr_any(lhs, pred) || expr_any(rhs, pred),
-            _ => false,
-        }
-    }
-    let args_any = |args: &IndexMap<&'static str, Arg>| {
-        args.values()
-            .any(|a| matches!(a, Arg::Value(e) if expr_any(e, pred)))
-    };
-    fn stmts_any(
-        stmts: &[ir::Stmt],
-        pred: &dyn Fn(&ir::Expr) -> bool,
-        action: &dyn Fn(&ir::Action) -> bool,
-    ) -> bool {
-        stmts.iter().any(|s| match s {
-            ir::Stmt::Action(a)
-            | ir::Stmt::Let {
-                value: ir::LetValue::Action(a),
-                ..
-            } => {
-                action(a)
-                    || a.positional.as_ref().is_some_and(|e| expr_any(e, pred))
-                    || a.args
-                        .values()
-                        .any(|v| matches!(v, Arg::Value(e) if expr_any(e, pred)))
-            }
-            ir::Stmt::Let {
-                value: ir::LetValue::Expr(e),
-                ..
-            } => expr_any(e, pred),
-            ir::Stmt::Assert { cond, message, .. } => {
-                expr_any(cond, pred) || message.as_ref().is_some_and(|m| expr_any(m, pred))
-            }
-            ir::Stmt::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                expr_any(cond, pred)
-                    || stmts_any(then, pred, action)
-                    || stmts_any(otherwise, pred, action)
-            }
-            ir::Stmt::For { iter, body, .. } => {
-                expr_any(iter, pred) || stmts_any(body, pred, action)
-            }
-        })
-    }
+    let acting: std::collections::BTreeSet<usize> = flow
+        .actions()
+        .into_iter()
+        .filter(|s| action(s.action))
+        .map(|s| s.step)
+        .collect();
     flow.steps
         .iter()
-        .find(|step| {
-            stmts_any(&step.body, pred, action)
-                || step
-                    .rollback
-                    .as_ref()
-                    .is_some_and(|r| stmts_any(r, pred, action))
-                || args_any(&step.options)
-                || step.targets.as_ref().is_some_and(|e| expr_any(e, pred))
+        .enumerate()
+        .find(|(i, step)| {
+            acting.contains(i) || ir::Flow::step_exprs(step).into_iter().any(|e| e.any(pred))
         })
-        .map(|s| s.name.clone())
+        .map(|(_, s)| s.name.clone())
 }
 
 /// Reads facts: a field of a cluster, or `member(cluster, host)`, or a leader ordering.
