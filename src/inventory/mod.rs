@@ -223,6 +223,19 @@ impl Inventory {
         path: &std::path::Path,
         sources: &mut SourceMap,
     ) -> Result<(Inventory, Vec<Diagnostic>), Diagnostic> {
+        // `-i 'h1,h2,'`: Ansible's host list (every host in `ungrouped`), when no file of
+        // that name exists.
+        let arg = path.to_string_lossy();
+        if !path.exists() && arg.contains(',') {
+            let text: String = arg
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(|h| format!("{h}\n"))
+                .collect();
+            let id = sources.add("<host list>", path, text);
+            return Ok(Inventory::parse(id, sources));
+        }
         let text = std::fs::read_to_string(path).map_err(|e| {
             Diagnostic::error(
                 "file-not-found",

@@ -574,3 +574,26 @@ fn a_bom_is_dropped_and_other_encodings_are_named() {
     assert!(out.stderr.contains("[invalid-encoding]"), "{}", out.stderr);
     assert!(!out.stderr.contains("check the path"), "{}", out.stderr);
 }
+
+#[test]
+fn a_comma_host_list_is_an_inventory() {
+    let out = Test::new()
+        .args(["inventory", "-i", "n1,n2,", "--list"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    assert_eq!(
+        v["ungrouped"]["hosts"],
+        serde_json::json!(["n1", "n2"]),
+        "{}",
+        out.stdout
+    );
+    // A host that is not a host name is refused as in a file.
+    let out = Test::new().args(["inventory", "-i", "n1,$(id),"]).run();
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("invalid-inventory-host"),
+        "{}",
+        out.stderr
+    );
+}
