@@ -521,13 +521,14 @@ impl<'a> Checker<'a> {
             ast::ExprKind::Name(n) if n == "local" => None,
             _ => Some(self.expect(&s.targets, &Ty::Hosts, "a step's targets")),
         };
-        let options = self.clauses(
-            schema::step_options(),
-            None,
-            &s.options,
-            s.name.span,
-            "step",
-        );
+        // `until:` is evaluated after each attempt of the body, so it sees what the body
+        // binds (`retries: 5 until: probe.rc == 0` with `let probe = run ...` inside).
+        let (until, before): (Vec<ast::Clause>, Vec<ast::Clause>) = s
+            .options
+            .iter()
+            .cloned()
+            .partition(|c| c.key.name == "until");
+        let mut options = self.clauses(schema::step_options(), None, &before, s.name.span, "step");
         self.literal_option_ranges(&options);
         self.locals.push(Vec::new());
         let mut body = Vec::new();
@@ -566,6 +567,10 @@ impl<'a> Checker<'a> {
             }
         }
         self.pop_locals();
+        if !until.is_empty() {
+            let u = self.clauses(schema::step_options(), None, &until, s.name.span, "step");
+            options.extend(u);
+        }
         self.in_step = false;
         ir::Step {
             name: s.name.name.clone(),

@@ -383,3 +383,25 @@ step after on first(all_hosts) become_user: who {
         "the step after the failure ran"
     );
 }
+
+#[test]
+fn until_sees_what_the_body_binds() {
+    let (_d, g) = sandbox_on(48);
+    let sb = &g.0;
+    let body = r#"param tries: int = 4
+hosts all_hosts = group("sandbox")
+step probe on first(all_hosts) retries: tries delay: 100ms until: c.stdout == "3" {
+  let c = run "n=$(cat /etc/count 2>/dev/null || echo 0); n=$((n + 1)); echo $n > /etc/count; printf %s $n"
+  rollback {}
+}
+"#;
+    let out = flow(Test::new(), "u.flow", body)
+        .args(run_args(sb, "run", "u.flow"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        host_cat(sb, 1, "/etc/count").trim(),
+        "3",
+        "the step stopped at the third attempt"
+    );
+}
