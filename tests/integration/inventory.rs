@@ -24,6 +24,9 @@ fn firewall_n2(sb: &sandbox::Sandbox) {
 
 #[test]
 fn a_bastion_in_ssh_common_args_is_used() {
+    if super::sandbox::no_root("a_bastion_in_ssh_common_args_is_used") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let sb = sandbox::up(&dir.path().join("sbx"), 3, 0, 45)
         .unwrap_or_else(|e| panic!("the sandbox must come up: {e}"));

@@ -44,6 +44,9 @@ fn ssh(sb: &sandbox::Sandbox, i: usize, script: &str) -> String {
 
 #[test]
 fn a_control_directory_owned_by_another_user_is_refused() {
+    if super::sandbox::no_root("a_control_directory_owned_by_another_user_is_refused") {
+        return;
+    }
     let (_d, g) = sandbox_on(50);
     let sb = &g.0;
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -83,6 +86,9 @@ fn a_control_directory_owned_by_another_user_is_refused() {
 
 #[test]
 fn values_never_become_options_of_chmod_chown_or_env() {
+    if super::sandbox::no_root("values_never_become_options_of_chmod_chown_or_env") {
+        return;
+    }
     let (_d, g) = sandbox_on(51);
     let sb = &g.0;
     let body = r#"param m: str = "0644"
@@ -140,6 +146,9 @@ step put on first(t) {
 
 #[test]
 fn copies_refuse_directories_and_symlinks_and_stage_privately() {
+    if super::sandbox::no_root("copies_refuse_directories_and_symlinks_and_stage_privately") {
+        return;
+    }
     let (_d, g) = sandbox_on(52);
     let sb = &g.0;
     ssh(
@@ -196,6 +205,9 @@ step put on first(t) {
 
 #[test]
 fn the_agent_nonce_is_in_no_process_argv() {
+    if super::sandbox::no_root("the_agent_nonce_is_in_no_process_argv") {
+        return;
+    }
     let (_d, g) = sandbox_on(53);
     let sb = &g.0;
     let body = "hosts t = group(\"sandbox\")\nstep s on first(t) {\n  run [\"sleep\", \"2.5\"]\n  rollback {}\n}\n";
@@ -242,6 +254,9 @@ fn the_agent_nonce_is_in_no_process_argv() {
 
 #[test]
 fn a_secret_written_to_a_file_leaves_no_digest_behind() {
+    if super::sandbox::no_root("a_secret_written_to_a_file_leaves_no_digest_behind") {
+        return;
+    }
     let (_d, g) = sandbox_on(54);
     let sb = &g.0;
     let secret = "correct horse battery staple";
