@@ -396,6 +396,40 @@ impl Checker<'_> {
     }
 
     /// One argument value against its schema type.
+    /// An argv item that is a param whose value is known now (a literal default, or this
+    /// invocation's `-e`) and would become an option: decided here, as the run would.
+    fn argv_options(&mut self, x: &ir::Expr) {
+        let ir::ExprKind::List(items) = &x.kind else {
+            return;
+        };
+        let mut after_dashdash = false;
+        for (i, it) in items.iter().enumerate() {
+            match &it.kind {
+                ir::ExprKind::Str(s) => after_dashdash |= s == "--",
+                ir::ExprKind::Param(p) if i > 0 && !after_dashdash => {
+                    let Some((name, v)) = self
+                        .params
+                        .get(*p)
+                        .and_then(|p| p.known.clone().map(|v| (p.name.clone(), v)))
+                    else {
+                        continue;
+                    };
+                    if v.starts_with('-') {
+                        self.emit(
+                            Diagnostic::error(
+                                "invalid-param-value",
+                                format!("`{name}` is `{v}` here, which the command would read as an option"),
+                            )
+                            .at(it.span, "this argument")
+                            .help(format!("put \"--\" before it: `run [..., \"--\", {name}]`, or give a value that does not start with `-`")),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// A command string's holes must sit where a quoted value stays one literal word
     /// (`crate::shell`): not in a comment, a here-document, backquotes, `${...}`...
     fn shell_contexts(&mut self, x: &ir::Expr) {
@@ -451,6 +485,7 @@ impl Checker<'_> {
                     }
                 }
                 self.shell_contexts(&x);
+                self.argv_options(&x);
                 x
             }
             ArgTy::Text => {

@@ -72,6 +72,9 @@ struct ParamInfo {
     ty: Ty,
     span: Span,
     used: bool,
+    /// The text of its value when known before the run (a literal default, or the
+    /// `-e` value of this invocation): lets the checker decide what the run would.
+    known: Option<String>,
 }
 
 struct NamedInfo {
@@ -401,11 +404,16 @@ impl<'a> Checker<'a> {
                 .help("drop the default and pass it with `-e` or `--vars` from a protected file"),
             );
         }
+        let known = match default.as_ref().map(|d| &d.kind) {
+            Some(ir::ExprKind::Str(s)) => Some(s.clone()),
+            _ => None,
+        };
         self.params.push(ParamInfo {
             name: p.name.name.clone(),
             ty: ty.clone(),
             span: p.name.span,
             used: false,
+            known,
         });
         ir::Param {
             name: p.name.name.clone(),

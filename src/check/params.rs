@@ -117,6 +117,10 @@ impl Checker<'_> {
                 Ok(e) => {
                     if let Some(p) = self.params.iter_mut().find(|p| p.name == arg.name) {
                         p.used = true;
+                        p.known = match &e.kind {
+                            ir::ExprKind::Str(s) => Some(s.clone()),
+                            _ => None,
+                        };
                     }
                     out.insert(arg.name.clone(), e);
                 }
