@@ -121,3 +121,101 @@ mod tests {
         }
     }
 }
+
+/// A URL split the one way etcdflow reads URLs (check literals, guard comparisons,
+/// endpoints): scheme, host (brackets dropped, lowercased, IP addresses canonical), port,
+/// and whatever follows the authority.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Url {
+    pub scheme: String,
+    pub host: String,
+    pub port: Option<u16>,
+    /// User info (`u@`) was present.
+    pub userinfo: bool,
+    /// Path, query or fragment after the authority ("" or "/" when none).
+    pub rest: String,
+}
+
+pub fn parse_url(s: &str) -> Result<Url, String> {
+    let (scheme, after) = s
+        .split_once("://")
+        .ok_or_else(|| "no scheme: etcd would silently assume `http://`".to_string())?;
+    let scheme = scheme.to_ascii_lowercase();
+    let cut = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let (authority, rest) = after.split_at(cut);
+    if authority.is_empty() {
+        return Err("no host after the scheme".into());
+    }
+    if authority
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "\"'`$;&|<>\\".contains(c))
+    {
+        return Err("the host part has spaces or shell metacharacters".into());
+    }
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((_, hp)) => (true, hp),
+        None => (false, authority),
+    };
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => {
+            let (h, p) = v6
+                .split_once(']')
+                .ok_or_else(|| "an unclosed `[` in the host".to_string())?;
+            let h = h
+                .parse::<std::net::Ipv6Addr>()
+                .map_err(|_| format!("`{h}` is not an IPv6 address"))?;
+            (format!("[{h}]"), p.strip_prefix(':'))
+        }
+        None => match host_port.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => {
+                return Err("an IPv6 address goes in brackets".into())
+            }
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (host_port.to_string(), None),
+        },
+    };
+    if host.is_empty() {
+        return Err("no host before the port".into());
+    }
+    let host = match host.parse::<std::net::Ipv4Addr>() {
+        Ok(v4) => v4.to_string(),
+        Err(_) => host.to_ascii_lowercase(),
+    };
+    let port = match port.filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("port `{p}` is not in 1..65535"))?,
+        ),
+    };
+    Ok(Url {
+        scheme,
+        host,
+        port,
+        userinfo,
+        rest: rest.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn one_url_reading() {
+        let u = parse_url("HTTPS://Etcd-B.Internal:02380/").expect("parses");
+        assert_eq!(
+            (u.scheme.as_str(), u.host.as_str(), u.port, u.rest.as_str()),
+            ("https", "etcd-b.internal", Some(2380), "/")
+        );
+        let u = parse_url("http://[FD00:0::1]:2379").expect("parses");
+        assert_eq!(u.host, "[fd00::1]");
+        assert!(parse_url("10.0.0.1:2380").is_err());
+        assert!(parse_url("https://:2380").is_err());
+        assert!(parse_url("https://a:99999").is_err());
+        assert!(parse_url("https://a;b").is_err());
+        assert!(parse_url("http://fd00::1:2380").is_err());
+    }
+}

@@ -7,41 +7,12 @@ use crate::source::Span;
 use crate::syntax::ast;
 
 pub(crate) fn validate_url(s: &str) -> Result<(), String> {
-    let Some((scheme, rest)) = s.split_once("://") else {
-        return Err("no scheme: etcd would silently assume `http://`".into());
-    };
-    if !matches!(scheme, "http" | "https" | "unix" | "unixs") {
+    let u = crate::values::parse_url(s)?;
+    if !matches!(u.scheme.as_str(), "http" | "https" | "unix" | "unixs") {
         return Err(format!(
-            "scheme `{scheme}` is not http, https, unix or unixs"
+            "scheme `{}` is not http, https, unix or unixs",
+            u.scheme
         ));
-    }
-    let authority = rest.split('/').next().unwrap_or("");
-    if authority.is_empty() {
-        return Err("no host after the scheme".into());
-    }
-    if authority
-        .chars()
-        .any(|c| c.is_whitespace() || "\"'`$;&|<>\\".contains(c))
-    {
-        return Err("the host part has spaces or shell metacharacters".into());
-    }
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
-    let port = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').map(|(_, p)| p.trim_start_matches(':')),
-        None => host_port.rsplit_once(':').map(|(_, p)| p),
-    };
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').map_or(v6, |(h, _)| h),
-        None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
-    };
-    if host.is_empty() {
-        return Err("no host before the port".into());
-    }
-    if let Some(port) = port.filter(|p| !p.is_empty()) {
-        match port.parse::<u32>() {
-            Ok(p) if (1..=65535).contains(&p) => {}
-            _ => return Err(format!("port `{port}` is not in 1..65535")),
-        }
     }
     Ok(())
 }

@@ -251,57 +251,28 @@ pub(in crate::runtime) fn url_host(url: &str) -> Option<String> {
     url_host_port(url).map(|(h, _)| h)
 }
 
-/// The peer URL's host part and port.
+/// The peer URL's host part (brackets dropped) and port.
 pub(in crate::runtime) fn url_host_port(url: &str) -> Option<(String, u16)> {
-    let rest = url.split_once("://")?.1;
-    let hostport = rest.split('/').next()?;
-    let (h, p) = hostport.rsplit_once(':')?;
-    Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?))
+    let u = crate::values::parse_url(url).ok()?;
+    Some((u.host.trim_matches(['[', ']']).to_string(), u.port?))
 }
 
-/// A peer or client URL in one canonical form, `scheme://host:port`: the scheme and host
-/// lowercased, an IPv6 address in its canonical text and brackets, the port a number
-/// (`02380` is `2380`). Guards compare these, never the text as written (a URL that
-/// differs only in spelling is the same member's). A path, query, user info or a missing
-/// port is refused.
+/// A peer or client URL in one canonical form, `scheme://host:port` (`crate::values::
+/// parse_url`: scheme and host lowercased, IP addresses canonical, the port a number, so
+/// `:02380` is `:2380`). Guards compare these, never the text as written. A path, query,
+/// user info or a missing port is refused.
 pub(in crate::runtime) fn norm_url(url: &str) -> Result<String, String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("`{url}` has no scheme"))?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
+    let u = crate::values::parse_url(url).map_err(|e| format!("`{url}`: {e}"))?;
+    if u.scheme != "http" && u.scheme != "https" {
         return Err(format!("`{url}`: the scheme must be http or https"));
     }
-    let hostport = rest.strip_suffix('/').unwrap_or(rest);
-    if hostport.contains(['/', '?', '#', '@']) || hostport.chars().any(char::is_whitespace) {
+    if u.userinfo || !(u.rest.is_empty() || u.rest == "/") {
         return Err(format!(
             "`{url}` must be scheme://host:port, with no path, query or user"
         ));
     }
-    let (host, port) = hostport
-        .rsplit_once(':')
-        .ok_or_else(|| format!("`{url}` has no port"))?;
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| format!("`{url}`: `{port}` is not a port"))?;
-    let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(v6) => format!(
-            "[{}]",
-            v6.parse::<std::net::Ipv6Addr>()
-                .map_err(|_| format!("`{url}`: `{v6}` is not an IPv6 address"))?
-        ),
-        None if host.contains(':') => {
-            return Err(format!("`{url}`: an IPv6 address goes in brackets"))
-        }
-        None => match host.parse::<std::net::Ipv4Addr>() {
-            Ok(v4) => v4.to_string(),
-            Err(_) if !host.is_empty() => host.to_ascii_lowercase(),
-            Err(_) => return Err(format!("`{url}` has no host")),
-        },
-    };
-    Ok(format!("{scheme}://{host}:{port}"))
+    let port = u.port.ok_or_else(|| format!("`{url}` has no port"))?;
+    Ok(format!("{}://{}:{port}", u.scheme, u.host))
 }
 
 /// Whether two URLs name the same endpoint (canonical forms; text when one does not parse).
