@@ -171,10 +171,14 @@ fn load_file(
                     format!("cannot read included file `{rel}`"),
                 )
                 .at(span, format!("{e}"))
-                .help(format!(
-                    "include paths are relative to this file's directory (`{}`)",
-                    dir.display()
-                )),
+                .help(if dir.as_os_str().is_empty() {
+                    "include paths are relative to this file's directory (here: the current directory)".to_string()
+                } else {
+                    format!(
+                        "include paths are relative to this file's directory (`{}`)",
+                        dir.display()
+                    )
+                }),
             ),
         }
     }

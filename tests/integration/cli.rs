@@ -597,3 +597,23 @@ fn a_comma_host_list_is_an_inventory() {
         out.stderr
     );
 }
+
+#[test]
+fn a_missing_include_names_the_directory_it_was_looked_for_in() {
+    let out = Test::new()
+        .file("x.flow", "## t\nflow t\ninclude \"nope.flow\"\n")
+        .args(["check", "x.flow"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("[include-not-found]"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("(``)"),
+        "an empty directory name: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("the current directory"),
+        "{}",
+        out.stderr
+    );
+}
