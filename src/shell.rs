@@ -132,18 +132,8 @@ pub fn holes(texts: &[&str]) -> Result<Vec<Hole>, Unsafe> {
                         stack.pop();
                     }
                     '`' => stack.push(Frame::Backtick),
-                    '$' if next == Some('(') => {
-                        k += 1;
-                        if chars.get(k) == Some(&'(') {
-                            k += 1;
-                            stack.push(Frame::Arith(0));
-                        } else {
-                            stack.push(Frame::Code(0));
-                        }
-                    }
-                    '$' if next == Some('{') => {
-                        k += 1;
-                        stack.push(Frame::Brace);
+                    '$' if matches!(next, Some('(' | '{')) => {
+                        k = open_expansion(&chars, k, &mut stack);
                     }
                     _ => {
                         in_word = true;
@@ -201,18 +191,8 @@ pub fn holes(texts: &[&str]) -> Result<Vec<Hole>, Unsafe> {
                             k += 1;
                             stack.push(Frame::DollarSingle);
                         }
-                        '$' if next == Some('(') => {
-                            k += 1;
-                            if chars.get(k) == Some(&'(') {
-                                k += 1;
-                                stack.push(Frame::Arith(0));
-                            } else {
-                                stack.push(Frame::Code(0));
-                            }
-                        }
-                        '$' if next == Some('{') => {
-                            k += 1;
-                            stack.push(Frame::Brace);
+                        '$' if matches!(next, Some('(' | '{')) => {
+                            k = open_expansion(&chars, k, &mut stack);
                         }
                         '(' => set_depth(&mut stack, depth + 1),
                         ')' if depth == 0 && stack.len() > 1 => {
@@ -293,6 +273,25 @@ pub fn holes(texts: &[&str]) -> Result<Vec<Hole>, Unsafe> {
         word.push('\u{0}');
     }
     Ok(out)
+}
+
+/// After a `$` at `chars[k - 1]` followed by `(` or `{`: open `$((`, `$(` or `${`; the
+/// index after what was read.
+fn open_expansion(chars: &[char], k: usize, stack: &mut Vec<Frame>) -> usize {
+    match (chars.get(k), chars.get(k + 1)) {
+        (Some('('), Some('(')) => {
+            stack.push(Frame::Arith(0));
+            k + 2
+        }
+        (Some('('), _) => {
+            stack.push(Frame::Code(0));
+            k + 1
+        }
+        _ => {
+            stack.push(Frame::Brace);
+            k + 1
+        }
+    }
 }
 
 fn set_depth(stack: &mut [Frame], d: u32) {

@@ -11,18 +11,8 @@ fn sandbox_on(net: u8) -> (tempfile::TempDir, Guard) {
     super::sandbox::sandbox_of(2, net)
 }
 
-fn run_on(sb: &sandbox::Sandbox, t: Test, name: &str, extra: &[&str]) -> super::cli::Output {
-    t.args([
-        "run",
-        name,
-        "-i",
-        &sb.inventory().display().to_string(),
-        "-F",
-        &sb.ssh_config().display().to_string(),
-    ])
-    .args(extra)
-    .run()
-}
+/// `etcdflow run` on the sandbox's inventory and ssh config (the shared helper).
+use super::sandbox::run as run_on;
 
 fn ssh(sb: &sandbox::Sandbox, i: usize, script: &str) -> String {
     let out = std::process::Command::new("ssh")
