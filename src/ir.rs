@@ -48,6 +48,8 @@ pub struct Binding {
     pub ty: Ty,
     /// Index of the step that makes it.
     pub step: usize,
+    /// Bound once (a step `on local` or `run_once`), visible on every host.
+    pub global: bool,
     pub span: Span,
 }
 
@@ -115,6 +117,10 @@ pub enum ActionKind {
     Copy,
     Fetch,
     Template,
+    /// A structured edit of a remote file (`env`, `yaml`, `json`), written like `copy`.
+    Edit,
+    /// A remote file read into a value.
+    Read,
     Wait,
     Fail,
     Confirm,
@@ -181,6 +187,11 @@ pub enum ExprKind {
     Hosts(usize),
     Cluster(usize),
     Binding(BindingRef),
+    /// `r[h]`: the value host `h` bound for per-host flow binding `binding`.
+    BindingOn {
+        binding: usize,
+        host: Box<Expr>,
+    },
     /// The host a step runs on.
     CurrentHost,
     /// The controller (`local`).
@@ -190,6 +201,13 @@ pub enum ExprKind {
         optional: bool,
     },
     List(Vec<Expr>),
+    /// `[elem for var in iter if cond]`: `var` is a local of `elem` and `cond`.
+    Comprehension {
+        var: String,
+        iter: Box<Expr>,
+        cond: Option<Box<Expr>>,
+        elem: Box<Expr>,
+    },
     Map(Vec<(String, Expr)>),
     Call {
         func: &'static str,
@@ -250,6 +268,16 @@ impl Expr {
                     x.each(f);
                 }
             }
+            ExprKind::Comprehension {
+                iter, cond, elem, ..
+            } => {
+                iter.each(f);
+                if let Some(c) = cond {
+                    c.each(f);
+                }
+                elem.each(f);
+            }
+            ExprKind::BindingOn { host, .. } => host.each(f),
             ExprKind::Field { base, .. } => base.each(f),
             ExprKind::Index { base, index } => {
                 base.each(f);
@@ -343,6 +371,16 @@ fn block_exprs<'a>(stmts: &'a [Stmt], out: &mut Vec<&'a Expr>) {
                 block_exprs(body, out);
             }
         }
+    }
+}
+
+impl Step {
+    /// Whether the body edits files (`edit`): its rollback restores them, with or without
+    /// a `rollback` block.
+    pub fn edits(&self) -> bool {
+        let mut out = Vec::new();
+        walk(&self.body, 0, false, false, &mut out);
+        out.iter().any(|s| s.action.kind == ActionKind::Edit)
     }
 }
 

@@ -58,6 +58,11 @@ pub enum Record {
         rollback: bool,
         detail: Option<String>,
     },
+    /// An `edit` is about to change a file: how its rollback puts it back.
+    Edit {
+        host: String,
+        undo: crate::runtime::edits::Undo,
+    },
     Confirm {
         step: usize,
         host: String,

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod cli;
 pub mod diagnostics;
+pub mod edit;
 pub mod fmt;
 pub mod inventory;
 pub mod ir;

@@ -326,6 +326,19 @@ impl Checker<'_> {
                 );
             }
         }
+        for group in &spec.any_of {
+            if !group.iter().any(|g| spans.contains_key(g)) {
+                let names: Vec<String> = group.iter().map(|g| format!("`{g}:`")).collect();
+                self.emit(
+                    Diagnostic::error(
+                        "missing-argument",
+                        format!("`{what}` needs {}", names.join(" or ")),
+                    )
+                    .at(at, "nothing to do")
+                    .help(format!("give {} (or both)", names.join(" or "))),
+                );
+            }
+        }
         for group in &spec.one_of {
             let given: Vec<&str> = group
                 .iter()

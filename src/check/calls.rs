@@ -67,7 +67,18 @@ impl Checker<'_> {
             self.groups_used.push((g.clone(), args[0].span, optional));
             return mk(K::Group { name: g, optional }, Ty::Hosts);
         }
-        let xs: Vec<ir::Expr> = args.iter().map(|a| self.expr(a)).collect();
+        // `default(x, fallback)` may read a binding that its step's `when:` left unbound.
+        let saved = self.allow_unbound;
+        let xs: Vec<ir::Expr> = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                self.allow_unbound = name == "default" && i == 0;
+                let x = self.expr(a);
+                self.allow_unbound = saved;
+                x
+            })
+            .collect();
         let ty = self.call_type(name, &xs, sig);
         mk(
             K::Call {
@@ -105,9 +116,20 @@ impl Checker<'_> {
             ok &= c.arg_is(&xs[i], &t, name, sig);
         };
         let ret = match name {
-            "first" | "last" => {
+            "first" | "last" => match xs[0].ty.clone() {
+                List(t) => *t,
+                _ => {
+                    want(self, 0, Hosts);
+                    Host
+                }
+            },
+            "any" | "all" => {
+                want(self, 0, Ty::list(Bool));
+                Bool
+            }
+            "addresses" => {
                 want(self, 0, Hosts);
-                Host
+                Ty::list(Str)
             }
             "nth" => {
                 want(self, 0, Hosts);
@@ -240,11 +262,12 @@ impl Checker<'_> {
                 }
                 Ordering
             }
-            "member" | "peer_url" | "client_url" | "member_name" => {
+            "member" | "peer_url" | "client_url" | "member_name" | "is_member" => {
                 want(self, 0, Cluster);
                 want(self, 1, Host);
                 match name {
                     "member" => Record(super::types::Record::EtcdMember),
+                    "is_member" => Bool,
                     "member_name" => Str,
                     _ => Url,
                 }

@@ -20,6 +20,11 @@ impl Checker<'_> {
     /// Check `e` where a value of type `want` is expected (`what` names the place).
     pub(crate) fn expect(&mut self, e: &ast::Expr, want: &Ty, what: &str) -> ir::Expr {
         let x = self.expr(e);
+        self.expect_built(x, want, what)
+    }
+
+    /// [`Self::expect`] of an expression already checked.
+    pub(crate) fn expect_built(&mut self, x: ir::Expr, want: &Ty, what: &str) -> ir::Expr {
         self.validate_literal(&x, want);
         if !x.ty.fits(want) {
             if x.ty.contains_secret() {
@@ -39,6 +44,46 @@ impl Checker<'_> {
             return ir::Expr { ty: Ty::Error, ..x };
         }
         x
+    }
+
+    /// `base[index]` of two checked expressions.
+    fn index_built(&mut self, b: ir::Expr, ix: ir::Expr, base_span: Span, span: Span) -> ir::Expr {
+        let (want_idx, elem) = match &b.ty {
+            Ty::List(t) => (Ty::Int, (**t).clone()),
+            Ty::Map(t) => (Ty::Str, (**t).clone()),
+            Ty::Hosts => (Ty::Int, Ty::Host),
+            Ty::Json | Ty::Error => (Ty::Json, b.ty.clone()),
+            other => {
+                let other = other.clone();
+                self.emit(
+                    Diagnostic::error("type-mismatch", format!("cannot index a `{other}`"))
+                        .at(base_span, format!("this is `{other}`"))
+                        .help("lists, maps, host sets and json can be indexed; a value bound per host is read with `r[h]` for a host `h`"),
+                );
+                return Self::err_expr(span);
+            }
+        };
+        let i = self.expect_built(ix, &want_idx, "an index");
+        ir::Expr {
+            kind: K::Index {
+                base: Box::new(b),
+                index: Box::new(i),
+            },
+            ty: elem,
+            span,
+        }
+    }
+
+    /// A name naming a per-host flow binding (not one bound once).
+    fn per_host_binding(&self, base: &ast::Expr) -> Option<usize> {
+        let ast::ExprKind::Name(n) = &base.kind else {
+            return None;
+        };
+        if self.locals.iter().flatten().any(|l| &l.name == n) {
+            return None;
+        }
+        let i = *self.binding_index.get(n)?;
+        (!self.bindings[i].global).then_some(i)
     }
 
     pub(crate) fn secret_leak(&mut self, span: Span, what: &str) {
@@ -174,6 +219,40 @@ impl Checker<'_> {
                 mk(K::Map(out), Ty::Map(Box::new(elem.unwrap_or(Ty::Str))))
             }
             ast::ExprKind::Call { func, args } => self.call(func, args, span, false),
+            ast::ExprKind::Comprehension {
+                elem,
+                var,
+                iter,
+                cond,
+            } => {
+                let it = self.expr(iter);
+                let item = self.loop_elem(&it);
+                self.locals.push(vec![super::Local {
+                    name: var.name.clone(),
+                    ty: item,
+                    span: var.span,
+                    used: false,
+                    report_unused: false,
+                }]);
+                let cond = cond
+                    .as_ref()
+                    .map(|c| Box::new(self.expect(c, &Ty::Bool, "a comprehension's `if`")));
+                let elem = self.expr(elem);
+                self.pop_locals();
+                if elem.ty.contains_secret() {
+                    self.secret_leak(elem.span, "a list item");
+                }
+                let ty = Ty::List(Box::new(elem.ty.clone()));
+                mk(
+                    K::Comprehension {
+                        var: var.name.clone(),
+                        iter: Box::new(it),
+                        cond,
+                        elem: Box::new(elem),
+                    },
+                    ty,
+                )
+            }
             ast::ExprKind::Optional(inner) => match &inner.kind {
                 ast::ExprKind::Call { func, args } if func.name == "group" => {
                     self.call(func, args, span, true)
@@ -221,30 +300,18 @@ impl Checker<'_> {
                 }
             }
             ast::ExprKind::Index { base, index } => {
-                let b = self.expr(base);
-                let (want_idx, elem) = match &b.ty {
-                    Ty::List(t) => (Ty::Int, (**t).clone()),
-                    Ty::Map(t) => (Ty::Str, (**t).clone()),
-                    Ty::Hosts => (Ty::Int, Ty::Host),
-                    Ty::Json | Ty::Error => (Ty::Json, b.ty.clone()),
-                    other => {
-                        let other = other.clone();
-                        self.emit(
-                            Diagnostic::error("type-mismatch", format!("cannot index a `{other}`"))
-                                .at(base.span, format!("this is `{other}`"))
-                                .help("lists, maps, host sets and json can be indexed"),
-                        );
-                        return Self::err_expr(span);
+                // `r[h]` on a per-host binding: host `h`'s value.
+                if let Some(i) = self.per_host_binding(base) {
+                    let ix = self.expr(index);
+                    if ix.ty == Ty::Host {
+                        return self.binding_on(i, ix, span);
                     }
-                };
-                let i = self.expect(index, &want_idx, "an index");
-                mk(
-                    K::Index {
-                        base: Box::new(b),
-                        index: Box::new(i),
-                    },
-                    elem,
-                )
+                    let b = self.expr(base);
+                    return self.index_built(b, ix, base.span, span);
+                }
+                let b = self.expr(base);
+                let ix = self.expr(index);
+                self.index_built(b, ix, base.span, span)
             }
             ast::ExprKind::Unary { op, expr } => {
                 let (want, what) = match op {
@@ -293,6 +360,7 @@ impl Checker<'_> {
             return mk(K::Local, Ty::Hosts);
         }
         if let Some(&i) = self.binding_index.get(n) {
+            self.reach(i, span);
             let b = &mut self.bindings[i];
             b.used = true;
             return mk(K::Binding(ir::BindingRef::Flow(i)), b.ty.clone());

@@ -23,6 +23,7 @@ mod builtins;
 mod calls;
 pub(crate) mod expr;
 mod params;
+mod reach;
 mod steps;
 pub(crate) mod values;
 pub use builtins::BUILTINS;
@@ -91,9 +92,16 @@ struct BindingInfo {
     span: Span,
     used: bool,
     step: usize,
+    step_name: String,
+    /// Bound once (a step `on local` or with `run_once`): every host sees it.
+    global: bool,
+    /// Its step has `when:`: not bound where the condition was false.
+    conditional: bool,
+    /// Its step's targets (`None`: `on local`).
+    targets: Option<ir::Expr>,
 }
 
-struct Local {
+pub(super) struct Local {
     name: String,
     ty: Ty,
     span: Span,
@@ -122,6 +130,16 @@ pub(crate) struct Checker<'a> {
     locals: Vec<Vec<Local>>,
     in_step: bool,
     step_index: usize,
+    /// Where the step being checked runs (what its bindings' uses are checked against).
+    site: reach::Site,
+    /// The step being checked has `run_once` / `when:`.
+    step_once: bool,
+    step_when: bool,
+    /// Checking the first argument of `default(...)`: a `when:`-conditional binding is
+    /// read there on purpose.
+    allow_unbound: bool,
+    /// Every host set's checked definition (by index), for subset proofs.
+    host_defs: Vec<ir::Expr>,
     file: FileId,
     groups_used: Vec<(String, Span, bool)>,
     /// The next map literal is a template's `vars:`, whose secret values get the more
@@ -146,6 +164,11 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
         locals: Vec::new(),
         in_step: false,
         step_index: 0,
+        site: reach::Site::default(),
+        host_defs: Vec::new(),
+        step_once: false,
+        step_when: false,
+        allow_unbound: false,
         file: prog.root.unwrap_or(FileId(0)),
         groups_used: Vec::new(),
         template_vars: false,
@@ -300,6 +323,7 @@ impl<'a> Checker<'a> {
                         used: false,
                     });
                     self.hosts_visible = self.hosts.len();
+                    self.host_defs.push(value.clone());
                     hosts.push(ir::HostsDef {
                         name: h.name.name.clone(),
                         value,
@@ -359,6 +383,7 @@ impl<'a> Checker<'a> {
                 name: b.name.clone(),
                 ty: b.ty.clone(),
                 step: b.step,
+                global: b.global,
                 span: b.span,
             })
             .collect();
@@ -597,24 +622,7 @@ impl<'a> Checker<'a> {
             }
             ast::StmtKind::For { var, iter, body } => {
                 let it = self.expr(iter);
-                let elem = match &it.ty {
-                    Ty::List(t) => (**t).clone(),
-                    Ty::Hosts => Ty::Host,
-                    Ty::Map(_) => Ty::Str,
-                    Ty::Json | Ty::Error => it.ty.clone(),
-                    other => {
-                        let other = other.clone();
-                        self.emit(
-                            Diagnostic::error(
-                                "type-mismatch",
-                                format!("cannot loop over a value of type `{other}`"),
-                            )
-                            .at(iter.span, format!("this is `{other}`"))
-                            .help("`for` loops over a list, a map's keys or a host set"),
-                        );
-                        Ty::Error
-                    }
-                };
+                let elem = self.loop_elem(&it);
                 self.locals.push(vec![Local {
                     name: var.name.clone(),
                     ty: elem,
@@ -631,6 +639,28 @@ impl<'a> Checker<'a> {
                 })
             }
             ast::StmtKind::Rollback(_) => None,
+        }
+    }
+
+    /// The type of one item of what a `for` or a comprehension loops over.
+    pub(super) fn loop_elem(&mut self, it: &ir::Expr) -> Ty {
+        match &it.ty {
+            Ty::List(t) => (**t).clone(),
+            Ty::Hosts => Ty::Host,
+            Ty::Map(_) => Ty::Str,
+            Ty::Json | Ty::Error => it.ty.clone(),
+            other => {
+                let other = other.clone();
+                self.emit(
+                    Diagnostic::error(
+                        "type-mismatch",
+                        format!("cannot loop over a value of type `{other}`"),
+                    )
+                    .at(it.span, format!("this is `{other}`"))
+                    .help("`for` loops over a list, a map's keys or a host set"),
+                );
+                Ty::Error
+            }
         }
     }
 
@@ -681,12 +711,18 @@ impl<'a> Checker<'a> {
             );
         }
         if step_level {
+            let site = &self.site;
+            let once = site.targets.is_none() || self.step_once;
             self.bindings.push(BindingInfo {
                 name: n.to_string(),
                 ty,
                 span: name.span,
                 used: false,
                 step: self.step_index,
+                step_name: site.name.clone(),
+                global: once,
+                conditional: self.step_when,
+                targets: site.targets.clone(),
             });
             self.binding_index
                 .insert(n.to_string(), self.bindings.len() - 1);

@@ -46,6 +46,8 @@ pub struct ActionSpec {
     pub args: Vec<ArgSpec>,
     /// Groups of which exactly one must be given (`"_"` is the positional argument).
     pub one_of: Vec<&'static [&'static str]>,
+    /// Groups of which at least one must be given.
+    pub any_of: Vec<&'static [&'static str]>,
     /// Pairs that cannot be used together.
     pub conflicts: Vec<(&'static str, &'static str)>,
     pub result: Ty,
@@ -128,6 +130,7 @@ fn spec(
         positional,
         args,
         one_of: Vec::new(),
+        any_of: Vec::new(),
         conflicts: Vec::new(),
         result,
         mutating,
@@ -262,6 +265,74 @@ fn build_actions() -> Vec<ActionSpec> {
         a("owner", t(Ty::Str), "owner as `user` or `user:group`"),
     ]);
     v.push(spec("template", K::Template, "render a minijinja template (strict: undefined variables are errors) and upload it like `copy`", Some(("template", ArgTy::LocalPath, true)), tpl_args, rec(Record::FileResult), true));
+
+    let mut edit_args = common_remote();
+    edit_args.extend([
+        req(
+            "format",
+            ArgTy::Choice(crate::edit::Format::NAMES),
+            "`env` (KEY=VALUE lines), `yaml` or `json` (edited by path)",
+        ),
+        a(
+            "set",
+            t(Ty::Map(Box::new(Ty::Json))),
+            "keys (env) or paths (yaml/json, `a.b[0].env[name=X].value`) to their values",
+        ),
+        a(
+            "delete",
+            t(Ty::list(Ty::Str)),
+            "keys or paths to remove (absent ones are fine)",
+        ),
+        a(
+            "create",
+            ArgTy::Flag,
+            "create the file when it is absent (else an error)",
+        ),
+        a(
+            "mode",
+            ArgTy::Mode,
+            "mode of a created file (an existing file keeps its own)",
+        ),
+        a(
+            "owner",
+            t(Ty::Str),
+            "owner of a created file as `user` or `user:group`",
+        ),
+    ]);
+    let mut edit = spec(
+        "edit",
+        K::Edit,
+        "edit a remote file's keys or paths in place; written like `copy` only when it changes, restored on rollback",
+        Some(("file", ArgTy::RemotePath, true)),
+        edit_args,
+        rec(Record::FileResult),
+        true,
+    );
+    edit.any_of.push(&["set", "delete"]);
+    v.push(edit);
+
+    let mut read_args = common_remote();
+    read_args.extend([
+        a(
+            "format",
+            ArgTy::Choice(&["text", "yaml", "json"]),
+            "how `value` is parsed (default `text`: `value` is none)",
+        ),
+        a(
+            "missing_ok",
+            ArgTy::Flag,
+            "an absent file gives `exists: false` instead of an error",
+        ),
+    ]);
+    v.push(spec(
+        "read",
+        K::Read,
+        "read a remote file into a value (`text`, and `value` parsed as yaml or json)",
+        Some(("file", ArgTy::RemotePath, true)),
+        read_args,
+        rec(Record::FileRead),
+        false,
+    ));
 
     let mut wait = spec(
         "wait",

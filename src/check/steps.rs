@@ -61,7 +61,14 @@ impl Checker<'_> {
             .iter()
             .cloned()
             .partition(|c| c.key.name == "until");
+        self.site = reach::Site {
+            targets: targets.clone(),
+            name: s.name.name.clone(),
+        };
         let mut options = self.clauses(schema::step_options(), None, &before, s.name.span, "step");
+        self.hostless_options(&options);
+        self.step_once = options.contains_key("run_once");
+        self.step_when = options.contains_key("when");
         self.literal_option_ranges(&options);
         self.locals.push(Vec::new());
         let mut body = Vec::new();

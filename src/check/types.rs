@@ -38,6 +38,7 @@ pub enum Record {
     /// A command fed a secret on `stdin:`: its output is secret too.
     SecretCommandResult,
     FileResult,
+    FileRead,
     HostInfo,
     EtcdMember,
     EndpointStatus,
@@ -50,10 +51,11 @@ pub enum Record {
 }
 
 impl Record {
-    pub const ALL: [Record; 12] = [
+    pub const ALL: [Record; 13] = [
         Record::CommandResult,
         Record::SecretCommandResult,
         Record::FileResult,
+        Record::FileRead,
         Record::HostInfo,
         Record::EtcdMember,
         Record::EndpointStatus,
@@ -70,6 +72,7 @@ impl Record {
             Record::CommandResult => "command_result",
             Record::SecretCommandResult => "secret_command_result",
             Record::FileResult => "file_result",
+            Record::FileRead => "file_read",
             Record::HostInfo => "host",
             Record::EtcdMember => "etcd_member",
             Record::EndpointStatus => "endpoint_status",
@@ -111,6 +114,13 @@ impl Record {
                 ("sha256", Str),
                 ("size", Size),
                 ("changed", Bool),
+            ],
+            Self::FileRead => vec![
+                ("path", Path),
+                ("exists", Bool),
+                ("text", Str),
+                ("value", Json),
+                ("sha256", Str),
             ],
             Self::HostInfo => vec![
                 ("name", Str),

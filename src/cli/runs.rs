@@ -80,6 +80,11 @@ impl RunsArgs {
                             )
                         }
                         Record::Resumed { at, operator } => format!("resumed {at} by {operator}"),
+                        Record::Edit { host, undo } => format!(
+                            "  {host}: {} kept as {} for a rollback",
+                            undo.path,
+                            undo.backup.as_deref().or(undo.marker.as_deref()).unwrap_or("-")
+                        ),
                         Record::StepStart {
                             name,
                             hosts,

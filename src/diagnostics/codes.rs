@@ -223,6 +223,27 @@ action's `vars:` map, the flow's non-secret params and `host`.
 "misplaced-optional", Error, "`?` is used on something other than `group(...)`",
 "`group(\"NAME\")?` makes an inventory group optional; `?` means nothing elsewhere.";
 
+"unbound-on-host", Error, "a value bound per host is read where it may not be bound",
+"A step-level `let` in a step on hosts is bound on each of those hosts. A later step sees
+it only if it runs on the same hosts or a subset of them (`a & b`, `a - b`, `first(a)` are
+in `a`; `a` is in `a | b`). A step `on local` and a step option (evaluated once, on the
+controller) see only values bound once: in a step `on local` or with `run_once`. Read
+another host's value with `r[h]`, all of them with a comprehension:
+
+    step ids on masters {
+      let id = run \"cat /etc/machine-id\"
+    }
+    step show on local {
+      log \"{{ join([id[h].stdout for h in masters], \\\",\\\") }}\"
+    }
+
+`r[h]` in the step that binds `r` is refused: the hosts run it concurrently.";
+
+"maybe-unbound", Error, "a value is bound only where a step's `when:` held",
+"A step with `when:` does not run on the hosts where the condition is false, so its
+`let`s are not bound there. Read such a value with `default(NAME, fallback)`, or bind it
+in a step without `when:` (an `if` inside the body decides what to do).";
+
 "misplaced-step-variable", Error, "`host` is used outside a step",
 "`host` is the host a step runs on; it does not exist in params, host sets or clusters.";
 

@@ -341,9 +341,13 @@ pub fn lint(
         if step.rollback.is_some() || step.no_return.is_some() {
             continue;
         }
-        let mutating = all
-            .iter()
-            .find(|s| s.step == i && !s.rollback && spec(s.action).is_some_and(|x| x.mutating));
+        // An `edit` undoes itself; another mutating action in the step still needs a block.
+        let mutating = all.iter().find(|s| {
+            s.step == i
+                && !s.rollback
+                && s.action.kind != ActionKind::Edit
+                && spec(s.action).is_some_and(|x| x.mutating)
+        });
         if let Some(m) = mutating {
             out.push(
                 Diagnostic::warning(

@@ -597,6 +597,27 @@ pub(super) async fn action_inner(
             }
             (Value::None, None, false)
         }
+        ActionKind::Edit | ActionKind::Read => {
+            let who = become_user
+                .as_deref()
+                .map(|u| (u, become_password.as_deref()));
+            if a.kind == ActionKind::Read {
+                edits::read(a, &cx, &mut hs.conn, timeout, who).await?
+            } else {
+                let index = sh
+                    .flow
+                    .steps
+                    .iter()
+                    .position(|s| std::ptr::eq(s, step))
+                    .unwrap_or(usize::MAX);
+                let t = edits::Target {
+                    name: &hs.name,
+                    conn: &mut hs.conn,
+                    undo: &mut hs.undo,
+                };
+                edits::edit(sh, index, a, &cx, t, timeout, who).await?
+            }
+        }
         ActionKind::Etcd(op) => {
             let h = etcd::Host {
                 name: &hs.name,

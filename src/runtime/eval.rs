@@ -23,6 +23,10 @@ pub struct Ctx<'a> {
     pub started: &'a str,
     /// The clusters' facts as last gathered (by cluster index).
     pub facts: std::sync::Arc<Vec<Option<Value>>>,
+    /// Flow bindings every host has published (at the end of each step it ran).
+    pub published: std::sync::Arc<Published>,
+    /// By binding index: bound once (`on local`, `run_once`), so every host reads it.
+    pub globals: &'a [bool],
     /// How each cluster's members are addressed (by cluster index).
     pub clusters: &'a [ClusterConf],
 }
@@ -63,12 +67,55 @@ impl<'a> Ctx<'a> {
             run_id,
             started,
             facts: std::sync::Arc::default(),
+            published: std::sync::Arc::default(),
+            globals: &[],
             clusters: &[],
         }
     }
 }
 
+/// Host name → that host's flow bindings (by binding index).
+pub type Published = std::collections::HashMap<String, Vec<Option<Value>>>;
+
 pub type EvalResult = Result<Value, String>;
+
+/// A binding made once (`on local`, `run_once`): whichever host made it.
+fn published_any(cx: &Ctx<'_>, i: usize) -> EvalResult {
+    let mut hosts: Vec<&String> = cx.published.keys().collect();
+    hosts.sort();
+    hosts
+        .into_iter()
+        .find_map(|h| {
+            cx.published
+                .get(h)
+                .and_then(|b| b.get(i).cloned().flatten())
+        })
+        .ok_or_else(|| {
+            let name = cx.binding_names.get(i).map_or("?", String::as_str);
+            format!("`{name}` was never bound")
+        })
+}
+
+/// The items a `for` or a comprehension loops over: a list's items, a host set's hosts,
+/// a map's keys (JSON arrays and objects alike; `none` is empty).
+pub fn items(v: Value) -> Result<Vec<Value>, String> {
+    Ok(match v {
+        Value::List(xs) => xs,
+        Value::Hosts(hs) => hs.into_iter().map(Value::Host).collect(),
+        Value::Map(m) => m.into_keys().map(Value::Str).collect(),
+        Value::Json(serde_json::Value::Array(a)) => a.into_iter().map(json_value).collect(),
+        Value::Json(serde_json::Value::Object(m)) => {
+            m.into_iter().map(|(k, _)| Value::Str(k)).collect()
+        }
+        Value::Json(serde_json::Value::Null) | Value::None => Vec::new(),
+        other => {
+            return Err(format!(
+                "`{}` is not a list, a map or hosts",
+                other.to_text()
+            ))
+        }
+    })
+}
 
 pub fn eval(e: &ir::Expr, cx: &Ctx<'_>) -> EvalResult {
     Ok(match &e.kind {
@@ -88,6 +135,7 @@ pub fn eval(e: &ir::Expr, cx: &Ctx<'_>) -> EvalResult {
         K::Cluster(i) => Value::Cluster(*i),
         K::Binding(ir::BindingRef::Flow(i)) => match cx.bindings.get(*i).cloned().flatten() {
             Some(v) => v,
+            None if cx.globals.get(*i) == Some(&true) => published_any(cx, *i)?,
             None => {
                 let name = cx.binding_names.get(*i).map_or("?", String::as_str);
                 return Err(format!(
@@ -96,6 +144,16 @@ pub fn eval(e: &ir::Expr, cx: &Ctx<'_>) -> EvalResult {
                 ));
             }
         },
+        K::BindingOn { binding, host } => {
+            let Value::Host(h) = eval(host, cx)? else {
+                return Err("not a host".into());
+            };
+            let name = cx.binding_names.get(*binding).map_or("?", String::as_str);
+            cx.published
+                .get(&h)
+                .and_then(|b| b.get(*binding).cloned().flatten())
+                .ok_or_else(|| format!("`{name}` was never bound on {h}"))?
+        }
         K::Binding(ir::BindingRef::Local(n)) => cx
             .locals
             .iter()
@@ -111,6 +169,31 @@ pub fn eval(e: &ir::Expr, cx: &Ctx<'_>) -> EvalResult {
             None => return Err(format!("the inventory has no group `{name}`")),
         },
         K::List(xs) => Value::List(xs.iter().map(|x| eval(x, cx)).collect::<Result<_, _>>()?),
+        K::Comprehension {
+            var,
+            iter,
+            cond,
+            elem,
+        } => {
+            let mut locals = cx.locals.to_vec();
+            let mut out = Vec::new();
+            for item in items(eval(iter, cx)?)? {
+                locals.push((var.clone(), item));
+                let inner = Ctx {
+                    locals: &locals,
+                    ..cx.clone()
+                };
+                let keep = match cond {
+                    Some(c) => eval(c, &inner)?.truthy(),
+                    None => true,
+                };
+                if keep {
+                    out.push(eval(elem, &inner)?);
+                }
+                locals.pop();
+            }
+            Value::List(out)
+        }
         K::Map(xs) => Value::Map(
             xs.iter()
                 .map(|(k, x)| Ok((k.clone(), eval(x, cx)?)))
@@ -419,9 +502,56 @@ fn binary(op: BinOp, l: Value, r: Value) -> EvalResult {
 }
 
 fn call(func: &str, args: &[ir::Expr], cx: &Ctx<'_>) -> EvalResult {
+    // `default(x, fallback)`: the fallback also where `x` reads a binding this host did
+    // not make (its step's `when:` was false here).
+    if func == "default" {
+        let unbound = args[0].any(&|e| match e.kind {
+            K::Binding(ir::BindingRef::Flow(i)) => {
+                cx.bindings.get(i).is_none_or(Option::is_none)
+                    && (cx.globals.get(i) != Some(&true) || published_any(cx, i).is_err())
+            }
+            _ => false,
+        });
+        if unbound {
+            return eval(&args[1], cx);
+        }
+    }
     let vals: Vec<Value> = args.iter().map(|a| eval(a, cx)).collect::<Result<_, _>>()?;
     let s = |i: usize| vals.get(i).map(Value::to_text).unwrap_or_default();
     Ok(match func {
+        "first" | "last" if matches!(vals[0], Value::List(_)) => {
+            let Value::List(xs) = &vals[0] else {
+                return Err("not a list".into());
+            };
+            let x = if func == "first" {
+                xs.first()
+            } else {
+                xs.last()
+            };
+            x.cloned()
+                .ok_or_else(|| format!("`{func}` of an empty list"))?
+        }
+        "any" | "all" => {
+            let Value::List(xs) = &vals[0] else {
+                return Err(format!("`{func}` of something that is not a list"));
+            };
+            Value::Bool(if func == "any" {
+                xs.iter().any(Value::truthy)
+            } else {
+                xs.iter().all(Value::truthy)
+            })
+        }
+        "addresses" => Value::List(
+            as_hosts(vals[0].clone())
+                .iter()
+                .map(|h| {
+                    cx.inventory
+                        .target(h)
+                        .map(|t| Value::Str(t.address))
+                        .ok_or_else(|| format!("`{h}` is not in the inventory"))
+                })
+                .collect::<Result<_, String>>()?,
+        ),
         "first" => Value::Host(
             as_hosts(vals[0].clone())
                 .first()
@@ -532,7 +662,7 @@ fn call(func: &str, args: &[ir::Expr], cx: &Ctx<'_>) -> EvalResult {
             Value::Cluster(c) => Value::Ordering(Order::LeaderFirst(c)),
             _ => return Err("not a cluster".into()),
         },
-        "member" | "peer_url" | "client_url" | "member_name" | "initial_cluster" => {
+        "member" | "peer_url" | "client_url" | "member_name" | "initial_cluster" | "is_member" => {
             let Value::Cluster(c) = vals[0] else {
                 return Err("not a cluster".into());
             };
@@ -575,11 +705,19 @@ fn call(func: &str, args: &[ir::Expr], cx: &Ctx<'_>) -> EvalResult {
                 ),
                 _ => match cx.facts.get(c).cloned().flatten() {
                     Some(Value::Record(m)) => match m.get("members") {
-                        Some(Value::List(ms)) => ms
-                            .iter()
-                            .find(|m| matches!(m, Value::Record(r) if r.get("host") == Some(&Value::Host(host.clone()))))
-                            .cloned()
-                            .ok_or_else(|| format!("no etcd member runs on `{host}`"))?,
+                        Some(Value::List(ms)) => {
+                            let found = ms
+                                .iter()
+                                .find(|m| matches!(m, Value::Record(r) if r.get("host") == Some(&Value::Host(host.clone()))))
+                                .cloned();
+                            match (func, found) {
+                                ("is_member", f) => Value::Bool(f.is_some()),
+                                (_, Some(m)) => m,
+                                (_, None) => {
+                                    return Err(format!("no etcd member runs on `{host}`"))
+                                }
+                            }
+                        }
                         _ => return Err("the cluster's members are not known".into()),
                     },
                     _ => return Err("the facts of this cluster are not known here".into()),

@@ -73,24 +73,8 @@ pub(super) fn exec_block<'a>(
                     .await?;
                 }
                 ir::Stmt::For { var, iter, body } => {
-                    let items = match eval::eval(iter, &cx!())? {
-                        Value::List(xs) => xs,
-                        Value::Hosts(hs) => hs.into_iter().map(Value::Host).collect(),
-                        Value::Map(m) => m.into_keys().map(Value::Str).collect(),
-                        Value::Json(serde_json::Value::Array(a)) => {
-                            a.into_iter().map(eval::json_value).collect()
-                        }
-                        Value::Json(serde_json::Value::Object(m)) => {
-                            m.into_iter().map(|(k, _)| Value::Str(k)).collect()
-                        }
-                        Value::Json(serde_json::Value::Null) | Value::None => Vec::new(),
-                        other => {
-                            return Err(Fail(format!(
-                                "`for {var} in ...`: `{}` is not a list, a map or hosts",
-                                other.to_text()
-                            )))
-                        }
-                    };
+                    let items = eval::items(eval::eval(iter, &cx!())?)
+                        .map_err(|m| Fail(format!("`for {var} in ...`: {m}")))?;
                     for item in items {
                         locals.push((var.clone(), item));
                         let r = exec_block(sh, step, body, hs, locals, rollback).await;

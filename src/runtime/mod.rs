@@ -16,6 +16,7 @@
 //! The runtime never prints; it sends [`events::Event`]s.
 
 mod actions;
+pub mod edits;
 pub mod etcd;
 mod eval;
 pub mod events;
@@ -128,6 +129,10 @@ struct Shared {
     journal: Option<crate::journal::Journal>,
     interrupted: std::sync::atomic::AtomicBool,
     facts: std::sync::Mutex<Arc<Vec<Option<Value>>>>,
+    /// Every host's flow bindings, published when it ends a step (copy on write).
+    published: std::sync::Mutex<Arc<eval::Published>>,
+    /// By binding index: bound once and visible on every host.
+    binding_global: Vec<bool>,
     cluster_confs: Vec<eval::ClusterConf>,
     /// Per-cluster locks and membership-change serialization (by cluster index).
     etcd: Vec<etcd::ClusterState>,
@@ -322,7 +327,22 @@ impl Shared {
                 .lock()
                 .map(|f| Arc::clone(&f))
                 .unwrap_or_default(),
+            published: self
+                .published
+                .lock()
+                .map(|p| Arc::clone(&p))
+                .unwrap_or_default(),
+            globals: &self.binding_global,
             clusters: &self.cluster_confs,
+        }
+    }
+
+    /// Make host `host`'s bindings visible to every host (`r[h]`, bound-once values).
+    fn publish(&self, host: &str, bindings: &[Option<Value>]) {
+        if let Ok(mut slot) = self.published.lock() {
+            let mut next = (**slot).clone();
+            next.insert(host.to_string(), bindings.to_vec());
+            *slot = Arc::new(next);
         }
     }
 
@@ -375,6 +395,8 @@ struct HostState {
     /// `timeout:` ends (every command's deadline is cut to it).
     step_opts: Option<options::StepOptions>,
     deadline: Option<Instant>,
+    /// Files this host's steps edited, for their rollback.
+    undo: Vec<edits::Undo>,
 }
 
 /// A failure on one host: the message, and whether it is a lost connection (unknown

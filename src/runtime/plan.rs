@@ -186,6 +186,29 @@ fn action(a: &ir::Action, cx: &Ctx<'_>) -> String {
         ActionKind::Fetch => {
             format!("fetch {} -> {}", positional(""), arg("to"))
         }
+        ActionKind::Edit => {
+            let keys = |k: &str| match a.args.get(k) {
+                Some(Arg::Value(e)) => match eval::eval(e, cx) {
+                    Ok(Value::Map(m)) => m
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", v.to_text()))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    Ok(v) => v.to_text(),
+                    Err(_) => later.clone(),
+                },
+                _ => String::new(),
+            };
+            let mut out = format!("edit {} ({})", positional(""), arg("format"));
+            for (k, what) in [("set", "set"), ("delete", "delete")] {
+                let v = keys(k);
+                if !v.is_empty() {
+                    out.push_str(&format!(" {what} {v}"));
+                }
+            }
+            out
+        }
+        ActionKind::Read => format!("read {}", positional("")),
         ActionKind::Wait => {
             let what = if a.args.contains_key("port") {
                 format!(

@@ -122,6 +122,7 @@ pub fn prepare(
         .map_or_else(run_id, |r| r.run_id.clone());
     let started = run_id.split('-').next().unwrap_or_default().to_string();
     let binding_names: Vec<String> = flow.bindings.iter().map(|b| b.name.clone()).collect();
+    let binding_global: Vec<bool> = flow.bindings.iter().map(|b| b.global).collect();
     let mut params = Vec::new();
     for p in &flow.params {
         let expr = param_values.get(&p.name).or(p.default.as_ref());
@@ -387,6 +388,8 @@ pub fn prepare(
             journal,
             interrupted: std::sync::atomic::AtomicBool::new(false),
             facts: std::sync::Mutex::default(),
+            published: std::sync::Mutex::default(),
+            binding_global,
             etcd: cluster_confs
                 .iter()
                 .map(|_| etcd::ClusterState::default())

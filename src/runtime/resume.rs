@@ -19,6 +19,8 @@ pub struct ResumeFrom {
     pub bindings: std::collections::HashMap<String, Vec<(usize, serde_json::Value)>>,
     /// Snapshot files the run verified (path, sha256): verified again before use.
     pub verified: Vec<(PathBuf, String)>,
+    /// Per host, the files its steps edited (their rollback puts them back).
+    pub edits: std::collections::HashMap<String, Vec<super::edits::Undo>>,
 }
 
 impl ResumeFrom {
@@ -73,6 +75,9 @@ impl ResumeFrom {
                 }
                 R::StepEnd { step, ok, rollback: false } => {
                     step_ok.insert(*step, *ok);
+                }
+                R::Edit { host, undo } => {
+                    r.edits.entry(host.clone()).or_default().push(undo.clone());
                 }
                 R::SnapshotVerified { path, sha256, .. } => {
                     r.verified.push((path.clone(), sha256.clone()));

@@ -155,6 +155,14 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
                         }
                     }
                 }
+                sh.publish(&h, &bindings);
+                let undo = sh
+                    .opts
+                    .resume
+                    .as_ref()
+                    .and_then(|r| r.edits.get(&h))
+                    .cloned()
+                    .unwrap_or_default();
                 states.insert(
                     h.clone(),
                     HostState {
@@ -162,6 +170,7 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
                         conn: c,
                         bindings,
                         step_opts: None,
+                        undo,
                         deadline: None,
                     },
                 );
@@ -309,7 +318,7 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
         let with_rb: Vec<(usize, Vec<String>)> = ran
             .into_iter()
             .rev()
-            .filter(|(s, _)| sh.flow.steps[*s].rollback.is_some())
+            .filter(|(s, _)| sh.flow.steps[*s].rollback.is_some() || sh.flow.steps[*s].edits())
             .collect();
         let _ = sh.events.send(Event::RollbackStarted {
             steps: with_rb
@@ -378,7 +387,12 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
             }
         }
     };
-    for (_, s) in states {
+    for (_, mut s) in states {
+        // A run that ended well (or rolled back completely) needs no edit backups; one
+        // that did not leaves them beside the files for the operator.
+        if matches!(status, RunStatus::Success | RunStatus::FailedRolledBack) {
+            edits::forget(&sh, &mut s).await;
+        }
         s.conn.close().await;
     }
     watcher.abort();
@@ -614,6 +628,9 @@ pub(super) async fn run_step(
                 })
                 .collect()
         };
+        if !rollback {
+            sh.publish(&host, &state.bindings);
+        }
         sh.journal(crate::journal::Record::HostEnd {
             step: index,
             host: host.clone(),
@@ -710,6 +727,10 @@ pub(super) async fn run_on_host(
                 return Ok(false);
             }
         }
+    }
+    if rollback {
+        // The step's edits first (the previous bytes back), then its `rollback` block.
+        edits::restore(sh, index, hs).await?;
     }
     let body: &[ir::Stmt] = if rollback {
         step.rollback.as_deref().unwrap_or(&[])

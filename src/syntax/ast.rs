@@ -146,6 +146,13 @@ pub enum ExprKind {
     Invalid(String),
     Name(String),
     List(Vec<Expr>),
+    /// `[elem for var in iter if cond]`.
+    Comprehension {
+        elem: Box<Expr>,
+        var: Ident,
+        iter: Box<Expr>,
+        cond: Option<Box<Expr>>,
+    },
     Map(Vec<(MapKey, Expr)>),
     Call {
         func: Ident,

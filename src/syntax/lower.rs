@@ -422,7 +422,32 @@ impl Lowerer {
                 inner.span = s;
                 return Some(inner);
             }
-            Rule::list => ExprKind::List(p.into_inner().filter_map(|e| self.expr(e)).collect()),
+            Rule::list => {
+                let inner: Vec<P<'_>> = p.into_inner().collect();
+                match inner.iter().position(|x| x.as_rule() == Rule::comp_tail) {
+                    Some(t) => {
+                        let elem = self.expr(inner.first()?.clone())?;
+                        let mut tail = inner.get(t)?.clone().into_inner().filter(|x| {
+                            !matches!(x.as_rule(), Rule::kw_for | Rule::kw_in | Rule::kw_if)
+                        });
+                        let var = self.ident(tail.next()?);
+                        let iter = self.expr(tail.next()?)?;
+                        let cond = match tail.next() {
+                            Some(c) => Some(Box::new(self.expr(c)?)),
+                            None => None,
+                        };
+                        ExprKind::Comprehension {
+                            elem: Box::new(elem),
+                            var,
+                            iter: Box::new(iter),
+                            cond,
+                        }
+                    }
+                    None => {
+                        ExprKind::List(inner.into_iter().filter_map(|e| self.expr(e)).collect())
+                    }
+                }
+            }
             Rule::map => {
                 let mut entries = Vec::new();
                 for e in p.into_inner() {

@@ -70,6 +70,7 @@ pub(crate) fn rule_name(rule: Rule) -> &'static str {
         Rule::op_div => "`/`",
         Rule::call => "a function call",
         Rule::list => "a list `[...]`",
+        Rule::comp_tail => "a comprehension `for x in xs`",
         Rule::map => "a map `{...}`",
         Rule::map_entry => "a map entry `key: value`",
         Rule::boolean => "`true` or `false`",

@@ -37,6 +37,20 @@ fn sexp(e: &ast::Expr) -> String {
         Invalid(_) => "<invalid>".into(),
         Name(n) => n.clone(),
         List(xs) => format!("[{}]", xs.iter().map(sexp).collect::<Vec<_>>().join(" ")),
+        Comprehension {
+            elem,
+            var,
+            iter,
+            cond,
+        } => format!(
+            "[{} for {} in {}{}]",
+            sexp(elem),
+            var.name,
+            sexp(iter),
+            cond.as_ref()
+                .map(|c| format!(" if {}", sexp(c)))
+                .unwrap_or_default()
+        ),
         Map(xs) => format!(
             "{{{}}}",
             xs.iter()
@@ -316,4 +330,29 @@ fn never_panics_on_garbage() {
         let _ = parse(F, src);
         let _ = parse_expr(F, src);
     }
+}
+
+#[test]
+fn comprehension_and_nested_lists() {
+    assert_eq!(
+        sexp(&expr("[m.name for m in main.members if not m.is_learner]")),
+        "[(. m name) for m in (. main members) if (Not (. m is_learner))]"
+    );
+    assert_eq!(sexp(&expr("[[x, 1] for x in xs]")), "[[x 1] for x in xs]");
+    assert_eq!(sexp(&expr("[a in b for a in c]")), "[(in a b) for a in c]");
+    assert_eq!(sexp(&expr("[[[1]], [2]]")), "[[[1]] [2]]");
+}
+
+#[test]
+fn deeply_nested_lists_parse() {
+    // One list rule (a comprehension is a tail of it), so nesting does not backtrack:
+    // two rules tried in turn would take 2^60 steps here.
+    let src = format!("{}1{}", "[".repeat(60), "]".repeat(60));
+    let mut e = expr(&src);
+    let mut depth = 0;
+    while let ast::ExprKind::List(mut xs) = e.kind {
+        depth += 1;
+        e = xs.remove(0);
+    }
+    assert_eq!(depth, 60);
 }

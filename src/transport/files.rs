@@ -4,6 +4,27 @@
 
 use super::*;
 
+/// The `mktemp` template of a file written next to `dest`: a dot file, so a directory
+/// that loads every file (a kubelet's static pod manifests) does not load it.
+fn hidden_temp(dest: &str) -> String {
+    match dest.rsplit_once('/') {
+        Some((dir, base)) => format!("{dir}/.{base}.etcdflow-XXXXXXXXXX"),
+        None => format!(".{dest}.etcdflow-XXXXXXXXXX"),
+    }
+}
+
+/// A remote file as [`Conn::read_file`] found it.
+#[derive(Clone, Debug)]
+pub struct RemoteFile {
+    pub bytes: Vec<u8>,
+    /// Octal, as `stat -c %a` prints it.
+    pub mode: String,
+    /// `uid:gid`.
+    pub owner: String,
+    /// The user that read it owns it (writing it back needs no `chown`).
+    pub reader_is_owner: bool,
+}
+
 impl Conn {
     /// Upload bytes to `dest` atomically: staged as the login user in the agent's private
     /// directory, copied (as the target user, through sudo with `become`) into a fresh
@@ -91,7 +112,7 @@ impl Conn {
             script.push_str("IFS= read -r __ef_want || exit 1\n");
             script.push_str(&format!(
                 "__ef_t=$(mktemp -- {tmpl}) || exit 1\ntrap 'rm -f -- \"$__ef_t\"' EXIT\ncat -- {st} > \"$__ef_t\" || exit 1\n",
-                tmpl = q(&format!("{dest}.etcdflow-XXXXXXXXXX")),
+                tmpl = q(&hidden_temp(dest)),
                 st = q(&staged),
             ));
             if let Some(m) = mode {
@@ -138,6 +159,64 @@ impl Conn {
         }
         let changed = current != want;
         Ok((want, changed))
+    }
+
+    /// Read a remote file (as the target user with `become`): `None` when it does not
+    /// exist; a symlink or a directory is refused, like [`Conn::put`]. Up to
+    /// [`OUTPUT_CAP`] bytes.
+    pub async fn read_file(
+        &mut self,
+        path: &str,
+        timeout: Duration,
+        become_: Option<(&str, Option<&str>)>,
+    ) -> Result<Option<RemoteFile>, TransportError> {
+        let q = agent::quote;
+        let script = format!(
+            "if [ -h {p} ]; then echo symlink; exit 0; elif [ -d {p} ]; then echo directory; exit 0; elif [ ! -e {p} ]; then echo absent; exit 0; fi\nstat -c 'file %a %u:%g' -- {p} || exit 1\necho \"$(id -u):$(id -g)\"\nexec cat -- {p}",
+            p = q(path)
+        );
+        let mut req = ExecRequest::shell(script, timeout);
+        if let Some((u, pw)) = become_ {
+            req.become_user = Some(u.to_string());
+            req.become_password = pw.map(str::to_string);
+        }
+        let r = self.exec(&req).await?;
+        if r.rc != 0 {
+            return Err(TransportError::Remote(format!(
+                "{path}: {}",
+                String::from_utf8_lossy(&r.stderr).trim()
+            )));
+        }
+        if r.truncated {
+            return Err(TransportError::Remote(format!(
+                "{path} is larger than {} MiB",
+                OUTPUT_CAP >> 20
+            )));
+        }
+        let mut parts = r.stdout.splitn(3, |b| *b == b'\n');
+        let head = String::from_utf8_lossy(parts.next().unwrap_or_default()).to_string();
+        let mut words = head.split_whitespace();
+        match words.next() {
+            Some("absent") => return Ok(None),
+            Some(kind @ ("symlink" | "directory")) => {
+                return Err(TransportError::Remote(format!(
+                    "{path} is a {kind}; etcdflow edits regular files only and follows no link"
+                )))
+            }
+            _ => {}
+        }
+        let mode = words.next().unwrap_or("600").to_string();
+        let owner = words.next().unwrap_or_default().to_string();
+        let me = String::from_utf8_lossy(parts.next().unwrap_or_default())
+            .trim()
+            .to_string();
+        let bytes = parts.next().unwrap_or_default().to_vec();
+        Ok(Some(RemoteFile {
+            bytes,
+            mode,
+            reader_is_owner: me == owner,
+            owner,
+        }))
     }
 
     /// Download `src` to `dest` on the controller: streamed to `dest.part`, hashed on the

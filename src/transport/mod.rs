@@ -14,6 +14,7 @@ pub mod etcd;
 mod files;
 
 pub use agent::{CommandLine, ExecRequest, ExecResult};
+pub use files::RemoteFile;
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};

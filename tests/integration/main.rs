@@ -9,6 +9,7 @@ mod etcd_tls;
 mod examples;
 mod fmt;
 mod inventory;
+mod language;
 mod lint;
 mod meta;
 mod options;

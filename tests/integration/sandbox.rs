@@ -41,6 +41,27 @@ pub(crate) fn host_cat(sb: &Sandbox, i: usize, path: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Run a shell script on sandbox host `i` (as root) and return its stdout; a failing
+/// script or ssh fails the test.
+pub(crate) fn host_sh(sb: &Sandbox, i: usize, script: &str) -> String {
+    let out = std::process::Command::new("ssh")
+        .args([
+            "-F",
+            &sb.ssh_config().display().to_string(),
+            &sb.address(i),
+            script,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("ssh: {e}"));
+    assert!(
+        out.status.success(),
+        "`{script}` on host {i} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub(crate) fn run(sb: &Sandbox, t: Test, flow: &str, extra: &[&str]) -> super::cli::Output {
     t.args([
         "run",
