@@ -29,7 +29,69 @@ fn env<'a>() -> Environment<'a> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(100_000));
     env.set_recursion_limit(64);
+    // A config file keeps its last newline (as Ansible's `template` writes it).
+    env.set_keep_trailing_newline(true);
+    // `tojson` is minijinja's (feature `json`); `toyaml` renders a value as YAML (a kops
+    // manifest's `env` list, a kubeadm config section), to be indented with `indent`.
+    env.add_filter("toyaml", |v: minijinja::Value| {
+        serde_yaml_ng::to_string(&v).map_err(|e| {
+            minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+        })
+    });
     env
+}
+
+/// Filters and tests a template applies that etcdflow's environment does not have (a
+/// name and the 1-based line), so `check` reports them instead of the run.
+pub fn unknown_filters(
+    name: &str,
+    source: &str,
+) -> Result<Vec<(String, Option<usize>)>, TemplateError> {
+    use minijinja::machinery::{get_compiled_template, Instruction, Instructions};
+    let env = env();
+    let tpl = env
+        .template_from_named_str(name, source)
+        .map_err(|e| error(&e))?;
+    let compiled = get_compiled_template(&tpl);
+    let mut used: Vec<(String, bool, Option<usize>)> = Vec::new();
+    let mut scan = |ins: &Instructions<'_>| {
+        for i in 0..ins.len() {
+            let idx = u32::try_from(i).unwrap_or(u32::MAX);
+            match ins.get(idx) {
+                Some(Instruction::ApplyFilter(n, ..)) => {
+                    used.push(((*n).to_string(), true, ins.get_line(idx)));
+                }
+                Some(Instruction::PerformTest(n, ..)) => {
+                    used.push(((*n).to_string(), false, ins.get_line(idx)));
+                }
+                _ => {}
+            }
+        }
+    };
+    scan(&compiled.instructions);
+    for b in compiled.blocks.values() {
+        scan(b);
+    }
+    let mut out: Vec<(String, Option<usize>)> = Vec::new();
+    for (n, filter, line) in used {
+        // Ask the environment itself: a one-line template with just this filter/test.
+        let probe = if filter {
+            format!("{{{{ x | {n} }}}}")
+        } else {
+            format!("{{{{ x is {n} }}}}")
+        };
+        let known = match env.render_str(&probe, minijinja::context! { x => "" }) {
+            Err(e) => !matches!(
+                e.kind(),
+                minijinja::ErrorKind::UnknownFilter | minijinja::ErrorKind::UnknownTest
+            ),
+            Ok(_) => true,
+        };
+        if !known && !out.iter().any(|(m, _)| *m == n) {
+            out.push((n, line));
+        }
+    }
+    Ok(out)
 }
 
 fn error(e: &minijinja::Error) -> TemplateError {
@@ -79,6 +141,31 @@ mod tests {
     fn reports_syntax_errors_with_a_line() {
         let e = undeclared_variables("t", "a\n{% if %}").err();
         assert_eq!(e.and_then(|e| e.line), Some(2));
+    }
+
+    #[test]
+    fn tojson_toyaml_and_unknown_filters() {
+        let ctx = serde_json::json!({"env": [{"name": "A", "value": "1"}]});
+        assert_eq!(
+            render("t", "{{ env | tojson }}", &ctx).ok().as_deref(),
+            Some(r#"[{"name":"A","value":"1"}]"#)
+        );
+        assert_eq!(
+            render("t", "{{ env | toyaml }}", &ctx).ok().as_deref(),
+            Some("- name: A\n  value: '1'\n")
+        );
+        let bad = unknown_filters(
+            "t",
+            "{{ a | tojson }}\n{{ a | to_nice_yaml }}{% if a is bogus %}{% endif %}",
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            bad,
+            vec![
+                ("to_nice_yaml".to_string(), Some(2)),
+                ("bogus".to_string(), Some(2))
+            ]
+        );
     }
 
     #[test]

@@ -197,6 +197,22 @@ impl Checker<'_> {
                 return None;
             }
         };
+        for (f, line) in crate::template::unknown_filters(&rel, &source).unwrap_or_default() {
+            let at = line
+                .and_then(|l| line_span(&source, l))
+                .map(|(s, e2)| Span::new(id, s, e2));
+            let mut d = Diagnostic::error(
+                "template-unknown-filter",
+                format!("template `{rel}` uses `{f}`, which is no filter or test etcdflow's templates have"),
+            );
+            d = match at {
+                Some(s) => d
+                    .at(s, format!("`{f}` is unknown"))
+                    .also(pos.span, "rendered here"),
+                None => d.at(pos.span, format!("`{f}` is unknown")),
+            };
+            self.emit(d.help("the filters are minijinja's builtins (`tojson`, `indent`, `join`, `default`...) and `toyaml`; Ansible's `to_nice_yaml` is `toyaml`, `to_json` is `tojson`"));
+        }
         let mut provided: Vec<String> = vec!["host".into()];
         if let Some(ir::Arg::Value(v)) = vars {
             if let ir::ExprKind::Map(entries) = &v.kind {
@@ -224,7 +240,7 @@ impl Checker<'_> {
                 .iter()
                 .any(|p| p.ty == Ty::Secret && p.name == *var);
             let help = if secret {
-                format!("`{var}` is a secret and secrets never enter templates: write it to a file with `copy content: {var} to: ...`")
+                format!("`{var}` is a secret: pass it on purpose with `vars: {{ {var}: {var} }}` (the rendered file is then a secret: written owner-only, never journaled)")
             } else {
                 let h = did_you_mean(var, provided.iter().map(String::as_str), "variables");
                 format!("{h}; pass it with `vars: {{ {var}: ... }}`")
@@ -502,7 +518,9 @@ impl Checker<'_> {
                 x
             }
             ArgTy::Text => {
+                self.secret_text = true;
                 let x = self.expr(e);
+                self.secret_text = false;
                 if !(x.ty.fits(&Ty::Str) || x.ty == Ty::Secret) {
                     let t = x.ty.clone();
                     self.emit(
@@ -595,13 +613,18 @@ impl Checker<'_> {
                 self.template_vars = false;
                 match &x.kind {
                     ir::ExprKind::Map(entries) => {
+                        // A secret value makes the rendered file a secret (its bytes and
+                        // digest never journaled or logged); a record holding secrets
+                        // (a command's result) would be dumped whole, so it is refused.
                         for (k, v) in entries {
-                            if v.ty.contains_secret() {
+                            if (v.ty.contains_secret() && v.ty != Ty::Secret)
+                                || v.ty.has_secret_fields()
+                            {
                                 self.emit(
-                                    Diagnostic::error("secret-in-template", format!("template variable `{k}` is a secret"))
-                                        .at(v.span, "a `secret` in a template context")
-                                        .note("template contexts can be dumped in debug output (SAFETY.md invariant 24)")
-                                        .help("write the secret to a file with `copy content: ... to: ... mode: \"0600\"` and give the template its path"),
+                                    Diagnostic::error("secret-in-template", format!("template variable `{k}` holds secrets"))
+                                        .at(v.span, format!("a `{}` with secret fields", v.ty))
+                                        .note("a record would reach the template whole (SAFETY.md invariant 24)")
+                                        .help(format!("pass the one secret field: `{k}: NAME.stdout`")),
                                 );
                             }
                         }

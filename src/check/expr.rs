@@ -450,6 +450,9 @@ impl Checker<'_> {
             };
         }
         let mut parts = Vec::new();
+        // Only this string may carry a secret, not strings nested in its `{{ }}`.
+        let secret_ok = std::mem::take(&mut self.secret_text);
+        let mut secret = false;
         for p in &s.parts {
             match p {
                 ast::StrPart::Text(t) => parts.push(ir::InterpPart::Text(t.clone())),
@@ -464,7 +467,9 @@ impl Checker<'_> {
                         _ => (e, false),
                     };
                     let x = self.expr(inner);
-                    if x.ty.contains_secret() {
+                    if secret_ok && !raw && x.ty == Ty::Secret {
+                        secret = true;
+                    } else if x.ty.contains_secret() {
                         self.secret_leak(x.span, "text inside `{{ }}`");
                     } else if !x.ty.interpolable() {
                         let t = x.ty.clone();
@@ -484,9 +489,12 @@ impl Checker<'_> {
                 }
             }
         }
+        self.secret_text = secret_ok;
         ir::Expr {
             kind: K::Interp(parts),
-            ty: Ty::Str,
+            // A text with a secret in it is a secret (written to a file or fed to stdin,
+            // never shown).
+            ty: if secret { Ty::Secret } else { Ty::Str },
             span: s.span,
         }
     }

@@ -138,6 +138,9 @@ pub(crate) struct Checker<'a> {
     /// Checking the first argument of `default(...)`: a `when:`-conditional binding is
     /// read there on purpose.
     allow_unbound: bool,
+    /// Checking a text argument that may be a secret (`content:`, `stdin:`): a string
+    /// that interpolates a secret is then a secret itself, not an error.
+    secret_text: bool,
     /// Every host set's checked definition (by index), for subset proofs.
     host_defs: Vec<ir::Expr>,
     file: FileId,
@@ -169,6 +172,7 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
         step_once: false,
         step_when: false,
         allow_unbound: false,
+        secret_text: false,
         file: prog.root.unwrap_or(FileId(0)),
         groups_used: Vec::new(),
         template_vars: false,

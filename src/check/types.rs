@@ -276,6 +276,14 @@ impl Ty {
         }
     }
 
+    /// A record some of whose fields are secrets (`secret_command_result`).
+    pub fn has_secret_fields(&self) -> bool {
+        match self.strip_optional() {
+            Ty::Record(r) => r.fields().iter().any(|(_, t)| t.contains_secret()),
+            _ => false,
+        }
+    }
+
     pub fn field(&self, name: &str) -> Option<Ty> {
         match self.strip_optional() {
             Ty::Record(r) => r

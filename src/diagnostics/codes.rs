@@ -211,6 +211,13 @@ without `{{ }}`.";
 "template-syntax", Error, "a template file is not valid minijinja",
 "The message gives minijinja's error and the line in the template.";
 
+"template-unknown-filter", Error, "a template applies a filter or test that does not exist",
+"Templates are rendered by minijinja with its builtin filters and tests plus `toyaml`
+(`tojson` is builtin). A filter the environment lacks would fail at run time, so `check`
+reports it. Ansible's `to_nice_yaml` is `toyaml`, `to_json` is `tojson`:
+
+    {{ env_list | toyaml | indent(8) }}";
+
 "template-undefined-variable", Error, "a template uses a variable the flow does not provide",
 "Templates render in strict mode (SAFETY.md invariant 21). Their variables are the
 action's `vars:` map, the flow's non-secret params and `host`.

@@ -430,9 +430,12 @@ pub fn lint(
                     }
                 }
             }
-            ActionKind::Copy => {
-                let secret =
-                    value(a, "content").is_some_and(|e| e.ty == crate::check::types::Ty::Secret);
+            ActionKind::Copy | ActionKind::Template => {
+                let is_secret = |e: &Expr| e.ty == crate::check::types::Ty::Secret;
+                let secret = value(a, "content").is_some_and(is_secret)
+                    || value(a, "vars").is_some_and(|v| {
+                        matches!(&v.kind, ExprKind::Map(kv) if kv.iter().any(|(_, x)| is_secret(x)))
+                    });
                 let mode = value(a, "mode").map(text);
                 let loose = match mode.as_deref() {
                     None => true,

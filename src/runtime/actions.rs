@@ -392,7 +392,13 @@ pub(super) async fn action_inner(
                     arg(a, "vars").map(|e| eval::eval(e, &cx)).transpose()?
                 {
                     for (k, v) in m {
-                        ctx.insert(k, v.to_json());
+                        if let Value::Secret(s) = &v {
+                            // The rendered file is then a secret: no digest journaled.
+                            secret_content = true;
+                            ctx.insert(k, serde_json::Value::String(s.expose().to_string()));
+                        } else {
+                            ctx.insert(k, template_value(&v, &cx));
+                        }
                     }
                 }
                 let src = sh.sources.text(id);
@@ -657,4 +663,31 @@ fn secret_output(rec: Value) -> Value {
         }
     }
     Value::Record(r)
+}
+
+/// A value as a template sees it: hosts with their fields (`name`, `address`, `port`,
+/// `user`, `groups`, `vars`), not just their names; the rest as JSON.
+fn template_value(v: &Value, cx: &Ctx<'_>) -> serde_json::Value {
+    let host = |h: &str| {
+        let mut m = serde_json::Map::new();
+        for f in ["name", "address", "port", "user", "groups", "vars"] {
+            if let Ok(x) = eval::host_field(h, f, cx.inventory) {
+                m.insert(f.to_string(), x.to_json());
+            }
+        }
+        serde_json::Value::Object(m)
+    };
+    match v {
+        Value::Host(h) => host(h),
+        Value::Hosts(hs) => serde_json::Value::Array(hs.iter().map(|h| host(h)).collect()),
+        Value::List(xs) => {
+            serde_json::Value::Array(xs.iter().map(|x| template_value(x, cx)).collect())
+        }
+        Value::Map(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), template_value(x, cx)))
+                .collect(),
+        ),
+        other => other.to_json(),
+    }
 }

@@ -125,6 +125,21 @@ pub fn eval(e: &ir::Expr, cx: &Ctx<'_>) -> EvalResult {
         K::None => Value::None,
         K::Duration(ms) => Value::Duration(*ms),
         K::Size(b) => Value::Size(*b),
+        K::Interp(parts) if e.ty == crate::check::types::Ty::Secret => {
+            // A text the checker typed secret (`content: "token: {{ tok }}"`): the only
+            // place a secret's bytes join other text, and the result stays a secret.
+            let mut out = String::new();
+            for p in parts {
+                match p {
+                    InterpPart::Text(t) => out.push_str(t),
+                    InterpPart::Value { expr, .. } => match eval(expr, cx)? {
+                        Value::Secret(s) => out.push_str(s.expose()),
+                        v => out.push_str(&v.to_text()),
+                    },
+                }
+            }
+            Value::Secret(Secret::new(out))
+        }
         K::Interp(_) => Value::Str(render(e, cx, false)?),
         K::Param(i) => cx.params.get(*i).cloned().ok_or("a param has no value")?,
         K::Hosts(i) => cx
@@ -308,7 +323,7 @@ fn interp_text(expr: &ir::Expr, cx: &Ctx<'_>) -> Result<String, String> {
     }
 }
 
-fn host_field(host: &str, field: &str, inv: &Inventory) -> EvalResult {
+pub(super) fn host_field(host: &str, field: &str, inv: &Inventory) -> EvalResult {
     let t = inv
         .target(host)
         .ok_or_else(|| format!("`{host}` is not in the inventory"))?;

@@ -140,3 +140,76 @@ step edit on all_hosts {
         );
     }
 }
+
+/// Every file under `dir` (a run's state directory), read as text.
+fn all_text(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                out.push((e.path(), text));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_in_files_reach_the_file_and_nothing_else() {
+    if super::sandbox::no_root("secrets_in_files_reach_the_file_and_nothing_else") {
+        return;
+    }
+    let (_d, g) = sandbox_of(2, 83);
+    let sb = &g.0;
+    let secret = "tok-5f1e9a.77c3b0d2e4";
+    let body = r#"param token: secret
+hosts all_hosts = group("sandbox")
+step write on first(all_hosts) {
+  copy content: "token: {{ token }}\nuser: admin\n" to: "/etc/token.conf" mode: "0600"
+  template "t.j2" to: "/etc/kubeadm.yaml" mode: "0600" \
+      vars: { token: token, members: names(all_hosts), hosts: all_hosts, env: [{name: "A", value: "1"}] }
+  rollback {}
+}
+"#;
+    let tpl = "token: {{ token }}\nmembers:\n{{ members | toyaml }}first: {{ hosts[1].address }} {{ hosts[1].name }}\nenv: {{ env | tojson }}\n";
+    let t = flow(Test::new(), "s.flow", body)
+        .file("t.j2", tpl)
+        .file("s.yml", &format!("token: {secret}\n"));
+    let keep = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = keep.path().display().to_string();
+    let out = run(
+        sb,
+        t,
+        "s.flow",
+        &["-e", "@s.yml", "--state-dir", &state, "-v"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        host_cat(sb, 1, "/etc/token.conf"),
+        format!("token: {secret}\nuser: admin\n")
+    );
+    assert_eq!(
+        host_cat(sb, 1, "/etc/kubeadm.yaml"),
+        format!(
+            "token: {secret}\nmembers:\n- n1\n- n2\nfirst: {} n2\nenv: [{{\"name\":\"A\",\"value\":\"1\"}}]\n",
+            sb.address(2)
+        )
+    );
+    assert_eq!(
+        host_sh(sb, 1, "stat -c %a /etc/token.conf /etc/kubeadm.yaml"),
+        "600\n600\n"
+    );
+    assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+    let files = all_text(keep.path());
+    assert!(
+        !files.is_empty(),
+        "the run wrote no journal: the probe would check nothing"
+    );
+    for (f, text) in files {
+        assert!(!text.contains(secret), "{} holds the secret", f.display());
+    }
+}
