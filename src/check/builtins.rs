@@ -35,6 +35,12 @@ pub const BUILTINS: &[(&str, usize, usize, &str)] = &[
         "addresses(hosts) -> list[str]   (each host's inventory address, in order)",
     ),
     ("nth", 2, 2, "nth(hosts, int) -> host   (0-based)"),
+    (
+        "index_of",
+        2,
+        2,
+        "index_of(hosts, host) -> int   (0-based; pairs old and new hosts: `nth(new, index_of(old, host))`)",
+    ),
     ("names", 1, 1, "names(hosts) -> list[str]"),
     ("len", 1, 1, "len(list | map | str | hosts) -> int"),
     ("contains", 2, 2, "contains(list[T] | str, T | str) -> bool"),

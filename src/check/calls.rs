@@ -136,6 +136,11 @@ impl Checker<'_> {
                 want(self, 1, Int);
                 Host
             }
+            "index_of" => {
+                want(self, 0, Hosts);
+                want(self, 1, Host);
+                Int
+            }
             "names" => {
                 want(self, 0, Hosts);
                 Ty::list(Str)

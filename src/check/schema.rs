@@ -86,6 +86,11 @@ fn t(ty: Ty) -> ArgTy {
 fn common_remote() -> Vec<ArgSpec> {
     vec![
         a(
+            "on",
+            t(Ty::Host),
+            "run this one action on another host (delegation; `host` stays the step's host)",
+        ),
+        a(
             "timeout",
             t(Ty::Duration),
             "deadline for this action; the remote process is ended when it passes",

@@ -60,7 +60,11 @@ pub(super) async fn action_inner(
         }
         timeout = timeout.min(left);
     }
-    let target = host.as_deref().and_then(|h| sh.inventory.target(h));
+    // Who runs it: the step's host, or the host it is delegated to (its become settings).
+    let target = match &hs.delegated {
+        Some((h, _)) => sh.inventory.target(h),
+        None => host.as_deref().and_then(|h| sh.inventory.target(h)),
+    };
     let inventory_become = target.as_ref().is_some_and(|t| t.become_);
     let become_user = if a.args.contains_key("become")
         || step_opts.become_
@@ -618,6 +622,7 @@ pub(super) async fn action_inner(
                     .unwrap_or(usize::MAX);
                 let t = edits::Target {
                     name: &hs.name,
+                    on: hs.delegated.as_ref().map(|(h, _)| h.as_str()),
                     conn: &mut hs.conn,
                     undo: &mut hs.undo,
                 };

@@ -1,8 +1,9 @@
 //! `edit` and `read`: a remote file read, changed on the controller ([`crate::edit`]),
 //! written back like `copy` (temp file, sha256, `mv -T`) only when its value changes.
-//! Before the first change of a run, the file is kept as `.NAME.etcdflow-RUN.orig` beside
-//! it (`cp -p`: bytes, mode, owner; a dot file, so a kubelet manifest directory does not
-//! load it), or a `.NAME.etcdflow-RUN.absent` marker when `edit ... create` makes it.
+//! Before the first change of a step on a host, the file is kept as
+//! `.NAME.etcdflow-RUN-sSTEP-HOST.orig` beside it (`cp -p`: bytes, mode, owner; a dot
+//! file, so a kubelet manifest directory does not load it), or a `.absent` marker of the
+//! same name when `edit ... create` makes it.
 //! A rollback of the step puts the previous bytes back (`mv -T`), or removes a file the
 //! step created, before the step's own `rollback` block runs; the journal records each
 //! edit, so a resumed run restores them too. A run that ends well removes its backups.
@@ -15,6 +16,9 @@ use sha2::Digest;
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Undo {
     pub step: usize,
+    /// The host the file is on when the edit ran `on:` another host.
+    #[serde(default)]
+    pub on: Option<String>,
     pub path: String,
     /// The backup beside it (`None`: the step created the file).
     pub backup: Option<String>,
@@ -27,6 +31,7 @@ type Become<'a> = Option<(&'a str, Option<&'a str>)>;
 /// The parts of a host's state an `edit` uses (its bindings are borrowed by the context).
 pub(super) struct Target<'a> {
     pub name: &'a str,
+    pub on: Option<&'a str>,
     pub conn: &'a mut Conn,
     pub undo: &'a mut Vec<Undo>,
 }
@@ -42,6 +47,22 @@ fn beside(path: &str, run_id: &str, suffix: &str) -> String {
         "{}/.{base}.etcdflow-{run_id}.{suffix}",
         dir.trim_end_matches('/')
     )
+}
+
+/// One backup per run, step and step host: each iteration of a rolling step undoes only
+/// its own change (the last one first), even when several edit the same file.
+fn backup_tag(run_id: &str, step: usize, host: &str) -> String {
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{run_id}-s{step}-{host}")
 }
 
 fn remote_err(path: &str, r: &transport::ExecResult) -> Fail {
@@ -77,9 +98,11 @@ pub(super) async fn edit(
 ) -> Result<(Value, Option<i32>, bool), Fail> {
     let Target {
         name,
+        on,
         conn,
         undo: undos,
     } = host;
+    let on = on.map(str::to_string);
     let label = action_label(a);
     let path = eval::render(
         a.positional
@@ -147,7 +170,7 @@ pub(super) async fn edit(
     let q = transport::agent::quote;
     let undo = match &current {
         Some(_) => {
-            let b = beside(&path, &sh.run_id, "orig");
+            let b = beside(&path, &backup_tag(&sh.run_id, step, name), "orig");
             let r = exec_as(
                 conn,
                 format!("[ -e {b} ] || cp -p -- {p} {b}", b = q(&b), p = q(&path)),
@@ -160,6 +183,7 @@ pub(super) async fn edit(
             }
             Undo {
                 step,
+                on: on.clone(),
                 path: path.clone(),
                 backup: Some(b),
                 marker: None,
@@ -167,7 +191,7 @@ pub(super) async fn edit(
             }
         }
         None => {
-            let m = beside(&path, &sh.run_id, "absent");
+            let m = beside(&path, &backup_tag(&sh.run_id, step, name), "absent");
             let r = exec_as(
                 conn,
                 format!("umask 077 && : > {}", q(&m)),
@@ -180,6 +204,7 @@ pub(super) async fn edit(
             }
             Undo {
                 step,
+                on: on.clone(),
                 path: path.clone(),
                 backup: None,
                 marker: Some(m),
@@ -187,7 +212,7 @@ pub(super) async fn edit(
             }
         }
     };
-    if !undos.iter().any(|u| u.path == undo.path) {
+    if !undos.iter().any(|u| u.path == undo.path && u.on == undo.on) {
         sh.journal(crate::journal::Record::Edit {
             host: name.to_string(),
             undo: undo.clone(),
@@ -306,14 +331,24 @@ pub(super) async fn restore(sh: &Arc<Shared>, step: usize, hs: &mut HostState) -
             ),
             (None, None) => continue,
         };
-        let pw = sh.inventory.target(&hs.name).and_then(|t| {
-            t.vars
-                .get("ansible_become_password")
-                .or_else(|| t.vars.get("ansible_become_pass"))
-                .cloned()
-        });
+        let pw = sh
+            .inventory
+            .target(u.on.as_deref().unwrap_or(&hs.name))
+            .and_then(|t| {
+                t.vars
+                    .get("ansible_become_password")
+                    .or_else(|| t.vars.get("ansible_become_pass"))
+                    .cloned()
+            });
         let who = u.become_user.as_deref().map(|u| (u, pw.as_deref()));
-        let r = exec_as(&mut hs.conn, script, sh.opts.default_timeout, who).await?;
+        let r = match &u.on {
+            Some(h) => {
+                let d = sh.delegate(h).await?;
+                let mut g = d.lock().await;
+                exec_as(&mut g, script, sh.opts.default_timeout, who).await?
+            }
+            None => exec_as(&mut hs.conn, script, sh.opts.default_timeout, who).await?,
+        };
         if r.rc != 0 {
             return Err(Fail(format!(
                 "restoring {}: {}",
@@ -324,9 +359,13 @@ pub(super) async fn restore(sh: &Arc<Shared>, step: usize, hs: &mut HostState) -
         let _ = sh.events.send(Event::Log {
             step: sh.flow.steps[step].name.clone(),
             host: hs.name.clone(),
-            message: match &u.backup {
-                Some(_) => format!("restored {} as it was before the step", u.path),
-                None => format!("removed {}, which the step created", u.path),
+            message: match (&u.backup, &u.on) {
+                (Some(_), None) => format!("restored {} as it was before the step", u.path),
+                (Some(_), Some(h)) => {
+                    format!("restored {} on {h} as it was before the step", u.path)
+                }
+                (None, None) => format!("removed {}, which the step created", u.path),
+                (None, Some(h)) => format!("removed {} on {h}, which the step created", u.path),
             },
         });
     }
@@ -343,6 +382,15 @@ pub(super) async fn forget(sh: &Shared, hs: &mut HostState) {
         };
         let mut req = ExecRequest::shell(format!("rm -f -- {}", q(&f)), sh.opts.default_timeout);
         req.become_user = u.become_user;
-        let _ = hs.conn.exec(&req).await;
+        match &u.on {
+            Some(h) => {
+                if let Ok(d) = sh.delegate(h).await {
+                    let _ = d.lock().await.exec(&req).await;
+                }
+            }
+            None => {
+                let _ = hs.conn.exec(&req).await;
+            }
+        }
     }
 }

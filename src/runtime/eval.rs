@@ -556,6 +556,17 @@ fn call(func: &str, args: &[ir::Expr], cx: &Ctx<'_>) -> EvalResult {
                 xs.iter().all(Value::truthy)
             })
         }
+        "index_of" => {
+            let Value::Host(h) = &vals[1] else {
+                return Err("`index_of` needs a host".into());
+            };
+            let hs = as_hosts(vals[0].clone());
+            let i = hs
+                .iter()
+                .position(|x| x == h)
+                .ok_or_else(|| format!("`{h}` is not in the host set ({})", hs.join(", ")))?;
+            Value::Int(i64::try_from(i).unwrap_or(i64::MAX))
+        }
         "addresses" => Value::List(
             as_hosts(vals[0].clone())
                 .iter()

@@ -146,7 +146,29 @@ pub(super) async fn action(
         .iter()
         .position(|s| std::ptr::eq(s, step))
         .unwrap_or(usize::MAX);
-    let label = action_label(a).to_string();
+    // `on: h`: this one action runs on `h`, over a delegate connection (`host` stays
+    // the step's host); the journal names both.
+    let on = match arg(a, "on") {
+        Some(e) => {
+            let host = (hs.name != LOCAL).then(|| hs.name.clone());
+            let v = eval::eval(e, &sh.ctx(host.as_deref(), &hs.bindings, locals))?;
+            match v {
+                Value::Host(h) => Some(h).filter(|h| *h != hs.name),
+                other => {
+                    return Err(Fail(format!(
+                        "{}: `on:` is `{}`, not a host",
+                        action_label(a),
+                        other.to_text()
+                    )))
+                }
+            }
+        }
+        None => None,
+    };
+    let label = match &on {
+        Some(h) => format!("{} on {h}", action_label(a)),
+        None => action_label(a).to_string(),
+    };
     let journaled = !matches!(
         a.kind,
         ActionKind::Log | ActionKind::Fail | ActionKind::Wait
@@ -160,7 +182,20 @@ pub(super) async fn action(
         })
         .await;
     }
-    let r = action_inner(sh, step, a, hs, locals, rollback).await;
+    let r = match &on {
+        None => action_inner(sh, step, a, hs, locals, rollback).await,
+        Some(h) => match sh.delegate(h).await {
+            Err(e) => Err(e),
+            Ok(d) => {
+                let mut g = d.lock_owned().await;
+                std::mem::swap(&mut hs.conn, &mut *g);
+                hs.delegated = Some((h.clone(), g));
+                let r = action_inner(sh, step, a, hs, locals, rollback).await;
+                hs.undelegate();
+                r
+            }
+        },
+    };
     if journaled {
         let field = |k: &str| match &r {
             Ok(Value::Record(m)) => m.get(k).cloned(),

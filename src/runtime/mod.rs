@@ -129,6 +129,9 @@ struct Shared {
     journal: Option<crate::journal::Journal>,
     interrupted: std::sync::atomic::AtomicBool,
     facts: std::sync::Mutex<Arc<Vec<Option<Value>>>>,
+    /// Second connections to hosts that actions are delegated to (`on:`), one action at
+    /// a time per host; a host's own connection stays its step tasks' alone.
+    delegates: tokio::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<Conn>>>>,
     /// Every host's flow bindings, published when it ends a step (copy on write).
     published: std::sync::Mutex<Arc<eval::Published>>,
     /// By binding index: bound once and visible on every host.
@@ -337,6 +340,24 @@ impl Shared {
         }
     }
 
+    /// The delegate connection to `host`, made on first use.
+    async fn delegate(&self, host: &str) -> Result<Arc<tokio::sync::Mutex<Conn>>, Fail> {
+        let mut map = self.delegates.lock().await;
+        if let Some(c) = map.get(host) {
+            return Ok(Arc::clone(c));
+        }
+        let conn = scheduler::connect(self, host, &format!("{}-{host}-on", self.run_id))
+            .await
+            .map_err(|e| {
+                Fail(format!(
+                    "cannot connect to {host} to run an action on it: {e}"
+                ))
+            })?;
+        let c = Arc::new(tokio::sync::Mutex::new(conn));
+        map.insert(host.to_string(), Arc::clone(&c));
+        Ok(c)
+    }
+
     /// Make host `host`'s bindings visible to every host (`r[h]`, bound-once values).
     fn publish(&self, host: &str, bindings: &[Option<Value>]) {
         if let Ok(mut slot) = self.published.lock() {
@@ -397,6 +418,19 @@ struct HostState {
     deadline: Option<Instant>,
     /// Files this host's steps edited, for their rollback.
     undo: Vec<edits::Undo>,
+    /// While an action runs `on:` another host: that host's name and the delegate
+    /// connection's lock, whose connection is swapped into `conn` for the action.
+    delegated: Option<(String, tokio::sync::OwnedMutexGuard<Conn>)>,
+}
+
+impl HostState {
+    /// Give a delegate connection back (after the action, or after its future was
+    /// dropped by a deadline): `conn` is this host's own again.
+    fn undelegate(&mut self) {
+        if let Some((_, mut g)) = self.delegated.take() {
+            std::mem::swap(&mut self.conn, &mut *g);
+        }
+    }
 }
 
 /// A failure on one host: the message, and whether it is a lost connection (unknown

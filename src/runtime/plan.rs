@@ -136,6 +136,17 @@ fn describe(stmts: &[ir::Stmt], cx: &Ctx<'_>, depth: usize, out: &mut Vec<String
 }
 
 fn action(a: &ir::Action, cx: &Ctx<'_>) -> String {
+    let what = action_text(a, cx);
+    match a.args.get("on") {
+        Some(Arg::Value(e)) => match eval::eval(e, cx) {
+            Ok(v) => format!("{what}  (on {})", v.to_text()),
+            Err(_) => format!("{what}  (on a host known at run time)"),
+        },
+        _ => what,
+    }
+}
+
+fn action_text(a: &ir::Action, cx: &Ctx<'_>) -> String {
     let later = "<known at run time>".to_string();
     let arg = |k: &str| match a.args.get(k) {
         Some(Arg::Value(e)) => eval::render(e, cx, false).unwrap_or_else(|_| later.clone()),

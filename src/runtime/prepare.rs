@@ -389,6 +389,7 @@ pub fn prepare(
             interrupted: std::sync::atomic::AtomicBool::new(false),
             facts: std::sync::Mutex::default(),
             published: std::sync::Mutex::default(),
+            delegates: tokio::sync::Mutex::default(),
             binding_global,
             etcd: cluster_confs
                 .iter()

@@ -107,31 +107,8 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
         let sh2 = Arc::clone(&sh);
         set.spawn(async move {
             let t = Instant::now();
-            let conn = if h == LOCAL {
-                Conn::local_tagged(LOCAL, &format!("{}-{LOCAL}", sh2.run_id)).await
-            } else {
-                match sh2.inventory.target(&h) {
-                    Some(t) if t.local => {
-                        Conn::local_tagged(&h, &format!("{}-{h}", sh2.run_id)).await
-                    }
-                    Some(t) => {
-                        let ep = Endpoint {
-                            name: h.clone(),
-                            address: t.address,
-                            port: t.port,
-                            user: t.user,
-                            key_file: t.key_file,
-                            local: false,
-                            tag: format!("{}-{h}", sh2.run_id),
-                            ssh: t.ssh,
-                        };
-                        Conn::ssh(&ep, &sh2.opts.ssh).await
-                    }
-                    None => Err(transport::TransportError::Connect(format!(
-                        "`{h}` is not in the inventory"
-                    ))),
-                }
-            };
+            let tag = format!("{}-{h}", sh2.run_id);
+            let conn = connect(&sh2, &h, &tag).await;
             (h, conn, t.elapsed())
         });
     }
@@ -171,6 +148,7 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
                         bindings,
                         step_opts: None,
                         undo,
+                        delegated: None,
                         deadline: None,
                     },
                 );
@@ -180,6 +158,27 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
                     host: h,
                     error: e.to_string(),
                 });
+                refused = true;
+            }
+        }
+    }
+    // Hosts that actions are delegated to, where known before the run (`on: first(new)`,
+    // a `host` param): connected now, so an unreachable one refuses the run before any
+    // change. Others (`on:` a per-host value) connect at their first use.
+    if !refused {
+        let mut known: Vec<String> = Vec::new();
+        for site in sh.flow.actions() {
+            if let Some(Arg::Value(e)) = site.action.args.get("on") {
+                if let Ok(Value::Host(h)) = eval::eval(e, &sh.ctx(None, &[], &[])) {
+                    if !known.contains(&h) {
+                        known.push(h);
+                    }
+                }
+            }
+        }
+        for h in known {
+            if let Err(Fail(e)) = sh.delegate(&h).await {
+                send(Event::ConnectFailed { host: h, error: e });
                 refused = true;
             }
         }
@@ -395,6 +394,11 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
         }
         s.conn.close().await;
     }
+    for (_, d) in std::mem::take(&mut *sh.delegates.lock().await) {
+        if let Ok(c) = Arc::try_unwrap(d) {
+            c.into_inner().close().await;
+        }
+    }
     watcher.abort();
     let status_name = serde_json::to_value(status)
         .ok()
@@ -411,6 +415,37 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
         ms: ms(t0.elapsed()),
     });
     status
+}
+
+/// A connection to `host` (the controller for `local` or an `ansible_connection=local`
+/// host), its control socket tagged `tag`.
+pub(super) async fn connect(
+    sh: &Shared,
+    h: &str,
+    tag: &str,
+) -> Result<Conn, transport::TransportError> {
+    if h == LOCAL {
+        return Conn::local_tagged(LOCAL, tag).await;
+    }
+    match sh.inventory.target(h) {
+        Some(t) if t.local => Conn::local_tagged(h, tag).await,
+        Some(t) => {
+            let ep = Endpoint {
+                name: h.to_string(),
+                address: t.address,
+                port: t.port,
+                user: t.user,
+                key_file: t.key_file,
+                local: false,
+                tag: tag.to_string(),
+                ssh: t.ssh,
+            };
+            Conn::ssh(&ep, &sh.opts.ssh).await
+        }
+        None => Err(transport::TransportError::Connect(format!(
+            "`{h}` is not in the inventory"
+        ))),
+    }
 }
 
 /// A binding restored from the journal: scalars come back typed, records as JSON
@@ -761,6 +796,8 @@ pub(super) async fn run_on_host(
             },
             None => fut.await,
         };
+        // A deadline may have dropped an action that ran `on:` another host.
+        hs.undelegate();
         let r = match (r, step.options.get("until").filter(|_| !rollback)) {
             (Ok(()), Some(Arg::Value(cond))) => {
                 let cx = sh.ctx(host.as_deref(), &hs.bindings, &[]);

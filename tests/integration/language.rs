@@ -213,3 +213,55 @@ step write on first(all_hosts) {
         assert!(!text.contains(secret), "{} holds the secret", f.display());
     }
 }
+
+#[test]
+fn delegated_actions_run_and_roll_back_on_their_host() {
+    if super::sandbox::no_root("delegated_actions_run_and_roll_back_on_their_host") {
+        return;
+    }
+    let (_d, g) = sandbox_of(3, 84);
+    let sb = &g.0;
+    host_sh(sb, 3, "printf 'STATE=new\\n' > /etc/member.env");
+    // n1 and n2 are the "old" hosts; each moves one thing onto n3 (the "new" host) in its
+    // own iteration of a serial step; n2's iteration fails after its delegated changes.
+    let body = r#"hosts all_hosts = group("sandbox")
+hosts old = all_hosts - last(all_hosts)
+hosts target = last(all_hosts)
+step move on old serial {
+  run "echo {{ host.name }} {{ index_of(old, host) }} >> /etc/moved" on: last(all_hosts)
+  edit "/etc/member.env" format: "env" set: {STATE: "existing", FROM: host.name} on: last(all_hosts)
+  run "echo {{ host.name }} > /etc/retired"
+  run "test {{ host.name }} != n2"
+  rollback {
+    run "sed -i '/^{{ host.name }} /d' /etc/moved" on: last(all_hosts)
+    run "rm -f /etc/retired"
+  }
+}
+"#;
+    let plan = flow(Test::new(), "d.flow", body)
+        .args([
+            "plan",
+            "d.flow",
+            "-i",
+            &sb.inventory().display().to_string(),
+        ])
+        .run();
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("(on n3)"), "{}", plan.stdout);
+    let out = run(sb, flow(Test::new(), "d.flow", body), "d.flow", &["-v"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    // n1's iteration ran on n3, then n2's; both were rolled back, on the host where each
+    // action ran: n3's file is as before (byte for byte), its log of moves empty, and
+    // the old hosts' own changes undone.
+    assert_eq!(host_cat(sb, 3, "/etc/member.env"), "STATE=new\n");
+    assert_eq!(host_cat(sb, 3, "/etc/moved"), "");
+    for i in 1..=2 {
+        assert_eq!(host_cat(sb, i, "/etc/retired"), "", "host {i}");
+        assert_eq!(host_cat(sb, i, "/etc/moved"), "", "host {i}");
+    }
+    assert!(
+        out.stderr.contains("restored /etc/member.env on n3"),
+        "{}",
+        out.stderr
+    );
+}
