@@ -228,6 +228,10 @@ impl Reporter for Human {
                         "failed, and the rollback failed: the hosts above need attention",
                     ),
                     RunStatus::FailedNoRollback => self.paint("31", "failed, not rolled back"),
+                    RunStatus::FailedUndone => self.paint(
+                        "33",
+                        "failed; the failing host's change of that step was undone, everything before it stands",
+                    ),
                     RunStatus::Interrupted => self.paint("33", "interrupted"),
                     RunStatus::Refused => {
                         self.paint("31", "refused before starting: nothing was changed")

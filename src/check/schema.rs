@@ -666,6 +666,11 @@ pub fn step_options() -> &'static ActionSpec {
                     "hosts allowed to fail before the run stops (default 0)",
                 ),
                 a("run_once", ArgTy::Flag, "run on the first target host only"),
+                a(
+                    "on_failure",
+                    ArgTy::Choice(&["rollback", "undo_host"]),
+                    "`rollback` (default): a failure rolls the run back; `undo_host`: only the failing host's change of this step is undone, the rest stands",
+                ),
             ],
             Ty::NoneTy,
             false,

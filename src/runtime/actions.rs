@@ -30,6 +30,7 @@ pub(super) async fn action_inner(
             run_once: false,
             become_: false,
             become_user: None,
+            undo_host: false,
         });
     let own_timeout = match arg(a, "timeout").map(|e| eval::eval(e, &cx)).transpose()? {
         Some(Value::Duration(0)) => {

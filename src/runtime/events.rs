@@ -87,6 +87,9 @@ pub enum RunStatus {
     FailedRolledBack,
     FailedRollbackFailed,
     FailedNoRollback,
+    /// A step with `on_failure: "undo_host"` failed: the failing hosts' change of it was
+    /// undone; everything before stands.
+    FailedUndone,
     Interrupted,
     Refused,
 }
@@ -98,6 +101,7 @@ impl RunStatus {
             RunStatus::FailedRolledBack => 1,
             RunStatus::FailedRollbackFailed => 3,
             RunStatus::FailedNoRollback => 4,
+            RunStatus::FailedUndone => 7,
             RunStatus::Interrupted => 6,
             RunStatus::Refused => 5,
         }

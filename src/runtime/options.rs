@@ -30,6 +30,9 @@ pub struct StepOptions {
     pub run_once: bool,
     pub become_: bool,
     pub become_user: Option<String>,
+    /// `on_failure: "undo_host"`: a host that fails this step has its own change of the
+    /// step undone at once; other hosts and earlier steps keep theirs.
+    pub undo_host: bool,
 }
 
 /// Why an option has no usable value.
@@ -137,6 +140,19 @@ pub fn evaluate(step: &ir::Step, cx: &Ctx<'_>) -> Result<StepOptions, OptionErro
         run_once: value(step, "run_once", cx)?.is_some(),
         become_: value(step, "become", cx)?.is_some(),
         become_user,
+        undo_host: match value(step, "on_failure", cx)? {
+            None => false,
+            Some(v) => match v.to_text().as_str() {
+                "undo_host" => true,
+                "rollback" => false,
+                other => {
+                    return Err(invalid(
+                        "on_failure",
+                        format!("`{other}` is neither `rollback` nor `undo_host`"),
+                    ))
+                }
+            },
+        },
     })
 }
 
@@ -161,6 +177,14 @@ impl StepOptions {
                 "retries" => out.push(format!("retries: {}", self.retries)),
                 "delay" => out.push(format!("delay: {}", fmt_ms(self.delay))),
                 "max_fail" => out.push(format!("max_fail: {}", self.max_fail)),
+                "on_failure" => out.push(format!(
+                    "on_failure: {}",
+                    if self.undo_host {
+                        "undo_host"
+                    } else {
+                        "rollback"
+                    }
+                )),
                 "run_once" => out.push("run_once".to_string()),
                 "become" => out.push("become".to_string()),
                 "become_user" => {

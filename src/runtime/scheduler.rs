@@ -234,6 +234,8 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
         None => (0, Vec::new()),
     };
     let mut failed_at: Option<usize> = None;
+    // The failing step had `on_failure: "undo_host"`: whether its hosts' undo succeeded.
+    let mut undone_at: Option<bool> = None;
     let mut interrupted = false;
     for (i, step) in sh.flow.steps.iter().enumerate().skip(first) {
         if etcd::lock_lost(&sh).await {
@@ -298,11 +300,12 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
                 send(Event::Log { step: step.name.clone(), host: h.clone(), message: "outcome unknown after the interruption: running the step again; its guards decide what is left to do".into() });
             }
         }
-        let (mut started_on, ok) = run_step(&sh, i, &hosts, &mut states, false).await;
+        let (mut started_on, ok, undone) = run_step(&sh, i, &hosts, &mut states, false).await;
         started_on.extend(already);
         ran.push((i, started_on));
         if !ok {
             failed_at = Some(i);
+            undone_at = undone;
             break;
         }
         if sh.interrupted() {
@@ -329,7 +332,7 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
         for (s, hosts) in &with_rb {
             // The reverse of the order the step ran in, with the step's own width.
             let hosts: Vec<String> = hosts.iter().rev().cloned().collect();
-            let (_, ok) = run_step(&sh, *s, &hosts, &mut states, true).await;
+            let (_, ok, _) = run_step(&sh, *s, &hosts, &mut states, true).await;
             if !ok {
                 all_ok = false;
                 break;
@@ -364,14 +367,38 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
     } else {
         match failed_at {
             None => RunStatus::Success,
+            // `on_failure: "undo_host"`: the failing hosts' change was undone in the step;
+            // nothing else is rolled back.
+            Some(_) if undone_at.is_some() => {
+                if undone_at == Some(true) {
+                    RunStatus::FailedUndone
+                } else {
+                    RunStatus::FailedRollbackFailed
+                }
+            }
             Some(i) => {
                 if let Some(msg) = &sh.flow.steps[i].no_return {
+                    // Past the point of no return the failing step's own rollback still
+                    // runs (on the hosts where it ran); earlier steps are not undone.
+                    let step = &sh.flow.steps[i];
+                    let mut own_ok = true;
+                    if !sh.opts.no_rollback && (step.rollback.is_some() || step.edits()) {
+                        let own: Vec<(usize, Vec<String>)> =
+                            ran.iter().filter(|(s, _)| *s == i).cloned().collect();
+                        let (ok, st) = rollback(Arc::clone(&sh), own, states).await;
+                        own_ok = ok;
+                        states = st;
+                    }
                     let cx = sh.ctx(None, &[], &[]);
                     let text = eval::render(msg, &cx, false).unwrap_or_else(|e| {
                         format!("(recovery message could not be rendered: {e})")
                     });
                     send(Event::NoReturn { message: text });
-                    RunStatus::FailedNoRollback
+                    if own_ok {
+                        RunStatus::FailedNoRollback
+                    } else {
+                        RunStatus::FailedRollbackFailed
+                    }
                 } else if sh.opts.no_rollback {
                     RunStatus::FailedNoRollback
                 } else {
@@ -558,7 +585,7 @@ pub(super) async fn run_step(
     hosts: &[String],
     states: &mut IndexMap<String, HostState>,
     rollback: bool,
-) -> (Vec<String>, bool) {
+) -> (Vec<String>, bool, Option<bool>) {
     let step = &sh.flow.steps[index];
     let t0 = Instant::now();
     let name = if rollback {
@@ -582,7 +609,7 @@ pub(super) async fn run_step(
         Ok(o) => o,
         Err(e) => {
             let _ = sh.events.send(step_failed(step, e.describe(&step.name)));
-            return (Vec::new(), false);
+            return (Vec::new(), false, None);
         }
     };
     // Fixed batches (`serial` is batches of 1): every host of a batch finishes before
@@ -595,7 +622,15 @@ pub(super) async fn run_step(
     let (mut ok, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     let mut started = Vec::new();
     let mut queue: std::collections::VecDeque<String> = hosts.iter().cloned().collect();
-    let mut set: JoinSet<(HostState, Result<bool, Fail>, Duration)> = JoinSet::new();
+    let mut set: JoinSet<(
+        HostState,
+        Result<bool, Fail>,
+        Duration,
+        Option<Result<bool, Fail>>,
+    )> = JoinSet::new();
+    let undo_host = opts.undo_host && !rollback;
+    // Some(all ok) once a failing host's change was undone (`on_failure: "undo_host"`).
+    let mut undone: Option<bool> = None;
     let mut stop = false;
     let mut in_batch = 0usize;
     // Hosts where the body ran (not skipped by `when`): a rollback runs there only.
@@ -633,13 +668,19 @@ pub(super) async fn run_step(
                 let t = Instant::now();
                 let mut state = state;
                 let r = run_on_host(&sh2, index, &mut state, rollback).await;
-                (state, r, t.elapsed())
+                // `on_failure: "undo_host"`: this host's change of the step is undone now,
+                // before anything else starts.
+                let undo = match &r {
+                    Err(_) if undo_host => Some(run_on_host(&sh2, index, &mut state, true).await),
+                    _ => None,
+                };
+                (state, r, t.elapsed(), undo)
             });
         }
         let Some(joined) = set.join_next().await else {
             break;
         };
-        let Ok((state, result, took)) = joined else {
+        let Ok((state, result, took, undo)) = joined else {
             failed += 1;
             stop = true;
             continue;
@@ -679,7 +720,32 @@ pub(super) async fn run_step(
             bindings: made,
         })
         .await;
-        if !matches!(result, Ok(false)) {
+        if let Some(u) = &undo {
+            sh.journal(crate::journal::Record::HostEnd {
+                step: index,
+                host: host.clone(),
+                ok: u.is_ok(),
+                skipped: false,
+                error: match u {
+                    Err(Fail(m)) => Some(m.clone()),
+                    _ => None,
+                },
+                rollback: true,
+                bindings: Vec::new(),
+            })
+            .await;
+            let _ = sh.events.send(Event::HostDone {
+                step: format!("{} (undo)", name),
+                host: host.clone(),
+                ok: u.is_ok(),
+                error: u.as_ref().err().map(|Fail(m)| m.clone()),
+                ms: 0,
+                rollback: true,
+            });
+            undone = Some(undone.unwrap_or(true) && u.is_ok());
+        }
+        // A host whose change was undone already is not rolled back again.
+        if !matches!(result, Ok(false)) && undo.is_none() {
             ran_on.push(host.clone());
         }
         match result {
@@ -730,7 +796,7 @@ pub(super) async fn run_step(
         .await;
     }
     started.retain(|h| ran_on.contains(h));
-    (started, failed <= max_fail)
+    (started, failed <= max_fail, undone)
 }
 
 /// The step body on one host, with `when`, `timeout`, `retries`/`until`. `Ok(false)`

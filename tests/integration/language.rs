@@ -265,3 +265,91 @@ step move on old serial {
         out.stderr
     );
 }
+
+#[test]
+fn undo_host_undoes_only_the_failing_hosts_change() {
+    if super::sandbox::no_root("undo_host_undoes_only_the_failing_hosts_change") {
+        return;
+    }
+    let (_d, g) = sandbox_of(3, 85);
+    let sb = &g.0;
+    for i in 1..=3 {
+        host_sh(
+            sb,
+            i,
+            "printf 'STATE=new\\n' > /etc/member.env; rm -f /etc/before /etc/undone",
+        );
+    }
+    let body = r#"hosts all_hosts = group("sandbox")
+step before on all_hosts {
+  run "touch /etc/before"
+  rollback {
+    run "rm -f /etc/before"
+  }
+}
+step join on all_hosts serial on_failure: "undo_host" {
+  edit "/etc/member.env" format: "env" set: {STATE: "existing"}
+  run "test {{ host.name }} != n3"
+  rollback {
+    run "echo {{ host.name }} > /etc/undone"
+  }
+}
+"#;
+    let out = run(sb, flow(Test::new(), "u.flow", body), "u.flow", &[]);
+    // Exit 7: the failing host's change of the step was undone; the rest stands.
+    assert_eq!(out.code, 7, "{}\n{}", out.stdout, out.stderr);
+    for i in 1..=2 {
+        assert_eq!(
+            host_cat(sb, i, "/etc/member.env"),
+            "STATE=existing\n",
+            "host {i}"
+        );
+        assert_eq!(host_cat(sb, i, "/etc/undone"), "", "host {i}");
+    }
+    assert_eq!(host_cat(sb, 3, "/etc/member.env"), "STATE=new\n");
+    assert_eq!(host_cat(sb, 3, "/etc/undone"), "n3\n");
+    for i in 1..=3 {
+        // The earlier step is not rolled back.
+        assert_eq!(
+            host_sh(sb, i, "[ -e /etc/before ] && echo yes || echo no").trim(),
+            "yes"
+        );
+    }
+}
+
+#[test]
+fn past_the_point_of_no_return_the_failing_step_still_rolls_back() {
+    if super::sandbox::no_root("past_the_point_of_no_return_the_failing_step_still_rolls_back") {
+        return;
+    }
+    let (_d, g) = sandbox_of(2, 86);
+    let sb = &g.0;
+    let body = r#"hosts all_hosts = group("sandbox")
+step before on all_hosts {
+  run "touch /etc/before"
+  rollback {
+    run "rm -f /etc/before"
+  }
+}
+point_of_no_return "restore /etc/before by hand"
+step after on all_hosts {
+  run "touch /etc/after"
+  run "test {{ host.name }} != n2"
+  rollback {
+    run "rm -f /etc/after"
+  }
+}
+"#;
+    let out = run(sb, flow(Test::new(), "p.flow", body), "p.flow", &[]);
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("restore /etc/before by hand"),
+        "{}",
+        out.stderr
+    );
+    for i in 1..=2 {
+        let has = |f: &str| host_sh(sb, i, &format!("[ -e {f} ] && echo yes || echo no"));
+        assert_eq!(has("/etc/before").trim(), "yes", "host {i}");
+        assert_eq!(has("/etc/after").trim(), "no", "host {i}");
+    }
+}
