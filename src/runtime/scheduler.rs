@@ -579,6 +579,15 @@ pub(super) fn order_hosts(
 
 /// Run one step (or its rollback) on `hosts`. Returns the hosts where it started and
 /// whether the step succeeded within its failure budget.
+/// A host's task in a step: its state back, the body's result, how long it took, and the
+/// result of undoing it (`on_failure: "undo_host"`).
+type HostRun = (
+    HostState,
+    Result<bool, Fail>,
+    Duration,
+    Option<Result<bool, Fail>>,
+);
+
 pub(super) async fn run_step(
     sh: &Arc<Shared>,
     index: usize,
@@ -622,12 +631,7 @@ pub(super) async fn run_step(
     let (mut ok, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     let mut started = Vec::new();
     let mut queue: std::collections::VecDeque<String> = hosts.iter().cloned().collect();
-    let mut set: JoinSet<(
-        HostState,
-        Result<bool, Fail>,
-        Duration,
-        Option<Result<bool, Fail>>,
-    )> = JoinSet::new();
+    let mut set: JoinSet<HostRun> = JoinSet::new();
     let undo_host = opts.undo_host && !rollback;
     // Some(all ok) once a failing host's change was undone (`on_failure: "undo_host"`).
     let mut undone: Option<bool> = None;
