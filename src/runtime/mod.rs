@@ -16,6 +16,7 @@
 //! The runtime never prints; it sends [`events::Event`]s.
 
 mod actions;
+mod calls;
 pub mod edits;
 pub mod etcd;
 mod eval;
@@ -26,6 +27,7 @@ pub mod plan;
 mod prepare;
 mod resume;
 mod scheduler;
+mod steps;
 pub mod value;
 
 use crate::inventory::Inventory;
