@@ -96,6 +96,9 @@ pub enum Stmt {
         iter: Expr,
         body: Vec<Stmt>,
     },
+    /// A `use` of a block, expanded: its params' `let`s, then its statements (their
+    /// `let`s local to it).
+    Block(Vec<Stmt>),
 }
 
 #[derive(Clone, Debug)]
@@ -329,6 +332,7 @@ fn walk<'a>(stmts: &'a [Stmt], step: usize, cond: bool, rb: bool, out: &mut Vec<
                 walk(otherwise, step, true, rb, out);
             }
             Stmt::For { body, .. } => walk(body, step, true, rb, out),
+            Stmt::Block(body) => walk(body, step, cond, rb, out),
             Stmt::Let { .. } | Stmt::Assert { .. } => {}
         }
     }
@@ -370,6 +374,7 @@ fn block_exprs<'a>(stmts: &'a [Stmt], out: &mut Vec<&'a Expr>) {
                 out.push(iter);
                 block_exprs(body, out);
             }
+            Stmt::Block(body) => block_exprs(body, out),
         }
     }
 }

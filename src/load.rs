@@ -107,8 +107,10 @@ fn load_file(
     // Templates named by literal paths.
     let mut tpl_paths: Vec<String> = Vec::new();
     for item in &file.items {
-        if let ast::ItemKind::Step(step) = &item.kind {
-            collect_templates(&step.body, &mut tpl_paths);
+        match &item.kind {
+            ast::ItemKind::Step(step) => collect_templates(&step.body, &mut tpl_paths),
+            ast::ItemKind::Block(b) => collect_templates(&b.body, &mut tpl_paths),
+            _ => {}
         }
     }
     for rel in tpl_paths {

@@ -24,6 +24,7 @@ mod calls;
 pub(crate) mod expr;
 mod params;
 mod reach;
+mod reuse;
 mod steps;
 pub(crate) mod values;
 pub use builtins::BUILTINS;
@@ -135,6 +136,10 @@ pub(crate) struct Checker<'a> {
     /// The step being checked has `run_once` / `when:`.
     step_once: bool,
     step_when: bool,
+    /// Blocks by name: where they are, their definition, whether a `use` named them.
+    blocks: HashMap<String, (FileId, ast::BlockDef, bool)>,
+    /// The blocks being expanded (a `use` inside a block), innermost last.
+    expanding: Vec<String>,
     /// Checking the first argument of `default(...)`: a `when:`-conditional binding is
     /// read there on purpose.
     allow_unbound: bool,
@@ -172,6 +177,8 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
         step_once: false,
         step_when: false,
         allow_unbound: false,
+        blocks: HashMap::new(),
+        expanding: Vec::new(),
         secret_text: false,
         file: prog.root.unwrap_or(FileId(0)),
         groups_used: Vec::new(),
@@ -230,6 +237,10 @@ fn splice<'p>(
 
 impl<'a> Checker<'a> {
     fn emit(&mut self, d: Diagnostic) {
+        // A block used twice reports a mistake in its body once.
+        if !self.expanding.is_empty() && self.diags.contains(&d) {
+            return;
+        }
         self.diags.push(d);
     }
 
@@ -240,7 +251,7 @@ impl<'a> Checker<'a> {
         // 1. Declarations.
         let mut flow_name: Option<(String, Vec<String>)> = None;
         let mut declared: HashMap<String, (&'static str, Span)> = HashMap::new();
-        for (_, item) in &items {
+        for (file, item) in &items {
             let (kind, ident) = match &item.kind {
                 ast::ItemKind::Flow(i) => {
                     if let Some((prev, _)) = &flow_name {
@@ -262,6 +273,11 @@ impl<'a> Checker<'a> {
                 ast::ItemKind::Hosts(h) => ("host set", &h.name),
                 ast::ItemKind::Cluster(c) => ("cluster", &c.name),
                 ast::ItemKind::Step(s) => ("step", &s.name),
+                ast::ItemKind::Block(b) => {
+                    self.blocks
+                        .insert(b.name.name.clone(), (*file, b.clone(), false));
+                    ("block", &b.name)
+                }
                 _ => continue,
             };
             if let Some((prev_kind, prev_span)) = declared.get(&ident.name) {
@@ -377,6 +393,7 @@ impl<'a> Checker<'a> {
         // names unused that are not), and inventory groups.
         if !self.prog.recovered && !self.diags.iter().any(Diagnostic::is_error) {
             self.report_unused();
+            self.unused_blocks();
         }
         self.check_groups();
 
@@ -643,6 +660,7 @@ impl<'a> Checker<'a> {
                 })
             }
             ast::StmtKind::Rollback(_) => None,
+            ast::StmtKind::Use { name, args } => self.use_block(name, args, st.span),
         }
     }
 

@@ -230,6 +230,24 @@ action's `vars:` map, the flow's non-secret params and `host`.
 "misplaced-optional", Error, "`?` is used on something other than `group(...)`",
 "`group(\"NAME\")?` makes an inventory group optional; `?` means nothing elsewhere.";
 
+"unknown-block", Error, "a `use` names no declared block",
+"`use NAME(args)` expands `block NAME(params) { ... }`; declare the block (in this file or
+an included one) or fix the name.
+
+    block join_master(c: cluster, h: host) {
+      log \"joining {{ member_name(c, h) }}\"
+    }
+    step second on nth(masters, 1) {
+      use join_master(main, host)
+    }";
+
+"recursive-block", Error, "a block uses itself",
+"A block is expanded where it is used, so a block that uses itself (directly or through
+other blocks) would never end. Nesting is limited to 16 uses deep.";
+
+"unused-block", Warning, "a block is never used",
+"No step uses this block: use it with `use NAME(...)`, or remove it.";
+
 "unbound-on-host", Error, "a value bound per host is read where it may not be bound",
 "A step-level `let` in a step on hosts is bound on each of those hosts. A later step sees
 it only if it runs on the same hosts or a subset of them (`a & b`, `a - b`, `first(a)` are

@@ -82,6 +82,10 @@ pub(super) fn exec_block<'a>(
                         r?;
                     }
                 }
+                // A used block: its own scope (its `let`s end with it).
+                ir::Stmt::Block(body) => {
+                    exec_block(sh, step, body, hs, locals, rollback).await?;
+                }
             }
         }
         locals.truncate(depth);

@@ -91,9 +91,34 @@ pub fn plan(prep: &Prepared) -> Vec<PlanStep> {
     out
 }
 
-fn describe(stmts: &[ir::Stmt], cx: &Ctx<'_>, depth: usize, out: &mut Vec<String>) {
+fn describe(stmts: &[ir::Stmt], outer: &Ctx<'_>, depth: usize, out: &mut Vec<String>) {
     let pad = "  ".repeat(depth);
+    // Local `let`s of plain expressions (a used block's params) are known in a plan.
+    let mut locals: Vec<(String, Value)> = outer.locals.to_vec();
     for s in stmts {
+        if let ir::Stmt::Let {
+            binding: ir::BindingRef::Local(n),
+            value: ir::LetValue::Expr(e),
+        } = s
+        {
+            let cx = Ctx {
+                locals: &locals,
+                ..outer.clone()
+            };
+            let v = eval::eval(e, &cx).ok();
+            let shown = v
+                .as_ref()
+                .map_or_else(|| "<known at run time>".to_string(), plan_value);
+            out.push(format!("{pad}let {n} = {shown}"));
+            if let Some(v) = v {
+                locals.push((n.clone(), v));
+            }
+            continue;
+        }
+        let cx = &Ctx {
+            locals: &locals,
+            ..outer.clone()
+        };
         match s {
             ir::Stmt::Action(a) => out.push(format!("{pad}{}", action(a, cx))),
             ir::Stmt::Let { binding, value } => {
@@ -131,6 +156,7 @@ fn describe(stmts: &[ir::Stmt], cx: &Ctx<'_>, depth: usize, out: &mut Vec<String
                 out.push(format!("{pad}for {var} in <list>:"));
                 describe(body, cx, depth + 1, out);
             }
+            ir::Stmt::Block(body) => describe(body, cx, depth, out),
         }
     }
 }
@@ -287,5 +313,14 @@ fn action_text(a: &ir::Action, cx: &Ctx<'_>) -> String {
             };
             format!("{}{guards}", words.join(" "))
         }
+    }
+}
+
+/// A value as `plan` shows it (secrets never).
+fn plan_value(v: &Value) -> String {
+    match v {
+        Value::Secret(_) => "<secret>".into(),
+        Value::Str(s) => format!("{s:?}"),
+        other => other.to_text(),
     }
 }

@@ -87,7 +87,7 @@ pub(super) fn has_confirm(stmts: &[ir::Stmt]) -> bool {
         ir::Stmt::If {
             then, otherwise, ..
         } => has_confirm(then) || has_confirm(otherwise),
-        ir::Stmt::For { body, .. } => has_confirm(body),
+        ir::Stmt::For { body, .. } | ir::Stmt::Block(body) => has_confirm(body),
         _ => false,
     })
 }

@@ -31,7 +31,16 @@ pub enum ItemKind {
     Hosts(HostsDecl),
     Cluster(Cluster),
     Step(Step),
+    Block(BlockDef),
     PointOfNoReturn(StrLit),
+}
+
+/// `block NAME(p: T, ...) { ... }`: statements reused by `use NAME(args)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockDef {
+    pub name: Ident,
+    pub params: Vec<(Ident, TypeExpr)>,
+    pub body: Block,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -111,6 +120,11 @@ pub enum StmtKind {
         body: Block,
     },
     Rollback(Block),
+    /// `use NAME(args)`: a block's statements, its params bound to the args.
+    Use {
+        name: Ident,
+        args: Vec<Expr>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

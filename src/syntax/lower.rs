@@ -128,6 +128,29 @@ impl Lowerer {
                 inner.next();
                 ItemKind::PointOfNoReturn(self.string(inner.next()?))
             }
+            Rule::block_decl => {
+                inner.next();
+                let name = self.ident(inner.next()?);
+                let mut params = Vec::new();
+                let mut body = None;
+                for c in inner {
+                    match c.as_rule() {
+                        Rule::block_param => {
+                            let mut pi = c.into_inner();
+                            let n = self.ident(pi.next()?);
+                            let t = self.type_expr(pi.next()?)?;
+                            params.push((n, t));
+                        }
+                        Rule::block => body = Some(self.block(c)),
+                        _ => self.bug(&c, "block"),
+                    }
+                }
+                ItemKind::Block(BlockDef {
+                    name,
+                    params,
+                    body: body?,
+                })
+            }
             Rule::step_decl => {
                 inner.next();
                 let name = self.ident(inner.next()?);
@@ -228,6 +251,12 @@ impl Lowerer {
                     then,
                     otherwise,
                 }
+            }
+            Rule::use_stmt => {
+                inner.next();
+                let name = self.ident(inner.next()?);
+                let args = inner.filter_map(|e| self.expr(e)).collect();
+                StmtKind::Use { name, args }
             }
             Rule::for_stmt => {
                 inner.next();

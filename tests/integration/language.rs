@@ -353,3 +353,68 @@ step after on all_hosts {
         assert_eq!(has("/etc/after").trim(), "no", "host {i}");
     }
 }
+
+#[test]
+fn a_block_used_in_two_steps_runs_and_rolls_back_in_each() {
+    if super::sandbox::no_root("a_block_used_in_two_steps_runs_and_rolls_back_in_each") {
+        return;
+    }
+    let (_d, g) = sandbox_of(2, 87);
+    let sb = &g.0;
+    for i in 1..=2 {
+        host_sh(
+            sb,
+            i,
+            "printf 'STATE=new\\n' > /etc/member.env; rm -f /etc/joined.undone",
+        );
+    }
+    let body = r#"hosts all_hosts = group("sandbox")
+block join(state: str, tag: str) {
+  let e = edit "/etc/member.env" format: "env" set: { STATE: state, TAG: tag }
+  run "echo {{ tag }} {{ e.changed }} >> /etc/joined"
+}
+step first_join on first(all_hosts) {
+  use join("existing", "one")
+  rollback {
+    run "mv /etc/joined /etc/joined.undone"
+  }
+}
+step second_join on last(all_hosts) {
+  use join("existing", "two")
+  run "false"
+  rollback {
+    run "mv /etc/joined /etc/joined.undone"
+  }
+}
+"#;
+    let plan = flow(Test::new(), "b.flow", body)
+        .args([
+            "plan",
+            "b.flow",
+            "-i",
+            &sb.inventory().display().to_string(),
+        ])
+        .run();
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("edit /etc/member.env (env) set STATE=existing TAG=two"),
+        "{}",
+        plan.stdout
+    );
+    let out = run(sb, flow(Test::new(), "b.flow", body), "b.flow", &[]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    // Each use edited its host; the failure rolled both steps back: each host's file is
+    // as before and each step's rollback ran.
+    for i in 1..=2 {
+        assert_eq!(
+            host_cat(sb, i, "/etc/member.env"),
+            "STATE=new\n",
+            "host {i}"
+        );
+        assert_eq!(host_cat(sb, i, "/etc/joined"), "", "host {i}");
+    }
+    // What each use did before the rollback (its own `let e`, its own arguments).
+    assert_eq!(host_cat(sb, 1, "/etc/joined.undone"), "one true\n");
+    assert_eq!(host_cat(sb, 2, "/etc/joined.undone"), "two true\n");
+}
