@@ -163,6 +163,34 @@ elif [ "$rc" = 124 ]; then echo "silent: no answer within 3s"
 else echo "silent: $out"; fi"#;
 
 impl Prober {
+    /// The addresses a name resolves to on this host (its `/etc/hosts`, its DNS), as
+    /// `getent ahosts` gives them; empty when it does not resolve.
+    pub async fn resolve(&self, name: &str) -> Result<Vec<String>, TransportError> {
+        const SCRIPT: &str = "getent ahosts \"$1\" | awk '{print $1}' | sort -u";
+        let out = match &self.session {
+            Some(s) => s
+                .command("sh")
+                .arg("-c")
+                .arg(SCRIPT)
+                .arg("resolve")
+                .arg(name)
+                .output()
+                .await
+                .map_err(|e| TransportError::Lost(format!("resolve from {}: {e}", self.host)))?,
+            None => tokio::process::Command::new("sh")
+                .args(["-c", SCRIPT, "resolve", name])
+                .output()
+                .await
+                .map_err(|e| TransportError::Local(format!("resolve: {e}")))?,
+        };
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
     /// Try a TCP connection to `addr:port` from this host.
     pub async fn tcp(&self, addr: &str, port: u16) -> Result<Reach, TransportError> {
         let port = port.to_string();

@@ -238,8 +238,28 @@ pub fn membership() {
     // Refused before the RPC: a peer URL on no inventory host, a missing scheme, a voter
     // added straight to a 1-member cluster (SAFETY.md §1.8 lost the cluster that way).
     // (The missing scheme is caught by the checker already: exit 5, nothing started.)
+    // n1 resolves `etcd-x` to an address outside the inventory (kops names its members'
+    // peers by DNS names that each master's /etc/hosts resolves).
+    super::sandbox::host_sh(
+        sb,
+        1,
+        "echo '10.213.14.99 etcd-x.internal.example' >> /etc/hosts",
+    );
     for (url, voter, code, exit) in [
         ("http://10.213.14.99:2380", "", "etcd-peer-url", 1),
+        // A DNS name must resolve, on the member's host, to an inventory host.
+        (
+            "http://etcd-b.internal.example:2380",
+            "",
+            "does not resolve on member host n1",
+            1,
+        ),
+        (
+            "http://etcd-x.internal.example:2380",
+            "",
+            "which is no inventory host",
+            1,
+        ),
         ("10.213.14.12:2380", "", "invalid-url", 5),
         ("http://10.213.14.12:2380", " voter", "etcd-quorum-gate", 1),
     ] {

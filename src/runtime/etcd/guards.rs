@@ -343,17 +343,14 @@ pub(in crate::runtime) async fn check_peer_url(
             "every member needs its own peer URL",
         ));
     }
-    let known = sh.inventory.hosts().any(|h| {
-        sh.inventory
-            .target(h)
-            .is_some_and(|t| t.address == addr || h == addr)
-    });
-    if !known {
-        return Err(bad(
-            format!("`{addr}` is no host of the inventory"),
-            "use an inventory host's address (`peer_url(cluster, host)` builds it)",
-        ));
-    }
+    let inventory_host = |a: &str| {
+        sh.inventory.hosts().find(|h| {
+            sh.inventory
+                .target(h)
+                .is_some_and(|t| t.address == a || *h == a)
+        })
+    };
+    let known = inventory_host(&addr).is_some();
     // From every started member's host (inv. 5): open or actively refused means the
     // machine is there (the new member's etcd does not run yet); silence is refused.
     let mut from = Vec::new();
@@ -367,6 +364,56 @@ pub(in crate::runtime) async fn check_peer_url(
                     format!("member `{}` runs on no host of this run, so the path from it cannot be checked", m.name),
                     "list the members' hosts in the cluster's `members:` (they are connected for this check)",
                 ))
+            }
+        }
+    }
+    // A DNS name (kops: `etcd-b.internal.example.com`) must resolve, on every member's
+    // host (through its `/etc/hosts` or DNS, as etcd will), to one inventory host.
+    if !known {
+        let is_name = addr.parse::<std::net::IpAddr>().is_err();
+        if !is_name || from.is_empty() {
+            return Err(bad(
+                format!("`{addr}` is no host of the inventory"),
+                "use an inventory host's address (`peer_url(cluster, host)` builds it), or a name the member hosts resolve to one",
+            ));
+        }
+        let mut target: Option<String> = None;
+        for p in &from {
+            let addrs = p.resolve(&addr).await?;
+            let hosts: Vec<String> = addrs
+                .iter()
+                .filter_map(|a| inventory_host(a).map(str::to_string))
+                .collect();
+            let found = match (hosts.first(), addrs.is_empty()) {
+                (_, true) => {
+                    return Err(bad(
+                        format!("`{addr}` does not resolve on member host {}", p.host),
+                        "add the name to that host's /etc/hosts or DNS",
+                    ))
+                }
+                (None, false) => {
+                    return Err(bad(
+                        format!(
+                            "`{addr}` resolves to {} on member host {}, which is no inventory host",
+                            addrs.join(", "),
+                            p.host
+                        ),
+                        "point the name at the new member's inventory address",
+                    ))
+                }
+                (Some(h), false) => h.clone(),
+            };
+            match &target {
+                Some(t) if *t != found => {
+                    return Err(bad(
+                        format!(
+                            "`{addr}` is {t} on one member host and {found} on {}",
+                            p.host
+                        ),
+                        "make every member host resolve the name alike",
+                    ))
+                }
+                _ => target = Some(found),
             }
         }
     }
