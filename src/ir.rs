@@ -124,6 +124,10 @@ pub enum ActionKind {
     Edit,
     /// A remote file read into a value.
     Read,
+    /// A CA made on the controller (rcgen), or kept when it exists.
+    TlsCa,
+    /// A certificate signed by that CA, with SANs.
+    TlsCert,
     Wait,
     Fail,
     Confirm,
@@ -386,6 +390,16 @@ impl Step {
         let mut out = Vec::new();
         walk(&self.body, 0, false, false, &mut out);
         out.iter().any(|s| s.action.kind == ActionKind::Edit)
+    }
+
+    /// Every action of this step (body and rollback); `step` is 0 in the sites.
+    pub fn actions(&self) -> Vec<ActionSite<'_>> {
+        let mut out = Vec::new();
+        walk(&self.body, 0, false, false, &mut out);
+        if let Some(rb) = &self.rollback {
+            walk(rb, 0, true, true, &mut out);
+        }
+        out
     }
 }
 

@@ -339,6 +339,46 @@ fn build_actions() -> Vec<ActionSpec> {
         false,
     ));
 
+    v.push(spec(
+        "tls.ca",
+        K::TlsCa,
+        "make a CA on the controller (`BASE.pem`, `BASE-key.pem` 0600), or keep the one there",
+        Some(("base", ArgTy::LocalPath, true)),
+        vec![a(
+            "cn",
+            t(Ty::Str),
+            "the CA's common name (default `etcdflow CA`)",
+        )],
+        rec(Record::TlsFiles),
+        true,
+    ));
+    v.push(spec(
+        "tls.cert",
+        K::TlsCert,
+        "make a certificate signed by a `tls.ca` on the controller, or keep one with the same SANs",
+        Some(("base", ArgTy::LocalPath, true)),
+        vec![
+            req(
+                "ca",
+                ArgTy::LocalPath,
+                "the CA's base path (as given to `tls.ca`)",
+            ),
+            req(
+                "sans",
+                t(Ty::list(Ty::Str)),
+                "addresses and names it is valid for (every member's address and name)",
+            ),
+            req(
+                "usage",
+                ArgTy::Choice(&["server", "client", "peer"]),
+                "`peer` (serves and dials), `server` or `client`",
+            ),
+            a("cn", t(Ty::Str), "its common name (default: the first SAN)"),
+        ],
+        rec(Record::TlsFiles),
+        true,
+    ));
+
     let mut wait = spec(
         "wait",
         K::Wait,
@@ -731,6 +771,11 @@ pub fn cluster_fields() -> &'static ActionSpec {
                     "tunnel",
                     t(Ty::Bool),
                     "reach the endpoints through the hosts' SSH connections",
+                ),
+                a(
+                    "lazy",
+                    t(Ty::Bool),
+                    "the flow creates this cluster: TLS files, tunnels and lock are resolved at the first step that uses it",
                 ),
             ],
             Ty::NoneTy,

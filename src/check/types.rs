@@ -39,6 +39,7 @@ pub enum Record {
     SecretCommandResult,
     FileResult,
     FileRead,
+    TlsFiles,
     HostInfo,
     EtcdMember,
     EndpointStatus,
@@ -51,11 +52,12 @@ pub enum Record {
 }
 
 impl Record {
-    pub const ALL: [Record; 13] = [
+    pub const ALL: [Record; 14] = [
         Record::CommandResult,
         Record::SecretCommandResult,
         Record::FileResult,
         Record::FileRead,
+        Record::TlsFiles,
         Record::HostInfo,
         Record::EtcdMember,
         Record::EndpointStatus,
@@ -73,6 +75,7 @@ impl Record {
             Record::SecretCommandResult => "secret_command_result",
             Record::FileResult => "file_result",
             Record::FileRead => "file_read",
+            Record::TlsFiles => "tls_files",
             Record::HostInfo => "host",
             Record::EtcdMember => "etcd_member",
             Record::EndpointStatus => "endpoint_status",
@@ -122,6 +125,7 @@ impl Record {
                 ("value", Json),
                 ("sha256", Str),
             ],
+            Self::TlsFiles => vec![("cert", Path), ("key", Path), ("changed", Bool)],
             Self::HostInfo => vec![
                 ("name", Str),
                 ("address", Str),

@@ -345,7 +345,9 @@ pub fn lint(
         let mutating = all.iter().find(|s| {
             s.step == i
                 && !s.rollback
-                && s.action.kind != ActionKind::Edit
+                // An `edit` restores itself; certificates made on the controller are
+                // kept for the next run (idempotent), nothing on a host to undo.
+                && !matches!(s.action.kind, ActionKind::Edit | ActionKind::TlsCa | ActionKind::TlsCert)
                 && spec(s.action).is_some_and(|x| x.mutating)
         });
         if let Some(m) = mutating {

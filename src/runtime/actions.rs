@@ -630,6 +630,45 @@ pub(super) async fn action_inner(
                 edits::edit(sh, index, a, &cx, t, timeout, who).await?
             }
         }
+        ActionKind::TlsCa | ActionKind::TlsCert => {
+            let base = eval::render(
+                a.positional
+                    .as_ref()
+                    .ok_or(Fail("a TLS action without a base path".into()))?,
+                &cx,
+                false,
+            )?;
+            let base = sh.opts.flow_dir.join(base);
+            let cn = arg(a, "cn")
+                .map(|e| eval::render(e, &cx, false))
+                .transpose()?;
+            let files = if a.kind == ActionKind::TlsCa {
+                pki::ca(&base, cn.as_deref().unwrap_or("etcdflow CA"))
+            } else {
+                let ca = eval::render(arg(a, "ca").ok_or(Fail("no `ca:`".into()))?, &cx, false)?;
+                let sans: Vec<String> =
+                    match arg(a, "sans").map(|e| eval::eval(e, &cx)).transpose()? {
+                        Some(Value::List(xs)) => xs.iter().map(Value::to_text).collect(),
+                        _ => return Err(Fail("`sans` must be a list".into())),
+                    };
+                if sans.is_empty() {
+                    return Err(Fail(format!("{}: `sans` is empty", action_label(a))));
+                }
+                let usage = eval::render(
+                    arg(a, "usage").ok_or(Fail("no `usage:`".into()))?,
+                    &cx,
+                    false,
+                )?;
+                let cn = cn.unwrap_or_else(|| sans[0].clone());
+                pki::cert(&base, &sh.opts.flow_dir.join(ca), &sans, &cn, &usage)
+            }
+            .map_err(|e| Fail(format!("{}: {e}", action_label(a))))?;
+            let mut r: IndexMap<&'static str, Value> = IndexMap::new();
+            r.insert("cert", Value::Str(files.cert.display().to_string()));
+            r.insert("key", Value::Str(files.key.display().to_string()));
+            r.insert("changed", Value::Bool(files.changed));
+            (Value::Record(r), None, files.changed)
+        }
         ActionKind::Etcd(op) => {
             let h = etcd::Host {
                 name: &hs.name,

@@ -44,6 +44,9 @@ pub struct ClusterConf {
     pub conn: Option<crate::transport::etcd::Conf>,
     /// Reach the members through SSH tunnels over the hosts' connections.
     pub tunnel: bool,
+    /// The flow creates it: its TLS files, tunnels and lock are resolved at the first step
+    /// that uses it, not before the run.
+    pub lazy: bool,
 }
 
 impl<'a> Ctx<'a> {

@@ -23,6 +23,7 @@ mod eval;
 pub mod events;
 mod interp;
 pub mod options;
+mod pki;
 pub mod plan;
 mod prepare;
 mod resume;
@@ -373,7 +374,12 @@ impl Shared {
     /// round of a `wait until:`).
     async fn refresh_facts(&self) -> Result<(), String> {
         let mut all = Vec::new();
-        for c in &self.cluster_confs {
+        for (i, c) in self.cluster_confs.iter().enumerate() {
+            // A `lazy` cluster has no facts before the step that first uses it.
+            if !self.etcd.get(i).is_some_and(etcd::ClusterState::is_active) {
+                all.push(None);
+                continue;
+            }
             let Some(conn) = &c.conn else {
                 all.push(None);
                 continue;

@@ -246,6 +246,21 @@ fn action_text(a: &ir::Action, cx: &Ctx<'_>) -> String {
             out
         }
         ActionKind::Read => format!("read {}", positional("")),
+        ActionKind::TlsCa => format!("tls.ca {} (on the controller)", positional("")),
+        ActionKind::TlsCert => format!(
+            "tls.cert {} signed by {} for [{}] ({})",
+            positional(""),
+            arg("ca"),
+            match a.args.get("sans") {
+                Some(Arg::Value(e)) => match eval::eval(e, cx) {
+                    Ok(Value::List(xs)) =>
+                        xs.iter().map(Value::to_text).collect::<Vec<_>>().join(", "),
+                    _ => later.clone(),
+                },
+                _ => String::new(),
+            },
+            arg("usage")
+        ),
         ActionKind::Wait => {
             let what = if a.args.contains_key("port") {
                 format!(

@@ -70,11 +70,33 @@ pub(super) fn uses_facts(flow: &ir::Flow) -> bool {
         ExprKind::Field { base, .. } => matches!(base.kind, ExprKind::Cluster(_)),
         ExprKind::Call { func, .. } => matches!(
             *func,
-            "member" | "leader_last" | "followers_first" | "leader_first"
+            "member" | "is_member" | "leader_last" | "followers_first" | "leader_first"
         ),
         _ => false,
     };
     flow_any(flow, &reads, &|_| false).is_some()
+}
+
+/// Whether a step needs cluster `ci` to run: an etcd action on it, or its facts read
+/// (the addressing functions come from the declaration and need nothing running).
+pub(super) fn step_uses_cluster(step: &ir::Step, ci: usize) -> bool {
+    let is_c = |e: &ir::Expr| matches!(e.kind, ExprKind::Cluster(c) if c == ci);
+    let reads = |e: &ir::Expr| match &e.kind {
+        ExprKind::Field { base, .. } => is_c(base),
+        ExprKind::Call { func, args } => {
+            matches!(
+                *func,
+                "member" | "is_member" | "leader_last" | "followers_first" | "leader_first"
+            ) && args.first().is_some_and(is_c)
+        }
+        _ => false,
+    };
+    step.actions()
+        .iter()
+        .any(|s| matches!(s.action.kind, ActionKind::Etcd(_)) && s.action.cluster == Some(ci))
+        || ir::Flow::step_exprs(step)
+            .into_iter()
+            .any(|e| e.any(&reads))
 }
 
 pub(super) fn has_confirm(stmts: &[ir::Stmt]) -> bool {
@@ -302,15 +324,23 @@ pub fn prepare(
                 })
                 .collect(),
         };
-        let read = |k: &str| -> Result<Option<Vec<u8>>, Refusal> {
+        // A cluster the flow creates (`lazy: true`) has its TLS files read when a step
+        // first uses it (an earlier step may generate them); any other reads them now.
+        let lazy = value("lazy")?.is_some_and(|v| v.truthy());
+        let read = |k: &str| -> Result<Option<transport::etcd::Pem>, Refusal> {
+            use transport::etcd::Pem;
             match value(k)? {
                 None => Ok(None),
-                Some(v) if plan_only => Ok(Some(v.to_text().into_bytes())),
+                Some(v) if plan_only => Ok(Some(Pem::Bytes(v.to_text().into_bytes()))),
+                Some(v) if lazy => Ok(Some(Pem::File(opts.flow_dir.join(v.to_text())))),
                 Some(v) => {
                     let p = opts.flow_dir.join(v.to_text());
-                    std::fs::read(&p)
-                        .map(Some)
-                        .map_err(|e| refuse(format!("`{k}`: cannot read {}: {e}", p.display())))
+                    std::fs::read(&p).map(|b| Some(Pem::Bytes(b))).map_err(|e| {
+                        refuse(format!(
+                            "`{k}`: cannot read {}: {e} (if a step of the flow creates it, declare the cluster `lazy: true`)",
+                            p.display()
+                        ))
+                    })
                 }
             }
         };
@@ -351,6 +381,7 @@ pub fn prepare(
                 .map(|v| v.to_text()),
             conn: Some(conn),
             tunnel,
+            lazy,
         });
     }
     let journal = if plan_only {
@@ -393,7 +424,7 @@ pub fn prepare(
             binding_global,
             etcd: cluster_confs
                 .iter()
-                .map(|_| etcd::ClusterState::default())
+                .map(|c| etcd::ClusterState::new(!c.lazy))
                 .collect(),
             cluster_confs,
             verified: std::sync::Mutex::default(),

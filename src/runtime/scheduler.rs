@@ -195,8 +195,8 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
     let mut _local_locks = Vec::new();
     if !refused {
         // Tunnels first: the locks may be taken through them.
-        let setup = match etcd::open_tunnels(&sh, &states).await {
-            Ok(()) => etcd::take_locks(&sh).await,
+        let setup = match etcd::open_tunnels(&sh, &states, None).await {
+            Ok(()) => etcd::take_locks(&sh, None).await,
             Err(m) => Err(m),
         };
         match setup {
@@ -256,6 +256,58 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
             None => vec![LOCAL.to_string()],
             Some(h) => h.clone(),
         };
+        // A cluster the flow creates (`lazy: true`) is set up at the first step that uses
+        // it, before that step's first change: tunnels, then its lock (inv. 19).
+        let mut lazy_failed = None;
+        for (ci, c) in sh.cluster_confs.iter().enumerate() {
+            if !c.lazy
+                || sh.etcd.get(ci).is_none_or(etcd::ClusterState::is_active)
+                || !super::prepare::step_uses_cluster(step, ci)
+            {
+                continue;
+            }
+            // A cluster an earlier step just started may need a moment for its quorum:
+            // its lock is tried for up to 60 s (a lock another run holds is refused at once).
+            let t_end = Instant::now() + Duration::from_secs(60);
+            let setup = loop {
+                let r = match etcd::open_tunnels(&sh, &states, Some(ci)).await {
+                    Ok(()) => etcd::take_locks(&sh, Some(ci)).await,
+                    Err(m) => Err(m),
+                };
+                match r {
+                    Err(m) if !m.contains("cluster-locked") && Instant::now() < t_end => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    r => break r,
+                }
+            };
+            match setup {
+                Ok(files) => {
+                    _local_locks.extend(files);
+                    if let Some(st) = sh.etcd.get(ci) {
+                        st.active.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    send(Event::Log {
+                        step: step.name.clone(),
+                        host: LOCAL.into(),
+                        message: format!(
+                            "cluster `{}` (lazy) is used from this step on: connected and locked",
+                            c.name
+                        ),
+                    });
+                }
+                Err(m) => {
+                    lazy_failed = Some(m);
+                    break;
+                }
+            }
+        }
+        if let Some(m) = lazy_failed {
+            send(step_failed(step, m));
+            failed_at = Some(i);
+            ran.push((i, Vec::new()));
+            break;
+        }
         // Facts are read fresh before every step that may use them.
         if sh.uses_facts {
             if let Err(e) = sh.refresh_facts().await {

@@ -418,3 +418,86 @@ step second_join on last(all_hosts) {
     assert_eq!(host_cat(sb, 1, "/etc/joined.undone"), "one true\n");
     assert_eq!(host_cat(sb, 2, "/etc/joined.undone"), "two true\n");
 }
+
+/// The flow of "clusters a flow creates": certificates made on the controller, a 3-member
+/// TLS etcd started on empty hosts, then used through its API in the same run.
+const BOOTSTRAP: &str = r#"param pki: path
+hosts nodes = group("sandbox")
+cluster tls {
+  members: nodes
+  scheme: "https"
+  ca: "{{ pki }}/ca.pem"
+  cert: "{{ pki }}/client.pem"
+  key: "{{ pki }}/client-key.pem"
+  lazy: true
+  timeout: 10s
+}
+step certs on local {
+  tls.ca "{{ pki }}/ca"
+  tls.cert "{{ pki }}/client" ca: "{{ pki }}/ca" sans: ["etcdflow-client"] usage: "client"
+  for h in nodes {
+    tls.cert "{{ pki }}/{{ h.name }}" ca: "{{ pki }}/ca" sans: [h.address, h.name, "127.0.0.1"] usage: "peer"
+  }
+}
+step bootstrap on nodes {
+  run ["mkdir", "-p", "/etc/etcd-pki"]
+  copy "{{ pki }}/ca.pem" to: "/etc/etcd-pki/ca.pem" mode: "0644"
+  copy "{{ pki }}/{{ host.name }}.pem" to: "/etc/etcd-pki/server.pem" mode: "0644"
+  copy "{{ pki }}/{{ host.name }}-key.pem" to: "/etc/etcd-pki/server-key.pem" mode: "0600"
+  run "setsid etcd --name {{ member_name(tls, host) }} --data-dir /var/lib/etcd-boot88 --listen-client-urls {{ client_url(tls, host) }} --advertise-client-urls {{ client_url(tls, host) }} --listen-peer-urls {{ peer_url(tls, host) }} --initial-advertise-peer-urls {{ peer_url(tls, host) }} --initial-cluster {{ initial_cluster(tls) }} --initial-cluster-state new --initial-cluster-token boot --client-cert-auth --trusted-ca-file /etc/etcd-pki/ca.pem --cert-file /etc/etcd-pki/server.pem --key-file /etc/etcd-pki/server-key.pem --peer-client-cert-auth --peer-trusted-ca-file /etc/etcd-pki/ca.pem --peer-cert-file /etc/etcd-pki/server.pem --peer-key-file /etc/etcd-pki/server-key.pem > /var/log/etcd-tls.log 2>&1 < /dev/null &"
+  wait port: 2379 open timeout: 60s
+  rollback {}
+}
+step use_it on local {
+  etcd.wait_healthy timeout: 60s
+  etcd.put key: "/bootstrapped" value: "yes"
+  let kv = etcd.get key: "/bootstrapped"
+  let ms = etcd.members
+  assert len(ms) == 3 and kv.value == "yes", "the new cluster has {{ len(ms) }} members"
+  log "bootstrapped: {{ len(ms) }} members, /bootstrapped={{ kv.value }}"
+}
+"#;
+
+#[test]
+fn a_flow_bootstraps_a_tls_cluster_and_uses_it() {
+    if super::sandbox::no_root("a_flow_bootstraps_a_tls_cluster_and_uses_it") {
+        return;
+    }
+    let (_d, g) = sandbox_of(3, 88);
+    let sb = &g.0;
+    let keep = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = keep.path().to_path_buf();
+    let pki = format!("pki={}", dir.join("pki").display());
+    let out = run(
+        sb,
+        flow(Test::new(), "boot.flow", BOOTSTRAP),
+        "boot.flow",
+        &["-v", "-e", &pki],
+    );
+    for i in 1..=3 {
+        let _ = host_sh(sb, i, "pkill -f '[e]tcd-boot88' || true");
+    }
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("bootstrapped: 3 members, /bootstrapped=yes"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("cluster `tls` (lazy) is used from this step on"),
+        "{}",
+        out.stderr
+    );
+    // Keys owner-only on the controller and on the hosts; no key in the journal.
+    use std::os::unix::fs::PermissionsExt;
+    for k in ["pki/ca-key.pem", "pki/client-key.pem", "pki/n1-key.pem"] {
+        let m = std::fs::metadata(dir.join(k)).unwrap_or_else(|e| panic!("{k}: {e}"));
+        assert_eq!(m.permissions().mode() & 0o777, 0o600, "{k}");
+    }
+    assert_eq!(
+        host_sh(sb, 2, "stat -c %a /etc/etcd-pki/server-key.pem").trim(),
+        "600"
+    );
+}

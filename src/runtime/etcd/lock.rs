@@ -5,11 +5,18 @@ use super::*;
 
 /// SSH tunnels to the members of clusters declared with `tunnel: true`, through each
 /// member host's connection, before anything talks to etcd.
+/// Tunnels of the active clusters (`only`: of that cluster alone, at its first use).
 pub(in crate::runtime) async fn open_tunnels(
     sh: &Shared,
     states: &IndexMap<String, crate::runtime::HostState>,
+    only: Option<usize>,
 ) -> Result<(), String> {
-    for c in sh.cluster_confs.iter().filter(|c| c.tunnel) {
+    for (_, c) in sh
+        .cluster_confs
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.tunnel && selected(sh, *i, only))
+    {
         let Some(conn) = &c.conn else { continue };
         let mut map = Vec::new();
         for ep in &conn.endpoints {
@@ -67,9 +74,24 @@ pub(in crate::runtime) const LOCK_TTL: Duration = Duration::from_secs(10);
 
 /// Take the run's locks before the first step (inv. 19). Returns the local lock files
 /// (held until they are dropped at the end of the run).
-pub(in crate::runtime) async fn take_locks(sh: &Shared) -> Result<Vec<std::fs::File>, String> {
+/// Whether cluster `i` is set up now: the one named, or (`None`) every active one.
+fn selected(sh: &Shared, i: usize, only: Option<usize>) -> bool {
+    match only {
+        Some(o) => o == i,
+        None => sh.etcd.get(i).is_some_and(super::ClusterState::is_active),
+    }
+}
+
+/// Locks of the active clusters (`only`: of that cluster alone, at its first use).
+pub(in crate::runtime) async fn take_locks(
+    sh: &Shared,
+    only: Option<usize>,
+) -> Result<Vec<std::fs::File>, String> {
     let mut files = Vec::new();
     for (i, c) in sh.cluster_confs.iter().enumerate() {
+        if !selected(sh, i, only) {
+            continue;
+        }
         let on = |pred: &dyn Fn(EtcdOp) -> bool| {
             crate::runtime::flow_any(&sh.flow, &|_| false, &|a: &ir::Action| {
                 matches!(a.kind, ir::ActionKind::Etcd(op) if a.cluster == Some(i) && pred(op))

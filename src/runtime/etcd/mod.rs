@@ -41,12 +41,27 @@ pub struct Verified {
 /// Per-cluster runtime state shared by every host task.
 #[derive(Default)]
 pub struct ClusterState {
+    /// In use: connected, locked, its facts read (a `lazy` cluster from its first step).
+    pub active: std::sync::atomic::AtomicBool,
     /// Held while a membership change is decided, made and checked (inv. 2).
     pub change: tokio::sync::Mutex<()>,
     /// The run's lease lock in this cluster (inv. 19).
     pub lock: tokio::sync::Mutex<Option<tx::Lock>>,
     /// Since when each member (by id) has answered without a break (inv. 1: ≥ 5 s).
     pub healthy_since: std::sync::Mutex<std::collections::HashMap<u64, Instant>>,
+}
+
+impl ClusterState {
+    pub fn new(active: bool) -> ClusterState {
+        ClusterState {
+            active: std::sync::atomic::AtomicBool::new(active),
+            ..ClusterState::default()
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// How long every voter must have answered before a membership change (etcd's

@@ -64,14 +64,34 @@ pub struct Conf {
     pub name: String,
     pub endpoints: Vec<String>,
     pub timeout: Duration,
-    /// CA certificate, and client certificate + key (PEM, read on the controller).
-    pub ca: Option<Vec<u8>>,
-    pub identity: Option<(Vec<u8>, Vec<u8>)>,
+    /// CA certificate, and client certificate + key (PEM on the controller: read before
+    /// the run, or, for a cluster the flow creates, at each connection).
+    pub ca: Option<Pem>,
+    pub identity: Option<(Pem, Pem)>,
     /// User and password: the password only ever reaches `ConnectOptions::with_user`
     /// (SAFETY.md inv. 24) and is redacted from `Debug`.
     pub auth: Option<(String, String)>,
     /// SSH tunnels: `scheme://host:port` of a member -> `scheme://127.0.0.1:local`.
     pub tunnels: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+/// PEM material: bytes read before the run, or a file read when a connection is made (a
+/// cluster declared `lazy: true`, whose certificates an earlier step generates).
+#[derive(Clone, Debug)]
+pub enum Pem {
+    Bytes(Vec<u8>),
+    File(std::path::PathBuf),
+}
+
+impl Pem {
+    fn load(&self) -> Result<Vec<u8>, String> {
+        match self {
+            Pem::Bytes(b) => Ok(b.clone()),
+            Pem::File(p) => {
+                std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Conf {
@@ -107,7 +127,7 @@ impl Conf {
         }
     }
 
-    fn options(&self, domain: Option<&str>) -> ConnectOptions {
+    fn options(&self, domain: Option<&str>) -> Result<ConnectOptions, String> {
         let mut o = ConnectOptions::new()
             .with_connect_timeout(self.timeout)
             .with_timeout(self.timeout)
@@ -115,10 +135,10 @@ impl Conf {
         if self.ca.is_some() || self.identity.is_some() {
             let mut tls = etcd_client::TlsOptions::new();
             if let Some(ca) = &self.ca {
-                tls = tls.ca_certificate(etcd_client::Certificate::from_pem(ca));
+                tls = tls.ca_certificate(etcd_client::Certificate::from_pem(ca.load()?));
             }
             if let Some((cert, key)) = &self.identity {
-                tls = tls.identity(etcd_client::Identity::from_pem(cert, key));
+                tls = tls.identity(etcd_client::Identity::from_pem(cert.load()?, key.load()?));
             }
             if let Some(d) = domain {
                 tls = tls.domain_name(d);
@@ -128,7 +148,7 @@ impl Conf {
         if let Some((u, p)) = &self.auth {
             o = o.with_user(u.clone(), p.clone());
         }
-        o
+        Ok(o)
     }
 
     async fn connect_to(&self, endpoints: &[String]) -> Result<Client, String> {
@@ -139,19 +159,19 @@ impl Conf {
             }
             many => (many.to_vec(), None),
         };
-        tokio::time::timeout(
-            self.timeout,
-            Client::connect(&dial, Some(self.options(domain.as_deref()))),
-        )
-        .await
-        .map_err(|_| {
-            format!(
-                "no etcd endpoint answered within {:?} ({})",
-                self.timeout,
-                endpoints.join(", ")
-            )
-        })?
-        .map_err(|e| format!("cannot reach etcd at {}: {e}", endpoints.join(", ")))
+        let options = self
+            .options(domain.as_deref())
+            .map_err(|e| format!("cluster `{}`: {e}", self.name))?;
+        tokio::time::timeout(self.timeout, Client::connect(&dial, Some(options)))
+            .await
+            .map_err(|_| {
+                format!(
+                    "no etcd endpoint answered within {:?} ({})",
+                    self.timeout,
+                    endpoints.join(", ")
+                )
+            })?
+            .map_err(|e| format!("cannot reach etcd at {}: {e}", endpoints.join(", ")))
     }
 
     /// A client for cluster-wide requests (key-value, membership): connected to the
