@@ -53,13 +53,15 @@ step everywhere on all_hosts - head {
 const ENV: &str = "# etcd\nETCD_NAME=old\nexport ETCD_INITIAL_CLUSTER_STATE=\"new\"\nETCD_DATA_DIR=/var/lib/etcd\n";
 const MANIFEST: &str = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: etcd\n    env:\n    - name: ETCD_INITIAL_CLUSTER_STATE\n      value: new\n    - name: ETCD_NAME\n      value: etcd-b\n";
 
+const KUBECONFIG: &str = r#"{"clusters": [{"name": "main", "server": "http://10.0.0.30:8080"}]}"#;
+
 /// The files an edit test starts from, on every host (mode 0640).
 fn seed_files(sb: &etcdflow::sandbox::Sandbox) {
     for i in 1..=2 {
         host_sh(
             sb,
             i,
-            &format!("printf '%s' '{ENV}' > /etc/etcd.env && printf '%s' '{MANIFEST}' > /etc/etcd.manifest && chmod 0640 /etc/etcd.env && rm -f /etc/changed /etc/new.conf"),
+            &format!("printf '%s' '{ENV}' > /etc/etcd.env && printf '%s' '{MANIFEST}' > /etc/etcd.manifest && printf '%s' '{KUBECONFIG}' > /etc/kubeconfig.json && chmod 0640 /etc/etcd.env && rm -f /etc/changed /etc/new.conf"),
         );
     }
 }
@@ -69,7 +71,10 @@ step edit on all_hosts {
   let e = edit "/etc/etcd.env" format: "env" set: {ETCD_INITIAL_CLUSTER_STATE: "existing", ETCD_NAME: host.name}
   let y = edit "/etc/etcd.manifest" format: "yaml" \
       set: {"spec.containers[name=etcd].env[name=ETCD_INITIAL_CLUSTER_STATE].value": "existing"}
-  run "echo {{ e.changed }} {{ y.changed }} >> /etc/changed"
+  let j = edit "/etc/kubeconfig.json" format: "json" set: { "clusters[name=main].server": "https://10.0.0.20:6443" }
+  let r = read "/etc/etcd.manifest" format: "yaml"
+  let gone = read "/etc/absent.conf" missing_ok
+  run "echo {{ e.changed }} {{ y.changed }} {{ j.changed }} {{ r.value.kind }} {{ gone.exists }} >> /etc/changed"
 }
 "#;
 
@@ -97,7 +102,13 @@ fn edit_env_and_yaml_in_place_and_idempotent() {
         assert_eq!(env[1]["value"], "etcd-b");
         // Changed on the first run, untouched on the second; the mode kept; no backup
         // left behind by a run that ended well.
-        assert_eq!(host_cat(sb, i, "/etc/changed"), "true true\nfalse false\n");
+        assert_eq!(
+            host_cat(sb, i, "/etc/changed"),
+            "true true true Pod false\nfalse false false Pod false\n"
+        );
+        let k: serde_json::Value = serde_json::from_str(&host_cat(sb, i, "/etc/kubeconfig.json"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(k["clusters"][0]["server"], "https://10.0.0.20:6443");
         assert_eq!(host_sh(sb, i, "stat -c %a /etc/etcd.env").trim(), "640");
         assert_eq!(
             host_sh(sb, i, "ls -a /etc | grep -c etcdflow || true").trim(),
@@ -499,5 +510,46 @@ fn a_flow_bootstraps_a_tls_cluster_and_uses_it() {
     assert_eq!(
         host_sh(sb, 2, "stat -c %a /etc/etcd-pki/server-key.pem").trim(),
         "600"
+    );
+}
+
+#[test]
+fn a_resumed_run_restores_what_the_killed_run_edited() {
+    if super::sandbox::no_root("a_resumed_run_restores_what_the_killed_run_edited") {
+        return;
+    }
+    let (_d, g) = sandbox_of(1, 89);
+    let sb = &g.0;
+    host_sh(
+        sb,
+        1,
+        "printf 'STATE=new\\n' > /etc/member.env; rm -f /etc/fail-now",
+    );
+    let body = "## test\nflow t\nhosts all_hosts = group(\"sandbox\")\nstep join on all_hosts {\n  edit \"/etc/member.env\" format: \"env\" set: { STATE: \"existing\" }\n  run \"if [ -e /etc/fail-now ]; then exit 1; fi; sleep 20\"\n}\n";
+    // Killed right after the edit: the file is changed, its backup beside it, the journal
+    // records how to put it back.
+    let (run_id, state, _) =
+        super::sandbox::run_and_kill(sb, &[("k.flow", body)], &["k.flow"], "KILL", &|v| {
+            v["event"] == "action_done" && v["action"] == "edit"
+        });
+    assert_eq!(host_cat(sb, 1, "/etc/member.env"), "STATE=existing\n");
+    // The resumed run finds the edit done (unchanged now), then fails: its rollback
+    // restores the file from the killed run's backup.
+    host_sh(sb, 1, "touch /etc/fail-now");
+    let out = Test::new()
+        .args([
+            "resume",
+            &run_id,
+            "--state-dir",
+            &state.display().to_string(),
+            "-F",
+            &sb.ssh_config().display().to_string(),
+        ])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(host_cat(sb, 1, "/etc/member.env"), "STATE=new\n");
+    assert_eq!(
+        host_sh(sb, 1, "ls -a /etc | grep -c etcdflow || true").trim(),
+        "0"
     );
 }
