@@ -617,6 +617,16 @@ inv. 5). Build it with `peer_url(cluster, host)`.";
 "A restore writes into a data dir that does not exist (SAFETY.md inv. 10, 11): move the
 old one away first (the rollback moves it back).";
 
+"etcd-member-unnamed", Error, "a member is removed by a name while an unstarted (nameless) member exists",
+"etcd learns a member's name when it starts: a member added but never started has none,
+so `etcd.member_remove member: NAME` would find nothing and silently leave it. Remove it by
+the id the add returned:
+
+    let added = etcd.member_add name: host.name peer_url: peer_url(main, host)
+    rollback {
+      etcd.member_remove member: added.id
+    }";
+
 "etcd-delete-all", Error, "deleting every key is not an etcd action",
 "`etcd.delete prefix: \"\"` would delete every key: name a prefix.";
 
@@ -721,6 +731,7 @@ pub const RUNTIME: &[&str] = &[
     "etcd-restore-args",
     "etcd-restore-data-dir-exists",
     "etcd-delete-all",
+    "etcd-member-unnamed",
 ];
 
 pub fn lookup(code: &str) -> Option<&'static CodeInfo> {

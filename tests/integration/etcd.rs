@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// A figure for the test output even when the test passes (the test harness captures
 /// `eprintln!`, not direct writes to stderr).
-fn report(line: &str) {
+pub(crate) fn report(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "etcdflow test report: {line}");
 }
@@ -24,7 +24,7 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn endpoints(sb: &Sandbox, n: usize) -> Vec<String> {
+pub(crate) fn endpoints(sb: &Sandbox, n: usize) -> Vec<String> {
     (1..=n)
         .map(|i| format!("http://{}:2379", sb.address(i)))
         .collect()
@@ -65,7 +65,7 @@ fn member_list(eps: &[String]) -> Vec<(String, u64, bool)> {
 }
 
 /// (name, is_learner) of every member.
-fn members(eps: &[String]) -> Vec<(String, bool)> {
+pub(crate) fn members(eps: &[String]) -> Vec<(String, bool)> {
     member_list(eps)
         .into_iter()
         .map(|(n, _, l)| (n, l))
@@ -124,7 +124,7 @@ fn delete_range(eps: &[String], range: std::ops::RangeInclusive<u32>) {
 
 /// SAFETY.md §5 background writer: writes `seq/<n>` with increasing n through the
 /// membership changes and records every acknowledged write.
-struct Writer {
+pub(crate) struct Writer {
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Vec<u64>>>,
     failed: Arc<Mutex<u64>>,
@@ -132,7 +132,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(eps: Vec<String>) -> Writer {
+    pub(crate) fn start(eps: Vec<String>) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
         let failed = Arc::new(Mutex::new(0));
@@ -164,7 +164,7 @@ impl Writer {
     }
 
     /// Stop, then check that every acknowledged write is present: (acked, failed, lost).
-    fn finish(self, eps: &[String]) -> (usize, u64, usize) {
+    pub(crate) fn finish(self, eps: &[String]) -> (usize, u64, usize) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.handle.join();
         let acked = self.acked.lock().map(|v| v.clone()).unwrap_or_default();
@@ -190,7 +190,7 @@ cluster main {
 }
 "#;
 
-fn etcd_flow(name: &str, body: &str) -> Test {
+pub(crate) fn etcd_flow(name: &str, body: &str) -> Test {
     flow(Test::new(), name, &format!("{HEAD}{body}")).file("pod.j2", JOIN_POD)
 }
 
@@ -219,7 +219,7 @@ fn nft_clear(sb: &Sandbox, i: usize) {
 
 /// Three sandbox hosts on subnet `net`, the first `members` running etcd (torn down when
 /// the guard drops, before its directory).
-fn etcd_sandbox(members: usize, net: u8) -> (tempfile::TempDir, Guard) {
+pub(crate) fn etcd_sandbox(members: usize, net: u8) -> (tempfile::TempDir, Guard) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let sb = sandbox::up(&dir.path().join("sbx"), 3, members, net)
         .unwrap_or_else(|e| panic!("the etcd sandbox must come up (etcd-server installed): {e}"));

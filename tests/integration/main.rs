@@ -5,6 +5,7 @@ mod ansible;
 mod cases;
 mod cli;
 mod etcd;
+mod etcd_scoped;
 mod etcd_tls;
 mod examples;
 mod fmt;

@@ -287,6 +287,23 @@ pub(super) async fn action(
             let _one = one_change(st).await;
             let f = observe(sh, cluster).await?;
             let Some(m) = find(&f, &who).cloned() else {
+                // A member that never started has no name yet: removing "by name" would
+                // silently leave it (a learner added under that name). Refused, with its id.
+                // (Member ids are 64-bit hex: 8 or more hex digits is taken as an id.)
+                let by_name = who.len() < 8 || !who.chars().all(|c| c.is_ascii_hexdigit());
+                if let Some(u) = f
+                    .members
+                    .iter()
+                    .find(|m| m.name.is_empty())
+                    .filter(|_| by_name)
+                {
+                    return Err(refuse(
+                        "etcd-member-unnamed",
+                        &format!("no started member is named `{who}`, and an unstarted member has no name yet"),
+                        &format!("unstarted member {:x} ({})", u.id, u.peer_urls.join(", ")),
+                        "remove it by id: `etcd.member_remove member: added.id` with the `member_add` result",
+                    ));
+                }
                 // Already gone: nothing to do (idempotent on resume).
                 return Ok((Value::None, None, false));
             };
