@@ -585,12 +585,7 @@ pub(super) async fn action_inner(
                 None => "continue?".into(),
             };
             let yes = sh.opts.yes || sh.opts.prompter.as_ref().is_some_and(|p| p(&msg));
-            let index = sh
-                .flow
-                .steps
-                .iter()
-                .position(|s| std::ptr::eq(s, step))
-                .unwrap_or(usize::MAX);
+            let index = sh.step_index(step);
             sh.journal(crate::journal::Record::Confirm {
                 step: index,
                 host: hs.name.clone(),
@@ -615,12 +610,7 @@ pub(super) async fn action_inner(
             if a.kind == ActionKind::Read {
                 edits::read(a, &cx, &mut hs.conn, timeout, who).await?
             } else {
-                let index = sh
-                    .flow
-                    .steps
-                    .iter()
-                    .position(|s| std::ptr::eq(s, step))
-                    .unwrap_or(usize::MAX);
+                let index = sh.step_index(step);
                 let t = edits::Target {
                     name: &hs.name,
                     on: hs.delegated.as_ref().map(|(h, _)| h.as_str()),

@@ -168,49 +168,36 @@ pub(super) async fn edit(
     }
     // Keep the previous state once per run (a retried or resumed step keeps the first).
     let q = transport::agent::quote;
-    let undo = match &current {
+    // The previous bytes (`cp -p`: mode, owner), or a marker that the file was absent.
+    let tag = backup_tag(&sh.run_id, step, name);
+    let (kept, script) = match &current {
         Some(_) => {
-            let b = beside(&path, &backup_tag(&sh.run_id, step, name), "orig");
-            let r = exec_as(
-                conn,
-                format!("[ -e {b} ] || cp -p -- {p} {b}", b = q(&b), p = q(&path)),
-                timeout,
-                become_,
-            )
-            .await?;
-            if r.rc != 0 {
-                return Err(remote_err(&path, &r));
-            }
-            Undo {
-                step,
-                on: on.clone(),
-                path: path.clone(),
-                backup: Some(b),
-                marker: None,
-                become_user: become_.map(|(u, _)| u.to_string()),
-            }
+            let b = beside(&path, &tag, "orig");
+            let script = format!("[ -e {b} ] || cp -p -- {p} {b}", b = q(&b), p = q(&path));
+            (b, script)
         }
         None => {
-            let m = beside(&path, &backup_tag(&sh.run_id, step, name), "absent");
-            let r = exec_as(
-                conn,
-                format!("umask 077 && : > {}", q(&m)),
-                timeout,
-                become_,
-            )
-            .await?;
-            if r.rc != 0 {
-                return Err(remote_err(&path, &r));
-            }
-            Undo {
-                step,
-                on: on.clone(),
-                path: path.clone(),
-                backup: None,
-                marker: Some(m),
-                become_user: become_.map(|(u, _)| u.to_string()),
-            }
+            let m = beside(&path, &tag, "absent");
+            let script = format!("umask 077 && : > {}", q(&m));
+            (m, script)
         }
+    };
+    let r = exec_as(conn, script, timeout, become_).await?;
+    if r.rc != 0 {
+        return Err(remote_err(&path, &r));
+    }
+    let (backup, marker) = if current.is_some() {
+        (Some(kept), None)
+    } else {
+        (None, Some(kept))
+    };
+    let undo = Undo {
+        step,
+        on: on.clone(),
+        path: path.clone(),
+        backup,
+        marker,
+        become_user: become_.map(|(u, _)| u.to_string()),
     };
     if !undos.iter().any(|u| u.path == undo.path && u.on == undo.on) {
         sh.journal(crate::journal::Record::Edit {

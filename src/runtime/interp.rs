@@ -144,12 +144,7 @@ pub(super) async fn action(
     rollback: bool,
 ) -> Result<Value, Fail> {
     use crate::journal::Record;
-    let index = sh
-        .flow
-        .steps
-        .iter()
-        .position(|s| std::ptr::eq(s, step))
-        .unwrap_or(usize::MAX);
+    let index = sh.step_index(step);
     // `on: h`: this one action runs on `h`, over a delegate connection (`host` stays
     // the step's host); the journal names both.
     let on = match arg(a, "on") {

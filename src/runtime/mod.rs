@@ -343,6 +343,15 @@ impl Shared {
         }
     }
 
+    /// The index of `step` in the flow.
+    fn step_index(&self, step: &ir::Step) -> usize {
+        self.flow
+            .steps
+            .iter()
+            .position(|s| std::ptr::eq(s, step))
+            .unwrap_or(usize::MAX)
+    }
+
     /// The delegate connection to `host`, made on first use.
     async fn delegate(&self, host: &str) -> Result<Arc<tokio::sync::Mutex<Conn>>, Fail> {
         let mut map = self.delegates.lock().await;

@@ -49,6 +49,17 @@ fn write(path: &Path, data: &str, mode: u32) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot rename to {}: {e}", path.display()))
 }
 
+/// Write a new certificate and its key (the key first, owner-only).
+fn save(cert: PathBuf, key: PathBuf, c: &rcgen::Certificate, k: &KeyPair) -> Result<Files, String> {
+    write(&key, &k.serialize_pem(), 0o600)?;
+    write(&cert, &c.pem(), 0o644)?;
+    Ok(Files {
+        cert,
+        key,
+        changed: true,
+    })
+}
+
 /// Both files there (`Some(true)`), neither (`Some(false)`), or one without the other.
 fn present(cert: &Path, key: &Path) -> Result<bool, String> {
     match (cert.exists(), key.exists()) {
@@ -86,13 +97,7 @@ pub(super) fn ca(base: &Path, cn: &str) -> Result<Files, String> {
     p.distinguished_name
         .push(DnType::CommonName, cn.to_string());
     let c = p.self_signed(&k).map_err(|e| e.to_string())?;
-    write(&key, &k.serialize_pem(), 0o600)?;
-    write(&cert, &c.pem(), 0o644)?;
-    Ok(Files {
-        cert,
-        key,
-        changed: true,
-    })
+    save(cert, key, &c, &k)
 }
 
 /// The SANs of an existing certificate, as text (`10.0.0.1`, `etcd-a`).
@@ -178,13 +183,7 @@ pub(super) fn cert(
         ],
     };
     let c = p.signed_by(&k, &issuer).map_err(|e| e.to_string())?;
-    write(&key, &k.serialize_pem(), 0o600)?;
-    write(&cert, &c.pem(), 0o644)?;
-    Ok(Files {
-        cert,
-        key,
-        changed: true,
-    })
+    save(cert, key, &c, &k)
 }
 
 #[cfg(test)]

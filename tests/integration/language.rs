@@ -536,16 +536,7 @@ fn a_resumed_run_restores_what_the_killed_run_edited() {
     // The resumed run finds the edit done (unchanged now), then fails: its rollback
     // restores the file from the killed run's backup.
     host_sh(sb, 1, "touch /etc/fail-now");
-    let out = Test::new()
-        .args([
-            "resume",
-            &run_id,
-            "--state-dir",
-            &state.display().to_string(),
-            "-F",
-            &sb.ssh_config().display().to_string(),
-        ])
-        .run();
+    let out = super::sandbox::resume(sb, &run_id, &state);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(host_cat(sb, 1, "/etc/member.env"), "STATE=new\n");
     assert_eq!(

@@ -329,16 +329,7 @@ step write on h {
         "KILL",
         &|v| v["event"] == "step_started" && v["index"].as_u64() == Some(0),
     );
-    let out = Test::new()
-        .args([
-            "resume",
-            &run_id,
-            "--state-dir",
-            &state.display().to_string(),
-            "-F",
-            &sb.ssh_config().display().to_string(),
-        ])
-        .run();
+    let out = super::sandbox::resume(sb, &run_id, &state);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         host_cat(sb, 2, "/etc/params"),

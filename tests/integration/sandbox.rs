@@ -62,6 +62,20 @@ pub(crate) fn host_sh(sb: &Sandbox, i: usize, script: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `etcdflow resume RUN_ID` of a run whose state is in `state`.
+pub(crate) fn resume(sb: &Sandbox, run_id: &str, state: &Path) -> super::cli::Output {
+    Test::new()
+        .args([
+            "resume",
+            run_id,
+            "--state-dir",
+            &state.display().to_string(),
+            "-F",
+            &sb.ssh_config().display().to_string(),
+        ])
+        .run()
+}
+
 pub(crate) fn run(sb: &Sandbox, t: Test, flow: &str, extra: &[&str]) -> super::cli::Output {
     t.args([
         "run",
@@ -294,16 +308,7 @@ fn kill_and_resume_converges(sb: &Sandbox) {
         if signal == "TERM" {
             assert_eq!(status, Some(6), "SIGTERM ends a run as interrupted");
         }
-        let out = Test::new()
-            .args([
-                "resume",
-                &run_id,
-                "--state-dir",
-                &state.display().to_string(),
-                "-F",
-                &sb.ssh_config().display().to_string(),
-            ])
-            .run();
+        let out = resume(sb, &run_id, &state);
         let logs: Vec<String> = (1..=3).map(|i| host_cat(sb, i, "/etc/kill-log")).collect();
         if out.code == 0 && logs.iter().all(|l| l == expected) {
             converged += 1;

@@ -15,21 +15,7 @@ fn sandbox_on(net: u8) -> (tempfile::TempDir, Guard) {
 use super::sandbox::run as run_on;
 
 fn ssh(sb: &sandbox::Sandbox, i: usize, script: &str) -> String {
-    let out = std::process::Command::new("ssh")
-        .args([
-            "-F",
-            &sb.ssh_config().display().to_string(),
-            &sb.address(i),
-            script,
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("ssh: {e}"));
-    assert!(
-        out.status.success(),
-        "probe `{script}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    super::sandbox::host_sh(sb, i, script)
 }
 
 #[test]
