@@ -394,6 +394,19 @@ impl Checker<'_> {
             c.used = true;
             return mk(K::Cluster(i), Ty::Cluster);
         }
+        if let Some((_, def)) = self.gone_locals.iter().rev().find(|(g, _)| g == n).cloned() {
+            // One mistake, one diagnostic: it is used, only in the wrong place.
+            self.diags.retain(|d| {
+                !(d.code == "unused-binding" && d.labels.first().is_some_and(|l| l.span == def))
+            });
+            self.emit(
+                Diagnostic::error("unknown-name", format!("`{n}` is bound only inside a block"))
+                    .at(span, "used after that block ended")
+                    .also(def, "bound here, inside an `if`, a `for` or a used block")
+                    .help(format!("bind `{n}` directly in the step's body (a step-level `let` is visible to later statements and steps), or use it inside the block")),
+            );
+            return Self::err_expr(span);
+        }
         if let Some(def) = self.later_bindings.get(n).copied() {
             self.emit(
                 Diagnostic::error("use-before-definition", format!("`{n}` is used before it is bound"))
@@ -425,7 +438,9 @@ impl Checker<'_> {
                 cands.push("host".into());
             }
             let help = did_you_mean(n, cands.iter().map(String::as_str), "names");
-            let help = if n.starts_with(char::is_uppercase) || n.contains('-') {
+            let help = if let Some(h) = ansible_name(n) {
+                h.to_string()
+            } else if n.starts_with(char::is_uppercase) || n.contains('-') {
                 help
             } else if crate::diagnostics::suggest(n, cands.iter().map(String::as_str)).is_none() {
                 format!("{help}; text needs quotes: \"{n}\"")
@@ -501,6 +516,26 @@ impl Checker<'_> {
 
     fn binary(&mut self, op: BinOp, lhs: &ast::Expr, rhs: &ast::Expr, span: Span) -> ir::Expr {
         use Ty::*;
+        // `x | join(",")`, `x | trim`: a Jinja filter, where etcdflow calls a function.
+        if op == BinOp::Union {
+            let filter = match &rhs.kind {
+                ast::ExprKind::Call { func, args } => Some((func.name.clone(), args.len())),
+                ast::ExprKind::Name(n) => Some((n.clone(), 0)),
+                _ => None,
+            };
+            if let Some((f, n)) = filter
+                .filter(|(f, _)| f != "group" && super::builtins::BUILTINS.iter().any(|b| b.0 == f))
+            {
+                let more = if n == 0 { "" } else { ", ..." };
+                self.expr(lhs);
+                self.emit(
+                    Diagnostic::error("jinja-filter", format!("`| {f}` is a Jinja filter; etcdflow calls functions"))
+                        .at(rhs.span, "a filter")
+                        .help(format!("write `{f}(x{more})`: the value goes first, e.g. `join(names(masters), \",\")`; `|` joins host sets")),
+                );
+                return Self::err_expr(span);
+            }
+        }
         let l = self.expr(lhs);
         let r = self.expr(rhs);
         if l.ty.contains_secret() || r.ty.contains_secret() {
@@ -652,4 +687,23 @@ fn conversion_help(found: &Ty, want: &Ty) -> String {
         }
         _ => format!("give a `{want}` here"),
     }
+}
+
+/// What an Ansible/Jinja habit is written as here.
+fn ansible_name(n: &str) -> Option<&'static str> {
+    Some(match n {
+        "inventory_hostname" | "inventory_hostname_short" | "ansible_hostname" => {
+            "that is Ansible's name for the host: here it is `host.name`"
+        }
+        "ansible_host" | "ansible_default_ipv4" => {
+            "that is Ansible's address variable: here it is `host.address`"
+        }
+        "hostvars" => {
+            "Ansible's `hostvars`: here a host's inventory variables are `h.vars.NAME`, and a value another host bound is `r[h]`"
+        }
+        "groups" => "Ansible's `groups['x']`: here it is `group(\"x\")` (hosts) or `names(group(\"x\"))`",
+        "item" => "Ansible's `item`: here loop with `for x in xs { ... }` or `[e for x in xs]`",
+        "vars" => "a host's inventory variables are `host.vars.NAME`",
+        _ => return None,
+    })
 }

@@ -138,6 +138,8 @@ pub(crate) struct Checker<'a> {
     step_when: bool,
     /// Blocks by name: where they are, their definition, whether a `use` named them.
     blocks: HashMap<String, (FileId, ast::BlockDef, bool)>,
+    /// Locals whose block has ended (name, where bound), for "bound only inside a block".
+    gone_locals: Vec<(String, Span)>,
     /// The blocks being expanded (a `use` inside a block), innermost last.
     expanding: Vec<String>,
     /// Checking the first argument of `default(...)`: a `when:`-conditional binding is
@@ -179,6 +181,7 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
         allow_unbound: false,
         blocks: HashMap::new(),
         expanding: Vec::new(),
+        gone_locals: Vec::new(),
         secret_text: false,
         file: prog.root.unwrap_or(FileId(0)),
         groups_used: Vec::new(),
@@ -563,6 +566,8 @@ impl<'a> Checker<'a> {
         let quiet = self.prog.recovered || self.diags.iter().any(Diagnostic::is_error);
         if let Some(frame) = self.locals.pop() {
             for l in frame {
+                // Remembered, so a use after the block says where it was bound.
+                self.gone_locals.push((l.name.clone(), l.span));
                 if !quiet && !l.used && l.report_unused && !l.name.starts_with('_') {
                     self.emit(
                         Diagnostic::warning("unused-binding", format!("`{}` is never used", l.name))
@@ -580,7 +585,12 @@ impl<'a> Checker<'a> {
             ast::StmtKind::Let { name, value } => {
                 let (value, ty) = match value {
                     ast::LetValue::Action(a) => {
-                        let act = self.action(a)?;
+                        let Some(act) = self.action(a) else {
+                            // The action's mistake is reported there; the name is still
+                            // bound (untyped), so its uses give no second error.
+                            self.bind(name, Ty::Error, step_level);
+                            return None;
+                        };
                         let mut ty =
                             schema::action(&a.verb.name).map_or(Ty::Error, |s| s.result.clone());
                         // What a command fed a secret prints is secret (`declassify(...)`

@@ -248,6 +248,14 @@ other blocks) would never end. Nesting is limited to 16 uses deep.";
 "unused-block", Warning, "a block is never used",
 "No step uses this block: use it with `use NAME(...)`, or remove it.";
 
+"jinja-filter", Error, "a Jinja filter (`x | f`) where etcdflow calls a function",
+"Expressions call builtin functions with the value first; `|` is the union of host sets.
+
+    log \"{{ join(names(masters), \\\",\\\") }}\"    # not {{ names(masters) | join(',') }}
+    log \"{{ trim(r.stdout) }}\"                # not {{ r.stdout | trim }}
+
+In a template file (minijinja) filters are fine.";
+
 "unbound-on-host", Error, "a value bound per host is read where it may not be bound",
 "A step-level `let` in a step on hosts is bound on each of those hosts. A later step sees
 it only if it runs on the same hosts or a subset of them (`a & b`, `a - b`, `first(a)` are

@@ -617,3 +617,26 @@ fn a_missing_include_names_the_directory_it_was_looked_for_in() {
         out.stderr
     );
 }
+
+#[test]
+fn a_snapshot_is_verified_by_a_flow_without_a_cluster() {
+    let snap = std::fs::read(super::root().join("tests/data/etcd-3.4-rev305-299keys.db"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("snap.db"), snap).unwrap_or_else(|e| panic!("{e}"));
+    let flow = format!(
+        "## v\nflow v\nstep s on local {{\n  let s = etcd.snapshot_verify file: \"{}\"\n  log \"revision {{{{ s.revision }}}} keys {{{{ s.key_count }}}}\"\n}}\n",
+        dir.path().join("snap.db").display()
+    );
+    let out = Test::new()
+        .file("v.flow", &flow)
+        .file("inv", "[all]\nc ansible_connection=local\n")
+        .args(["run", "v.flow", "-i", "inv", "-v"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("revision 305 keys 299"),
+        "{}",
+        out.stderr
+    );
+}
