@@ -252,6 +252,15 @@ fn syntax_help(input: &str, at: usize, found: &str, unexpected: &[&str]) -> Stri
     if line_before.matches("{{").count() > line_before.matches("}}").count() {
         return "an interpolation is still open here: is its `}}` missing?".to_string();
     }
+    if let Some(h) = misspelled_action(line_before) {
+        return h;
+    }
+    if let Some((c, line)) = unclosed_bracket(&input[..at.min(input.len())]) {
+        return format!(
+            "the `{c}` opened on line {line} is never closed: is a `{}` missing?",
+            if c == '[' { ']' } else { ')' }
+        );
+    }
     if found == "end of file" {
         return "the file ends too early: is a `}`, `]`, `)` or `\"` missing?".to_string();
     }
@@ -260,6 +269,69 @@ fn syntax_help(input: &str, at: usize, found: &str, unexpected: &[&str]) -> Stri
             .to_string();
     }
     "see the language reference in the README, or `etcdflow explain syntax-error`".to_string()
+}
+
+/// The words that begin an action (the grammar's `action_kw`).
+const ACTIONS: &[&str] = &[
+    "run", "copy", "fetch", "template", "edit", "read", "wait", "fail", "confirm", "log",
+];
+
+/// `runn "cmd"` or `let r = rnu "cmd"`: a statement that starts with a word that is no
+/// action, followed by an argument.
+fn misspelled_action(line: &str) -> Option<String> {
+    let t = line.trim_start();
+    let t = match t.strip_prefix("let ") {
+        Some(rest) => rest.split_once('=').map(|(_, v)| v.trim_start())?,
+        None => t,
+    };
+    let word: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+        .collect();
+    if word.is_empty() || word.len() != t.trim_end().len() || ACTIONS.contains(&word.as_str()) {
+        return None;
+    }
+    let best = ACTIONS
+        .iter()
+        .map(|a| (strsim::levenshtein(a, &word), a))
+        .min()
+        .filter(|(d, _)| *d <= 2)?;
+    Some(format!("`{word}` is no action: did you mean `{}`?", best.1))
+}
+
+/// The innermost `[` or `(` before `at` that is never closed (strings and comments
+/// skipped), with its 1-based line.
+fn unclosed_bracket(text: &str) -> Option<(char, usize)> {
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    let mut line = 1;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '#' => {
+                while chars.peek().is_some_and(|c| *c != '\n') {
+                    chars.next();
+                }
+            }
+            '"' | '\'' => {
+                while let Some(d) = chars.next() {
+                    if d == '\\' && c == '"' {
+                        chars.next();
+                    } else if d == c {
+                        break;
+                    } else if d == '\n' {
+                        line += 1;
+                    }
+                }
+            }
+            '[' | '(' => stack.push((c, line)),
+            ']' | ')' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    stack.last().copied()
 }
 
 fn join_or(items: &[&str]) -> String {
