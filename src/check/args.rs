@@ -505,6 +505,11 @@ impl Checker<'_> {
             ArgTy::T(t) => self.expect(e, t, what),
             ArgTy::Command => {
                 let x = self.expr(e);
+                // On hosts, a `path` param with a relative value in a command is relative
+                // to the login directory: never what a procedure means.
+                if self.site.targets.is_some() {
+                    self.relative_path_params(&x, "a command on a host");
+                }
                 let ok = x.ty.fits(&Ty::Str) || x.ty.fits(&Ty::list(Ty::Str));
                 if !ok {
                     if x.ty.contains_secret() {
@@ -593,6 +598,9 @@ impl Checker<'_> {
             }
             ArgTy::LocalPath | ArgTy::RemotePath => {
                 let x = self.expect(e, &Ty::Path, what);
+                if matches!(ty, ArgTy::RemotePath) {
+                    self.relative_path_params(&x, what);
+                }
                 if let ir::ExprKind::Str(s) = &x.kind {
                     let remote = matches!(ty, ArgTy::RemotePath);
                     if let Err(why) = validate_path(s, remote) {

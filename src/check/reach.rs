@@ -205,3 +205,66 @@ fn same(a: &ir::Expr, b: &ir::Expr) -> bool {
         _ => false,
     }
 }
+
+impl Checker<'_> {
+    /// A `path` param whose value (default or `-e`) is relative, used where a host reads
+    /// it as a path: the value is known before the run, so `check` says so.
+    pub(super) fn relative_path_params(&mut self, x: &ir::Expr, what: &str) {
+        let mut found: Vec<(usize, Span)> = Vec::new();
+        let mut note = |e: &ir::Expr| {
+            if let K::Param(i) = e.kind {
+                found.push((i, e.span));
+            }
+        };
+        // The param itself, an argv item, or the start of an interpolated path/command word.
+        match &x.kind {
+            K::Param(_) => note(x),
+            K::List(items) => items.iter().for_each(|i| match &i.kind {
+                K::Param(_) => note(i),
+                K::Interp(parts) => {
+                    if let Some(ir::InterpPart::Value { expr, .. }) = parts.first() {
+                        note(expr);
+                    }
+                }
+                _ => {}
+            }),
+            K::Interp(parts) => {
+                let mut at_word_start = true;
+                for p in parts {
+                    match p {
+                        ir::InterpPart::Text(t) => {
+                            at_word_start = t.ends_with([' ', '\t', '=']) || t.is_empty();
+                        }
+                        ir::InterpPart::Value { expr, .. } => {
+                            if at_word_start {
+                                note(expr);
+                            }
+                            at_word_start = false;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        for (i, span) in found {
+            let p = &self.params[i];
+            if p.ty.strip_optional() != &Ty::Path {
+                continue;
+            }
+            let Some(v) = p
+                .known
+                .clone()
+                .filter(|v| !v.starts_with('/') && !v.is_empty())
+            else {
+                continue;
+            };
+            let (name, pspan) = (p.name.clone(), p.span);
+            self.emit(
+                Diagnostic::error("invalid-path", format!("`{name}` is the relative path `{v}`, used as {what}"))
+                    .at(span, "read as a path on the host, relative to the login directory")
+                    .also(pspan, "the param")
+                    .help(format!("give `{name}` an absolute path (`/{v}`), in its default or with `-e {name}=/...`")),
+            );
+        }
+    }
+}
