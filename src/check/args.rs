@@ -13,11 +13,18 @@ use indexmap::IndexMap;
 impl Checker<'_> {
     pub(crate) fn action(&mut self, a: &ast::Action) -> Option<ir::Action> {
         let Some(spec) = schema::action(&a.verb.name) else {
-            let help = did_you_mean(
-                &a.verb.name,
-                schema::actions().iter().map(|s| s.verb),
-                "actions",
-            );
+            let help = match a.verb.name.as_str() {
+                "point_of_no_return" => "`point_of_no_return \"message\"` stands between steps, at the top level of the flow, not inside a step".to_string(),
+                "include" | "param" | "hosts" | "cluster" | "step" => format!("`{}` is a declaration: it stands at the top level of the flow, not inside a step", a.verb.name),
+                "shell" | "command" => "Ansible's `shell`/`command` is `run \"...\"` (a shell string) or `run [\"cmd\", \"arg\"]` (argv)".to_string(),
+                "debug" => "Ansible's `debug` is `log \"...\"`".to_string(),
+                "lineinfile" | "replace" => "a `KEY=VALUE` file is edited with `edit FILE format: \"env\" set: { KEY: value }`".to_string(),
+                _ => did_you_mean(
+                    &a.verb.name,
+                    schema::actions().iter().map(|s| s.verb),
+                    "actions",
+                ),
+            };
             self.emit(
                 Diagnostic::error(
                     "unknown-action",

@@ -438,7 +438,9 @@ impl Checker<'_> {
                 cands.push("host".into());
             }
             let help = did_you_mean(n, cands.iter().map(String::as_str), "names");
-            let help = if let Some(h) = ansible_name(n) {
+            let help = if self.in_default && self.all_params.iter().any(|p| p == n) {
+                format!("a param's default is a constant and cannot use `{n}`: leave the default out and compute the value in a step (`let x = \"{{{{ {n} }}}}-...\"`), or give both with `-e`")
+            } else if let Some(h) = ansible_name(n) {
                 h.to_string()
             } else if n.starts_with(char::is_uppercase) || n.contains('-') {
                 help

@@ -138,6 +138,10 @@ pub(crate) struct Checker<'a> {
     step_when: bool,
     /// Blocks by name: where they are, their definition, whether a `use` named them.
     blocks: HashMap<String, (FileId, ast::BlockDef, bool)>,
+    /// Every param's name, and whether a param's default is being checked (where the
+    /// other params are out of reach on purpose).
+    all_params: Vec<String>,
+    in_default: bool,
     /// Locals whose block has ended (name, where bound), for "bound only inside a block".
     gone_locals: Vec<(String, Span)>,
     /// The blocks being expanded (a `use` inside a block), innermost last.
@@ -182,6 +186,8 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
         blocks: HashMap::new(),
         expanding: Vec::new(),
         gone_locals: Vec::new(),
+        all_params: Vec::new(),
+        in_default: false,
         secret_text: false,
         file: prog.root.unwrap_or(FileId(0)),
         groups_used: Vec::new(),
@@ -272,7 +278,10 @@ impl<'a> Checker<'a> {
                     }
                     continue;
                 }
-                ast::ItemKind::Param(p) => ("param", &p.name),
+                ast::ItemKind::Param(p) => {
+                    self.all_params.push(p.name.name.clone());
+                    ("param", &p.name)
+                }
                 ast::ItemKind::Hosts(h) => ("host set", &h.name),
                 ast::ItemKind::Cluster(c) => ("cluster", &c.name),
                 ast::ItemKind::Step(s) => ("step", &s.name),
@@ -435,7 +444,9 @@ impl<'a> Checker<'a> {
         let default = p.default.as_ref().filter(|_| ty != Ty::Secret).map(|d| {
             let saved = std::mem::take(&mut self.params);
             // A default may not use other params: it is a constant.
+            self.in_default = true;
             let e = self.expect(d, &ty, "the param's default");
+            self.in_default = false;
             self.params = saved;
             e
         });
