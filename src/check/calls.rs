@@ -80,6 +80,9 @@ impl Checker<'_> {
             })
             .collect();
         let ty = self.call_type(name, &xs, sig);
+        if name == "nth" {
+            self.nth_in_range(&xs, span);
+        }
         mk(
             K::Call {
                 func: name,

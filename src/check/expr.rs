@@ -268,6 +268,11 @@ impl Checker<'_> {
             },
             ast::ExprKind::Field { base, field } => {
                 let b = self.expr(base);
+                if let K::Field { base: hb, field: f } = &b.kind {
+                    if matches!(hb.kind, K::CurrentHost) && f == "vars" && !self.allow_unbound {
+                        self.host_var_uses.push((field.name.clone(), span));
+                    }
+                }
                 let ty = match &b.ty {
                     Ty::Map(t) => Some((**t).clone()),
                     t => t.field(&field.name),

@@ -22,6 +22,7 @@ mod args;
 mod builtins;
 mod calls;
 pub(crate) mod expr;
+mod inventory;
 mod params;
 mod reach;
 mod reuse;
@@ -59,9 +60,21 @@ pub struct Options {
     pub inventory_groups: Option<BTreeSet<String>>,
     /// Host names of that inventory: `host`/`hosts` param values must name them.
     pub inventory_hosts: Option<BTreeSet<String>>,
+    /// Its groups' hosts and each host's variable names: `nth(...)` out of range and a
+    /// `host.vars.NAME` some target lacks are found before the run.
+    pub inventory_facts: Option<InventoryFacts>,
     pub params: Vec<ParamArg>,
     /// Check a concrete invocation: every param without a default needs a value.
     pub require_params: bool,
+}
+
+/// What the checker may know of an inventory (no connection data).
+#[derive(Clone, Debug, Default)]
+pub struct InventoryFacts {
+    /// Group → its hosts, in inventory order.
+    pub groups: std::collections::BTreeMap<String, Vec<String>>,
+    /// Host → the names of its variables (host and group vars merged).
+    pub var_names: std::collections::BTreeMap<String, BTreeSet<String>>,
 }
 
 pub struct Checked {
@@ -142,6 +155,8 @@ pub(crate) struct Checker<'a> {
     /// other params are out of reach on purpose).
     all_params: Vec<String>,
     in_default: bool,
+    /// `host.vars.NAME` read in the step being checked (not through `default`).
+    host_var_uses: Vec<(String, Span)>,
     /// Locals whose block has ended (name, where bound), for "bound only inside a block".
     gone_locals: Vec<(String, Span)>,
     /// The blocks being expanded (a `use` inside a block), innermost last.
@@ -188,6 +203,7 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
         gone_locals: Vec::new(),
         all_params: Vec::new(),
         in_default: false,
+        host_var_uses: Vec::new(),
         secret_text: false,
         file: prog.root.unwrap_or(FileId(0)),
         groups_used: Vec::new(),

@@ -61,6 +61,7 @@ impl Checker<'_> {
             .iter()
             .cloned()
             .partition(|c| c.key.name == "until");
+        self.host_var_uses.clear();
         self.site = reach::Site {
             targets: targets.clone(),
             name: s.name.name.clone(),
@@ -111,6 +112,7 @@ impl Checker<'_> {
             let u = self.clauses(schema::step_options(), None, &until, s.name.span, "step");
             options.extend(u);
         }
+        self.host_vars_present();
         self.in_step = false;
         ir::Step {
             name: s.name.name.clone(),

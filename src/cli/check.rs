@@ -94,6 +94,7 @@ pub(crate) fn analyze(files: &[PathBuf], inputs: &Inputs, lint: bool) -> Analysi
     let opts = Options {
         inventory_groups: groups,
         inventory_hosts: host_names,
+        inventory_facts: inv.as_ref().map(Inventory::facts),
         params,
         require_params,
     };

@@ -292,6 +292,7 @@ impl Invocation {
         let opts = CheckOptions {
             inventory_groups: inv_ok.then(|| inventory.group_names()),
             inventory_hosts: inv_ok.then(|| inventory.hosts.keys().cloned().collect()),
+            inventory_facts: inv_ok.then(|| inventory.facts()),
             params,
             require_params: true,
         };

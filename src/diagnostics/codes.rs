@@ -248,6 +248,15 @@ other blocks) would never end. Nesting is limited to 16 uses deep.";
 "unused-block", Warning, "a block is never used",
 "No step uses this block: use it with `use NAME(...)`, or remove it.";
 
+"missing-host-var", Error, "a host variable the flow reads is not set on some target host",
+"With `-i`, `check` knows each host's variables: `host.vars.NAME` read in a step must be
+set on every host the step targets (host or group vars), or be read through
+`default(host.vars.NAME, fallback)`.";
+
+"host-index-out-of-range", Error, "`nth(hosts, N)` is past the end of the host set",
+"With `-i`, `check` knows how many hosts a group has: `nth` counts from 0, so
+`nth(new_masters, 2)` needs three new masters in the inventory.";
+
 "jinja-filter", Error, "a Jinja filter (`x | f`) where etcdflow calls a function",
 "Expressions call builtin functions with the value first; `|` is the union of host sets.
 

@@ -247,6 +247,23 @@ impl Inventory {
         Ok(Inventory::parse(id, sources))
     }
 
+    /// What `check` may know: each group's hosts and each host's variable names.
+    pub fn facts(&self) -> crate::check::InventoryFacts {
+        let mut f = crate::check::InventoryFacts::default();
+        for g in self.group_names() {
+            if let Some(hs) = self.group_hosts(&g) {
+                f.groups.insert(g, hs);
+            }
+        }
+        for h in self.hosts.keys() {
+            if let Some(t) = self.target(h) {
+                f.var_names
+                    .insert(h.clone(), t.vars.keys().cloned().collect());
+            }
+        }
+        f
+    }
+
     pub fn group_names(&self) -> BTreeSet<String> {
         let mut s: BTreeSet<String> = self.groups.keys().cloned().collect();
         s.insert("all".into());

@@ -18,6 +18,14 @@ pub(super) fn call(func: &str, args: &[ir::Expr], cx: &Ctx<'_>) -> EvalResult {
         if unbound {
             return eval(&args[1], cx);
         }
+        // A map key that is absent (`default(host.vars.rank, "0")`) is the fallback too.
+        if let K::Field { base, field } = &args[0].kind {
+            if let Ok(Value::Map(m)) = eval(base, cx) {
+                if !m.contains_key(field) {
+                    return eval(&args[1], cx);
+                }
+            }
+        }
     }
     let vals: Vec<Value> = args.iter().map(|a| eval(a, cx)).collect::<Result<_, _>>()?;
     let s = |i: usize| vals.get(i).map(Value::to_text).unwrap_or_default();

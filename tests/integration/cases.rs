@@ -62,6 +62,7 @@ pub fn run_case(path: &Path) -> Outcome {
     }
     let opts = Options {
         inventory_hosts: inv.as_ref().map(|i| i.hosts.keys().cloned().collect()),
+        inventory_facts: inv.as_ref().map(Inventory::facts),
         inventory_groups: groups,
         require_params: !params.is_empty(),
         params,
