@@ -26,6 +26,8 @@ mod inventory;
 mod params;
 mod reach;
 mod reuse;
+#[cfg(test)]
+mod secret_tests;
 mod steps;
 pub(crate) mod values;
 pub use builtins::BUILTINS;

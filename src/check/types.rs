@@ -272,10 +272,13 @@ impl Ty {
         )
     }
 
+    /// A secret, or a value that holds one (a list, a map, an optional, or a record with
+    /// secret fields such as `secret_command_result`): it can only go where secrets go.
     pub fn contains_secret(&self) -> bool {
         match self {
             Ty::Secret => true,
             Ty::List(t) | Ty::Map(t) | Ty::Optional(t) => t.contains_secret(),
+            Ty::Record(r) => r.fields().iter().any(|(_, t)| t.contains_secret()),
             _ => false,
         }
     }
