@@ -10,11 +10,17 @@ use std::path::{Path, PathBuf};
 /// Where file contents come from: the disk, or (for tests and the embedded stdlib) memory.
 pub trait Fs {
     fn read(&self, path: &Path) -> std::io::Result<String>;
+    /// Whether a file is there (a `copy` source on the controller).
+    fn exists(&self, path: &Path) -> bool;
 }
 
 pub struct RealFs;
 
 impl Fs for RealFs {
+    fn exists(&self, path: &Path) -> bool {
+        path.is_file()
+    }
+
     /// UTF-8 text, with a leading byte-order mark dropped (editors on some systems write
     /// one); text that is not UTF-8 is an `InvalidData` error naming the first bad byte.
     fn read(&self, path: &Path) -> std::io::Result<String> {
@@ -37,6 +43,10 @@ impl Fs for RealFs {
 pub struct MemFs(pub HashMap<PathBuf, String>);
 
 impl Fs for MemFs {
+    fn exists(&self, path: &Path) -> bool {
+        self.0.contains_key(path)
+    }
+
     fn read(&self, path: &Path) -> std::io::Result<String> {
         self.0
             .get(path)
@@ -52,6 +62,9 @@ pub struct Program {
     pub files: Vec<ast::File>,
     /// Template sources by (flow file, path as written); `None` when unreadable.
     pub templates: HashMap<(FileId, String), Result<FileId, String>>,
+    /// Literal `copy` sources by (flow file, path as written): whether the file exists on
+    /// the controller now.
+    pub copy_sources: HashMap<(FileId, String), bool>,
     /// Some file needed syntax error recovery: unknown names may be follow-on errors.
     pub recovered: bool,
     pub diagnostics: Vec<Diagnostic>,
@@ -62,6 +75,7 @@ pub fn load(fs: &dyn Fs, path: &Path, sources: &mut SourceMap) -> Program {
         root: None,
         files: Vec::new(),
         templates: HashMap::new(),
+        copy_sources: HashMap::new(),
         recovered: false,
         diagnostics: Vec::new(),
     };
@@ -106,12 +120,17 @@ fn load_file(
 
     // Templates named by literal paths.
     let mut tpl_paths: Vec<String> = Vec::new();
+    let mut copies: Vec<String> = Vec::new();
     for item in &file.items {
         match &item.kind {
-            ast::ItemKind::Step(step) => collect_templates(&step.body, &mut tpl_paths),
-            ast::ItemKind::Block(b) => collect_templates(&b.body, &mut tpl_paths),
+            ast::ItemKind::Step(step) => collect_templates(&step.body, &mut tpl_paths, &mut copies),
+            ast::ItemKind::Block(b) => collect_templates(&b.body, &mut tpl_paths, &mut copies),
             _ => {}
         }
+    }
+    for rel in copies {
+        let here = fs.exists(&normalize(&dir.join(&rel)));
+        prog.copy_sources.insert((id, rel), here);
     }
     for rel in tpl_paths {
         if prog.templates.contains_key(&(id, rel.clone())) {
@@ -186,28 +205,32 @@ fn load_file(
     }
 }
 
-fn collect_templates(block: &ast::Block, out: &mut Vec<String>) {
+/// Template paths and `copy` sources written as literals, in a block and its sub-blocks.
+fn collect_templates(block: &ast::Block, out: &mut Vec<String>, copies: &mut Vec<String>) {
     for s in &block.stmts {
         match &s.kind {
             ast::StmtKind::Action(a)
             | ast::StmtKind::Let {
                 value: ast::LetValue::Action(a),
                 ..
-            } if a.verb.name == "template" => {
-                if let Some(p) = a.positional.as_ref().and_then(|e| e.as_plain_str()) {
-                    out.push(p);
+            } => {
+                let lit = a.positional.as_ref().and_then(|e| e.as_plain_str());
+                match (a.verb.name.as_str(), lit) {
+                    ("template", Some(p)) => out.push(p),
+                    ("copy", Some(p)) => copies.push(p),
+                    _ => {}
                 }
             }
             ast::StmtKind::If {
                 then, otherwise, ..
             } => {
-                collect_templates(then, out);
+                collect_templates(then, out, copies);
                 if let Some(o) = otherwise {
-                    collect_templates(o, out);
+                    collect_templates(o, out, copies);
                 }
             }
             ast::StmtKind::For { body, .. } | ast::StmtKind::Rollback(body) => {
-                collect_templates(body, out)
+                collect_templates(body, out, copies)
             }
             _ => {}
         }

@@ -94,6 +94,20 @@ impl Checker<'_> {
         if spec.kind == ActionKind::Template {
             template = self.template(a, args.get("vars"));
         }
+        if spec.kind == ActionKind::Copy {
+            self.copy_source_exists(positional.as_ref());
+        }
+        // Actions after which a controller file may exist that did not before.
+        if matches!(
+            spec.kind,
+            ActionKind::TlsCa
+                | ActionKind::TlsCert
+                | ActionKind::Fetch
+                | ActionKind::Etcd(crate::ir::EtcdOp::SnapshotSave)
+        ) || (spec.kind == ActionKind::Run && self.site.targets.is_none())
+        {
+            self.controller_writes = true;
+        }
         Some(ir::Action {
             kind: spec.kind,
             positional,

@@ -130,3 +130,26 @@ fn dedup(v: Vec<String>) -> Vec<String> {
     }
     out
 }
+
+impl Checker<'_> {
+    /// A literal `copy` source missing on the controller, with nothing earlier in the flow
+    /// that could make it (a `run` on `local`, `fetch`, `tls.*`, `etcd.snapshot_save`).
+    pub(super) fn copy_source_exists(&mut self, src: Option<&ir::Expr>) {
+        let Some(ir::Expr {
+            kind: K::Str(rel),
+            span,
+            ..
+        }) = src
+        else {
+            return;
+        };
+        let missing = self.prog.copy_sources.get(&(self.file, rel.clone())) == Some(&false);
+        if missing && !self.controller_writes {
+            self.emit(
+                Diagnostic::error("copy-source-not-found", format!("`{rel}` does not exist on the controller"))
+                    .at(*span, "no such file")
+                    .help("copy sources are relative to the flow file; create it, fix the path, or make it in an earlier step (a `run` on `local`, `fetch`, `tls.cert`)"),
+            );
+        }
+    }
+}

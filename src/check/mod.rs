@@ -157,6 +157,9 @@ pub(crate) struct Checker<'a> {
     /// other params are out of reach on purpose).
     all_params: Vec<String>,
     in_default: bool,
+    /// An action before this point may write files on the controller (a `run` on
+    /// `local`, `fetch`, `tls.*`, a snapshot): a `copy` source missing now may exist then.
+    controller_writes: bool,
     /// `host.vars.NAME` read in the step being checked (not through `default`).
     host_var_uses: Vec<(String, Span)>,
     /// Locals whose block has ended (name, where bound), for "bound only inside a block".
@@ -206,6 +209,7 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
         all_params: Vec::new(),
         in_default: false,
         host_var_uses: Vec::new(),
+        controller_writes: false,
         secret_text: false,
         file: prog.root.unwrap_or(FileId(0)),
         groups_used: Vec::new(),

@@ -257,6 +257,11 @@ set on every host the step targets (host or group vars), or be read through
 "With `-i`, `check` knows how many hosts a group has: `nth` counts from 0, so
 `nth(new_masters, 2)` needs three new masters in the inventory.";
 
+"copy-source-not-found", Error, "a `copy` source does not exist on the controller",
+"A literal `copy` source is looked for next to the flow file before the run. It may be
+absent only when an earlier action can make it on the controller: a `run` in a step
+`on local`, `fetch`, `tls.ca`/`tls.cert`, `etcd.snapshot_save`.";
+
 "jinja-filter", Error, "a Jinja filter (`x | f`) where etcdflow calls a function",
 "Expressions call builtin functions with the value first; `|` is the union of host sets.
 
