@@ -58,6 +58,8 @@ impl Checker<'_> {
 
     pub(super) fn param_values(&mut self) -> IndexMap<String, ir::Expr> {
         let mut out = IndexMap::new();
+        // Params given a value that was refused: reported once, not also as missing.
+        let mut refused: Vec<String> = Vec::new();
         let declared: Vec<(String, Ty)> = self
             .params
             .iter()
@@ -111,6 +113,7 @@ impl Checker<'_> {
                         None => "name a host of the inventory given with `-i` (`etcdflow inventory -i INV` lists them)".into(),
                     }),
                 );
+                refused.push(arg.name.clone());
                 continue;
             }
             match values::param_value(&arg.value, ty, arg.value_span) {
@@ -124,14 +127,17 @@ impl Checker<'_> {
                     }
                     out.insert(arg.name.clone(), e);
                 }
-                Err(reason) => self.emit(
-                    Diagnostic::error(
-                        "invalid-param-value",
-                        format!("`{}` is not a valid `{ty}`", arg.value),
+                Err(reason) => {
+                    refused.push(arg.name.clone());
+                    self.emit(
+                        Diagnostic::error(
+                            "invalid-param-value",
+                            format!("`{}` is not a valid `{ty}`", arg.value),
+                        )
+                        .at(arg.value_span, reason)
+                        .help(values::param_value_help(ty)),
                     )
-                    .at(arg.value_span, reason)
-                    .help(values::param_value_help(ty)),
-                ),
+                }
             }
         }
         if self.opts.require_params {
@@ -144,7 +150,7 @@ impl Checker<'_> {
                     ast::ItemKind::Param(p) if p.default.is_none() && !p.ty.optional => Some(p),
                     _ => None,
                 })
-                .filter(|p| !out.contains_key(&p.name.name))
+                .filter(|p| !out.contains_key(&p.name.name) && !refused.contains(&p.name.name))
                 .filter_map(|p| {
                     let ty = declared.iter().find(|(n, _)| *n == p.name.name)?.1.clone();
                     Some((p.name.name.clone(), ty, p.name.span))
