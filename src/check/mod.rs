@@ -27,6 +27,8 @@ mod params;
 mod reach;
 mod reuse;
 #[cfg(test)]
+mod robust_tests;
+#[cfg(test)]
 mod secret_tests;
 mod steps;
 pub(crate) mod values;

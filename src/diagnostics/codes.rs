@@ -667,7 +667,7 @@ checking off) are errors naming the host. Settings etcdflow overrides on purpose
 "too-deeply-nested", Error, "brackets, blocks or an operator chain nest deeper than etcdflow reads",
 "The parser and the checker walk expressions and blocks recursively; to stay bounded on
 any input, at most 64 brackets and blocks may be open at once and one expression (or one
-`{{ }}`) may hold at most 256 operators. Real flows stay far below: bind parts with `let`.
+`{{ }}`) may hold at most 128 operators. Real flows stay far below: bind parts with `let`.
 
 Bad:
     param x: int = 1 + 1 + 1 + ... (300 times)

@@ -12,7 +12,7 @@ pub const MAX_FLOW_BYTES: usize = 2 << 20;
 /// Brackets and blocks open at once.
 pub const MAX_NESTING: usize = 64;
 /// Operators in one logical line (or one `{{ }}`).
-pub const MAX_OPERATORS: usize = 256;
+pub const MAX_OPERATORS: usize = 128;
 
 fn too_deep(file: FileId, at: usize, what: String, help: &str) -> Diagnostic {
     Diagnostic::error("too-deeply-nested", what)
@@ -39,45 +39,60 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
     let mut depth = 0usize;
     let mut ops = 0usize;
     let mut i = 0;
-    // Inside a "..." string (with `{{ }}` holes, whose contents are code) or '...'.
-    let mut in_str: Option<u8> = None;
-    let mut in_hole = false;
+    // Where the scanner is: code, a string (`"` may hold `{{ }}` holes, whose contents
+    // are code again and may hold strings of their own), or a hole opened at a bracket
+    // depth (its `}}` closes it only at that depth: `{{ {a: {b: 1}} }}`).
+    #[derive(Clone, Copy, PartialEq)]
+    enum Ctx {
+        Code,
+        Str(u8),
+        Hole(usize),
+    }
+    let mut stack: Vec<Ctx> = vec![Ctx::Code];
     while i < b.len() {
         let c = b[i];
         let next = b.get(i + 1).copied();
-        match (in_str, in_hole) {
-            (Some(q), false) => {
-                if c == b'\\' && q == b'"' {
-                    i += 2;
-                    continue;
-                }
-                if c == q {
-                    in_str = None;
-                } else if q == b'"' && c == b'{' && next == Some(b'{') {
-                    in_hole = true;
-                    i += 2;
-                    continue;
-                } else if c == b'\n' {
-                    ops = 0;
-                }
-                i += 1;
-                continue;
-            }
-            (Some(_), true) if c == b'}' && next == Some(b'}') => {
-                in_hole = false;
+        let here = stack.last().copied().unwrap_or(Ctx::Code);
+        if stack.len() > MAX_NESTING {
+            return Some(too_deep(
+                file,
+                i,
+                format!("more than {MAX_NESTING} strings and interpolations are nested here"),
+                "flatten it: bind the inner value with `let` and interpolate the name",
+            ));
+        }
+        if let Ctx::Str(q) = here {
+            if c == b'\\' && q == b'"' {
                 i += 2;
                 continue;
             }
-            _ => {}
+            if c == q {
+                stack.pop();
+            } else if q == b'"' && c == b'{' && next == Some(b'{') {
+                stack.push(Ctx::Hole(depth));
+                i += 2;
+                continue;
+            } else if c == b'\n' {
+                ops = 0;
+            }
+            i += 1;
+            continue;
+        }
+        if let Ctx::Hole(base) = here {
+            if c == b'}' && next == Some(b'}') && depth == base {
+                stack.pop();
+                i += 2;
+                continue;
+            }
         }
         match c {
-            b'#' if in_str.is_none() => {
+            b'#' if here == Ctx::Code => {
                 while i < b.len() && b[i] != b'\n' {
                     i += 1;
                 }
                 continue;
             }
-            b'"' | b'\'' if in_str.is_none() => in_str = Some(c),
+            b'"' | b'\'' => stack.push(Ctx::Str(c)),
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -97,10 +112,12 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
                     ops = 0;
                 }
             }
-            b'+' | b'-' | b'*' | b'/' | b'%' | b'<' | b'>' | b'=' | b'!' | b'.' => ops += 1,
-            b'n' | b'a' | b'o'
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'<' | b'>' | b'=' | b'!' | b'.' | b'|' | b'&' => {
+                ops += 1
+            }
+            b'n' | b'a' | b'o' | b'i'
                 if (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
-                    && [&b"not"[..], b"and", b"or"].iter().any(|w| {
+                    && [&b"not"[..], b"and", b"or", b"in"].iter().any(|w| {
                         b[i..].starts_with(w)
                             && !b
                                 .get(i + w.len())
@@ -163,6 +180,23 @@ mod tests {
             code(&"x".repeat(MAX_FLOW_BYTES + 1)),
             Some("flow-too-large")
         );
+    }
+
+    #[test]
+    fn a_string_inside_an_interpolation_does_not_hide_what_follows() {
+        // The scanner once lost track at the inner string and counted nothing after it.
+        let text = format!(
+            "param n: str = \"a {{{{ \"b {{{{ 'r' }}}} c\" }}}} d\"\nstep s on m {{\n  assert {}1\n}}\n",
+            "-".repeat(2000)
+        );
+        assert_eq!(code(&text), Some("too-deeply-nested"));
+        let maps = format!(
+            "x = \"{{{{ {{a: {{b: 1}}}} }}}}\"\ny = {}1\n",
+            "-".repeat(2000)
+        );
+        assert_eq!(code(&maps), Some("too-deeply-nested"));
+        let deep = format!("x = {}", "\"{{{{ ".repeat(100));
+        assert_eq!(code(&deep), Some("too-deeply-nested"));
     }
 
     #[test]

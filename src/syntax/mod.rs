@@ -15,6 +15,8 @@
 
 pub mod ast;
 mod expr;
+#[doc(hidden)]
+pub mod gen;
 pub mod limits;
 mod lower;
 mod names;

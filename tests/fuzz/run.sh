@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz parse + check (or the inventory loader, the snapshot verifier, the formatter).
-#   tests/fuzz/run.sh [SECONDS] [parse_check|inventory|snapshot|fmt]   default: 600 s of parse_check
+#   tests/fuzz/run.sh [SECONDS] [parse_check|structured|inventory|snapshot|fmt]   default: 600 s of parse_check
 # Needs the nightly toolchain and `cargo install cargo-fuzz`. Seeds the corpus with every
 # flow in stdlib/, playbooks/ and tests/cases/. Oracle: no panic, no internal error.
 set -euo pipefail
@@ -11,6 +11,8 @@ mkdir -p "tests/fuzz/corpus/$target"
 if [ "$target" = parse_check ] || [ "$target" = fmt ]; then
   cp stdlib/*.flow tests/cases/*/*.flow "tests/fuzz/corpus/$target/" 2>/dev/null || true
   cp playbooks/*.flow "tests/fuzz/corpus/$target/" 2>/dev/null || true
+elif [ "$target" = structured ]; then
+  head -c 4096 /dev/urandom > "tests/fuzz/corpus/$target/seed"
 elif [ "$target" = snapshot ]; then
   cp tests/data/*.db "tests/fuzz/corpus/$target/"
 else
