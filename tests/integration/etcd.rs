@@ -354,7 +354,6 @@ step check on local {
     );
 
     // Replace n3: remove it (a verified snapshot first), wipe it, add it back.
-    // Replace n3: remove it (a verified snapshot first), wipe it, add it back.
     let leave = |k: usize| {
         format!(
             r#"step backup on local {{
@@ -367,9 +366,13 @@ step remove on local {{
 step wipe on nth(all, 2) {{
   run ["rm", "-f", "/etc/cfc/pods/etcd.json"]
   wait port: 2379 closed timeout: 30s
+  run "p=$(cat {pid}); while kill -0 \"$p\" 2>/dev/null; do sleep 0.1; done" timeout: 30s
   run ["mv", "/var/lib/etcd", "/var/lib/etcd.removed-{k}"]
 }}
-"#
+"#,
+            // The port closes before etcd has exited; the data dir (an overlay, so `mv`
+            // copies) is moved once the process is gone.
+            pid = sb.dir.join("n3/etcd.pid").display()
         )
     };
     let rejoin = r#"step rejoin on nth(all, 2) {
