@@ -62,9 +62,9 @@ pub struct Program {
     pub files: Vec<ast::File>,
     /// Template sources by (flow file, path as written); `None` when unreadable.
     pub templates: HashMap<(FileId, String), Result<FileId, String>>,
-    /// Literal `copy` sources by (flow file, path as written): whether the file exists on
-    /// the controller now.
-    pub copy_sources: HashMap<(FileId, String), bool>,
+    /// Literal controller paths (`copy` sources, a cluster's `ca`/`cert`/`key`) by (flow
+    /// file, path as written): whether the file exists on the controller now.
+    pub local_files: HashMap<(FileId, String), bool>,
     /// Some file needed syntax error recovery: unknown names may be follow-on errors.
     pub recovered: bool,
     pub diagnostics: Vec<Diagnostic>,
@@ -75,7 +75,7 @@ pub fn load(fs: &dyn Fs, path: &Path, sources: &mut SourceMap) -> Program {
         root: None,
         files: Vec::new(),
         templates: HashMap::new(),
-        copy_sources: HashMap::new(),
+        local_files: HashMap::new(),
         recovered: false,
         diagnostics: Vec::new(),
     };
@@ -125,12 +125,18 @@ fn load_file(
         match &item.kind {
             ast::ItemKind::Step(step) => collect_templates(&step.body, &mut tpl_paths, &mut copies),
             ast::ItemKind::Block(b) => collect_templates(&b.body, &mut tpl_paths, &mut copies),
+            ast::ItemKind::Cluster(c) => copies.extend(
+                c.fields
+                    .iter()
+                    .filter(|f| matches!(f.key.name.as_str(), "ca" | "cert" | "key"))
+                    .filter_map(|f| f.value.as_ref().and_then(|e| e.as_plain_str())),
+            ),
             _ => {}
         }
     }
     for rel in copies {
         let here = fs.exists(&normalize(&dir.join(&rel)));
-        prog.copy_sources.insert((id, rel), here);
+        prog.local_files.insert((id, rel), here);
     }
     for rel in tpl_paths {
         if prog.templates.contains_key(&(id, rel.clone())) {

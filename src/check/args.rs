@@ -264,7 +264,17 @@ impl Checker<'_> {
                 .params
                 .iter()
                 .any(|p| p.ty == Ty::Secret && p.name == *var);
-            let help = if secret {
+            let ansible = match var.as_str() {
+                "vars" => Some("a template's variables are the `vars:` keys themselves: write `{{ name }}` and pass `vars: { name: ... }`".to_string()),
+                "inventory_hostname" | "ansible_hostname" => Some("that is Ansible's name for the host: in a template it is `{{ host.name }}`".to_string()),
+                "ansible_host" => Some("that is Ansible's address variable: in a template it is `{{ host.address }}`".to_string()),
+                "hostvars" => Some("Ansible's `hostvars`: pass the hosts with `vars: { nodes: HOSTS }` and read `{{ n.vars.NAME }}` for each".to_string()),
+                "groups" => Some("Ansible's `groups`: pass a host set with `vars: { masters: masters }` (each host arrives with its fields)".to_string()),
+                _ => None,
+            };
+            let help = if let Some(h) = ansible {
+                h
+            } else if secret {
                 format!("`{var}` is a secret: pass it on purpose with `vars: {{ {var}: {var} }}` (the rendered file is then a secret: written owner-only, never journaled)")
             } else {
                 let h = did_you_mean(var, provided.iter().map(String::as_str), "variables");

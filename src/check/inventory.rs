@@ -143,13 +143,41 @@ impl Checker<'_> {
         else {
             return;
         };
-        let missing = self.prog.copy_sources.get(&(self.file, rel.clone())) == Some(&false);
+        let missing = self.prog.local_files.get(&(self.file, rel.clone())) == Some(&false);
         if missing && !self.controller_writes {
             self.emit(
                 Diagnostic::error("copy-source-not-found", format!("`{rel}` does not exist on the controller"))
                     .at(*span, "no such file")
                     .help("copy sources are relative to the flow file; create it, fix the path, or make it in an earlier step (a `run` on `local`, `fetch`, `tls.cert`)"),
             );
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// A cluster's literal `ca`/`cert`/`key` file missing on the controller: read before
+    /// the run unless the cluster is `lazy` (a step of the flow makes it).
+    pub(super) fn cluster_files_exist(&mut self, fields: &IndexMap<&'static str, ir::Expr>) {
+        let lazy = matches!(fields.get("lazy").map(|e| &e.kind), Some(K::Bool(true)));
+        if lazy {
+            return;
+        }
+        for k in ["ca", "cert", "key"] {
+            let Some(ir::Expr {
+                kind: K::Str(rel),
+                span,
+                ..
+            }) = fields.get(k)
+            else {
+                continue;
+            };
+            if self.prog.local_files.get(&(self.file, rel.clone())) == Some(&false) {
+                self.emit(
+                    Diagnostic::error("cluster-file-not-found", format!("the cluster's `{k}` file `{rel}` does not exist on the controller"))
+                        .at(*span, "no such file")
+                        .help("paths are relative to the flow file; if a step of the flow makes it (`tls.ca`, `tls.cert`), declare the cluster `lazy: true`"),
+                );
+            }
         }
     }
 }

@@ -119,4 +119,8 @@ fn the_secret_sinks_accept_a_secret() {
         let d = diagnostics(&src);
         assert!(d.is_empty(), "`{action}`: {d:?}");
     }
+    // A cluster's `password:` (over TLS, or through SSH tunnels) is the third secret sink.
+    let src = "## s\nflow s\nparam pw: secret\nhosts m = group(\"master\")\ncluster main {\n  members: m\n  user: \"root\"\n  password: pw\n  tunnel: true\n}\nstep s on local {\n  etcd.wait_healthy timeout: 10s\n}\n";
+    let d = diagnostics(src);
+    assert!(d.is_empty(), "cluster password: {d:?}");
 }

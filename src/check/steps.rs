@@ -14,6 +14,7 @@ impl Checker<'_> {
             })
             .collect();
         self.password_over_http(&fields);
+        self.cluster_files_exist(&fields);
         fields
     }
 

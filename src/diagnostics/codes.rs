@@ -257,6 +257,11 @@ set on every host the step targets (host or group vars), or be read through
 "With `-i`, `check` knows how many hosts a group has: `nth` counts from 0, so
 `nth(new_masters, 2)` needs three new masters in the inventory.";
 
+"cluster-file-not-found", Error, "a cluster's `ca`, `cert` or `key` file does not exist",
+"A cluster's TLS files are read on the controller before the run (paths relative to the
+flow file). A cluster whose certificates a step of the flow makes is declared
+`lazy: true`: its files are then read when a step first uses it.";
+
 "copy-source-not-found", Error, "a `copy` source does not exist on the controller",
 "A literal `copy` source is looked for next to the flow file before the run. It may be
 absent only when an earlier action can make it on the controller: a `run` in a step
