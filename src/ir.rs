@@ -299,6 +299,50 @@ impl Expr {
         }
     }
 
+    /// Whether it has one value for the whole run: it reads params and literals only (no
+    /// host, binding, cluster fact or call whose value changes during the run). A step
+    /// `when:` of this kind is a mode of the flow (`when: not recover`).
+    pub fn run_wide(&self) -> bool {
+        use ExprKind as K;
+        let mut ok = true;
+        self.each(&mut |x| match &x.kind {
+            K::Param(_) | K::Str(_) | K::Int(_) | K::Bool(_) | K::None | K::Duration(_) => {}
+            K::Size(_) | K::Unary { .. } | K::Binary { .. } | K::List(_) => {}
+            K::Call { func, .. }
+                if matches!(
+                    *func,
+                    "len" | "contains" | "starts_with" | "ends_with" | "lower" | "upper" | "trim"
+                ) => {}
+            _ => ok = false,
+        });
+        ok
+    }
+
+    /// Structural equality (spans aside) of host sets and run-wide conditions; false for
+    /// anything else, so a `true` is always a proof.
+    pub fn same(&self, other: &Expr) -> bool {
+        use ExprKind as K;
+        match (&self.kind, &other.kind) {
+            (K::Hosts(i), K::Hosts(j)) | (K::Param(i), K::Param(j)) => i == j,
+            (K::Group { name: x, .. }, K::Group { name: y, .. }) | (K::Str(x), K::Str(y)) => x == y,
+            (K::Int(x), K::Int(y)) => x == y,
+            (K::Bool(x), K::Bool(y)) => x == y,
+            (K::Unary { op, expr }, K::Unary { op: op2, expr: e2 }) => op == op2 && expr.same(e2),
+            (K::Call { func: f, args: xs }, K::Call { func: g, args: ys }) => {
+                f == g && xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| x.same(y))
+            }
+            (
+                K::Binary { op, lhs, rhs },
+                K::Binary {
+                    op: op2,
+                    lhs: l2,
+                    rhs: r2,
+                },
+            ) => op == op2 && lhs.same(l2) && rhs.same(r2),
+            _ => false,
+        }
+    }
+
     /// Whether any sub-expression (this one included) satisfies `pred`.
     pub fn any(&self, pred: &dyn Fn(&Expr) -> bool) -> bool {
         let mut found = false;
@@ -313,6 +357,9 @@ pub struct ActionSite<'a> {
     pub action: &'a Action,
     /// Inside an `if`/`for`, or in a step with `when:`: may not run.
     pub conditional: bool,
+    /// Its step's `when:`, when that is run-wide (a mode), and the action is not also
+    /// inside an `if`/`for`: it runs whenever that mode is on.
+    pub mode: Option<&'a Expr>,
     pub rollback: bool,
 }
 
@@ -327,6 +374,7 @@ fn walk<'a>(stmts: &'a [Stmt], step: usize, cond: bool, rb: bool, out: &mut Vec<
                 step,
                 action: a,
                 conditional: cond,
+                mode: None,
                 rollback: rb,
             }),
             Stmt::If {
@@ -409,7 +457,18 @@ impl Flow {
         let mut out = Vec::new();
         for (i, st) in self.steps.iter().enumerate() {
             let when = st.options.contains_key("when");
-            walk(&st.body, i, when, false, &mut out);
+            let from = out.len();
+            walk(&st.body, i, false, false, &mut out);
+            let mode = match st.options.get("when") {
+                Some(Arg::Value(e)) if e.run_wide() => Some(e),
+                _ => None,
+            };
+            for s in &mut out[from..] {
+                if !s.conditional {
+                    s.mode = mode;
+                }
+                s.conditional |= when;
+            }
             if let Some(rb) = &st.rollback {
                 walk(rb, i, true, true, &mut out);
             }

@@ -3,7 +3,13 @@
 //! finds a stdlib flow when no such local file exists.
 
 /// (name, source) of every embedded flow.
-pub const FLOWS: &[(&str, &str)] = &[("restore-icp", include_str!("../stdlib/restore-icp.flow"))];
+pub const FLOWS: &[(&str, &str)] = &[
+    (
+        "kops-multi-master",
+        include_str!("../stdlib/kops-multi-master.flow"),
+    ),
+    ("restore-icp", include_str!("../stdlib/restore-icp.flow")),
+];
 
 /// A stdlib flow by name (`restore-icp` or `restore-icp.flow`).
 pub fn get(name: &str) -> Option<(&'static str, &'static str)> {

@@ -233,6 +233,7 @@ impl Checker<'_> {
                     span: var.span,
                     used: false,
                     report_unused: false,
+                    cluster: None,
                 }]);
                 let cond = cond
                     .as_ref()
@@ -341,6 +342,9 @@ impl Checker<'_> {
         for frame in self.locals.iter_mut().rev() {
             if let Some(l) = frame.iter_mut().rev().find(|l| l.name == n) {
                 l.used = true;
+                if let Some(c) = l.cluster {
+                    return mk(K::Cluster(c), Ty::Cluster);
+                }
                 return mk(
                     K::Binding(ir::BindingRef::Local(n.to_string())),
                     l.ty.clone(),

@@ -117,6 +117,9 @@ struct BindingInfo {
     global: bool,
     /// Its step has `when:`: not bound where the condition was false.
     conditional: bool,
+    /// That `when:`, when it reads only params and literals (the same on every host and
+    /// for the whole run): a later step with the same condition sees the binding.
+    run_wide_when: Option<ir::Expr>,
     /// Its step's targets (`None`: `on local`).
     targets: Option<ir::Expr>,
 }
@@ -128,6 +131,9 @@ pub(super) struct Local {
     used: bool,
     /// Loop variables are not reported unused.
     report_unused: bool,
+    /// A block's `cluster` param stands for the cluster its use names: every reference
+    /// is that cluster (so `cluster: c` resolves when the block is expanded).
+    cluster: Option<usize>,
 }
 
 pub(crate) struct Checker<'a> {
@@ -155,6 +161,8 @@ pub(crate) struct Checker<'a> {
     /// The step being checked has `run_once` / `when:`.
     step_once: bool,
     step_when: bool,
+    /// The step's `when:` when it is run-wide (params and literals only).
+    step_when_run_wide: Option<ir::Expr>,
     /// Blocks by name: where they are, their definition, whether a `use` named them.
     blocks: HashMap<String, (FileId, ast::BlockDef, bool)>,
     /// Every param's name, and whether a param's default is being checked (where the
@@ -206,6 +214,7 @@ pub fn check(prog: &Program, sources: &SourceMap, opts: &Options) -> Checked {
         host_defs: Vec::new(),
         step_once: false,
         step_when: false,
+        step_when_run_wide: None,
         allow_unbound: false,
         blocks: HashMap::new(),
         expanding: Vec::new(),

@@ -4,7 +4,10 @@
 //! provably bound where it runs: the using step's hosts are a subset of the binding
 //! step's (by the host sets' definitions: `a & b`, `a - b`, `first(a)` are in `a`; `a`
 //! is in `a | b`), and the binding step has no `when:`. Another host's value is read with
-//! `r[h]` (a later step; the value `h` bound, or a run-time error naming `h`).
+//! `r[h]` (a later step; the value `h` bound, or a run-time error naming `h`). A binding
+//! of a step whose `when:` reads only params and literals (a mode of the flow: `when:
+//! recover`) is seen by later steps with that same `when:`: the condition has one value
+//! for the whole run.
 
 use super::*;
 use crate::ir::ExprKind as K;
@@ -30,7 +33,7 @@ impl Checker<'_> {
             return;
         }
         let (name, bstep) = (b.name.clone(), b.step_name.clone());
-        if b.conditional && !self.allow_unbound {
+        if b.conditional && !self.allow_unbound && !self.same_mode(b.run_wide_when.as_ref()) {
             self.emit(
                 Diagnostic::error("maybe-unbound", format!("`{name}` may be unbound here"))
                     .at(span, "used here")
@@ -115,8 +118,8 @@ impl Checker<'_> {
 
     /// `r[h]`: host `h`'s value of per-host binding `i`.
     pub(super) fn binding_on(&mut self, i: usize, host: ir::Expr, span: Span) -> ir::Expr {
-        let b = &mut self.bindings[i];
-        b.used = true;
+        self.bindings[i].used = true;
+        let b = &self.bindings[i];
         let ty = b.ty.clone();
         if b.step == self.step_index {
             let (name, bspan) = (b.name.clone(), b.span);
@@ -129,7 +132,7 @@ impl Checker<'_> {
                 .also(bspan, "bound here")
                 .help("hosts run a step concurrently: read the value in a later step"),
             );
-        } else if b.conditional {
+        } else if b.conditional && !self.same_mode(b.run_wide_when.as_ref()) {
             let (name, bspan) = (b.name.clone(), b.span);
             self.emit(
                 Diagnostic::error(
@@ -157,7 +160,7 @@ impl Checker<'_> {
             return false;
         }
         let d = depth + 1;
-        if same(a, b) {
+        if a.same(b) {
             return true;
         }
         let left = match &a.kind {
@@ -185,24 +188,13 @@ impl Checker<'_> {
     }
 }
 
-/// Structural equality of two host-set expressions (spans aside).
-fn same(a: &ir::Expr, b: &ir::Expr) -> bool {
-    match (&a.kind, &b.kind) {
-        (K::Hosts(i), K::Hosts(j)) | (K::Param(i), K::Param(j)) => i == j,
-        (K::Group { name: x, .. }, K::Group { name: y, .. }) | (K::Str(x), K::Str(y)) => x == y,
-        (K::Int(x), K::Int(y)) => x == y,
-        (K::Call { func: f, args: xs }, K::Call { func: g, args: ys }) => {
-            f == g && xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same(x, y))
+impl Checker<'_> {
+    /// The step being checked has the run-wide `when:` of a binding's step.
+    fn same_mode(&self, when: Option<&ir::Expr>) -> bool {
+        match (when, &self.step_when_run_wide) {
+            (Some(a), Some(b)) => a.same(b),
+            _ => false,
         }
-        (
-            K::Binary { op, lhs, rhs },
-            K::Binary {
-                op: op2,
-                lhs: l2,
-                rhs: r2,
-            },
-        ) => op == op2 && same(lhs, l2) && same(rhs, r2),
-        _ => false,
     }
 }
 

@@ -90,6 +90,10 @@ impl Checker<'_> {
                 &ty,
                 &format!("argument `{}` of block `{}`", p.name, name.name),
             );
+            let cluster = match x.kind {
+                ir::ExprKind::Cluster(c) => Some(c),
+                _ => None,
+            };
             stmts.push(ir::Stmt::Let {
                 binding: ir::BindingRef::Local(p.name.clone()),
                 value: ir::LetValue::Expr(x),
@@ -100,6 +104,7 @@ impl Checker<'_> {
                 span: p.span,
                 used: false,
                 report_unused: true,
+                cluster,
             });
         }
         self.locals.push(frame);

@@ -707,6 +707,11 @@ pub fn step_options() -> &'static ActionSpec {
                 ),
                 a("run_once", ArgTy::Flag, "run on the first target host only"),
                 a(
+                    "connect_late",
+                    ArgTy::Flag,
+                    "connect to the hosts no earlier step targets when this step starts, not before the run: for machines a gate before it asks the operator to create (an unreachable one fails the step before any change)",
+                ),
+                a(
                     "on_failure",
                     ArgTy::Choice(&["rollback", "undo_host"]),
                     "`rollback` (default): a failure rolls the run back; `undo_host`: only the failing host's change of this step is undone, the rest stands",

@@ -71,6 +71,10 @@ impl Checker<'_> {
         self.hostless_options(&options);
         self.step_once = options.contains_key("run_once");
         self.step_when = options.contains_key("when");
+        self.step_when_run_wide = match options.get("when") {
+            Some(ir::Arg::Value(e)) if e.run_wide() => Some(e.clone()),
+            _ => None,
+        };
         self.literal_option_ranges(&options);
         self.locals.push(Vec::new());
         let mut body = Vec::new();

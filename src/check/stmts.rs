@@ -135,6 +135,7 @@ impl Checker<'_> {
                     span: var.span,
                     used: false,
                     report_unused: false,
+                    cluster: None,
                 }]);
                 let body = self.block_stmts(body);
                 self.pop_locals();
@@ -229,6 +230,7 @@ impl Checker<'_> {
                 step_name: site.name.clone(),
                 global: once,
                 conditional: self.step_when,
+                run_wide_when: self.step_when_run_wide.clone(),
                 targets: site.targets.clone(),
             });
             self.binding_index
@@ -242,6 +244,7 @@ impl Checker<'_> {
                     span: name.span,
                     used: false,
                     report_unused: true,
+                    cluster: None,
                 });
             }
             ir::BindingRef::Local(n.to_string())

@@ -24,6 +24,11 @@ enum SandboxCmd {
         /// Run etcd on the first K hosts only (the others are ready to join).
         #[arg(long, value_name = "K", conflicts_with = "etcd")]
         etcd_members: Option<usize>,
+        /// What the hosts are shaped like: `icp` (etcd as ICP's static pod) or `kops` (a
+        /// kops master with etcd `main` and `events`, and new masters beside it; every
+        /// host a master, --etcd not needed).
+        #[arg(long, value_enum, default_value_t = sandbox::Profile::Icp)]
+        profile: sandbox::Profile,
         /// Where the sandbox keeps its files.
         #[arg(long, default_value = ".etcdflow/sandbox")]
         dir: PathBuf,
@@ -50,13 +55,15 @@ impl SandboxArgs {
                 hosts,
                 etcd,
                 etcd_members,
+                profile,
                 dir,
                 net,
-            } => sandbox::up(
+            } => sandbox::up_profile(
                 &dir,
                 hosts,
                 etcd_members.unwrap_or(if etcd { hosts } else { 0 }),
                 net,
+                profile,
             )
             .map(|s| {
                 crate::out!("sandbox up: {} hosts in {}", s.hosts, s.dir.display());

@@ -14,6 +14,7 @@ use crate::diagnostics::Diagnostic;
 use crate::inventory::Inventory;
 use crate::ir::{self, ActionKind, Arg, EtcdOp, Expr, ExprKind, InterpPart};
 use crate::source::{SourceMap, Span};
+use std::collections::BTreeMap;
 
 /// Every rule's code (the `explain` entries live in `diagnostics::codes`).
 pub const RULES: &[&str] = &[
@@ -172,9 +173,29 @@ fn is_start_wait(a: &ir::Action) -> bool {
     ) || (a.kind == ActionKind::Wait && a.args.contains_key("until"))
 }
 
+/// A step's targets are one host at most (`first(a)`, `last(a)`, `nth(a, i)`, or a host
+/// set defined as one of them).
+fn single_host(flow: &ir::Flow, step: &ir::Step) -> bool {
+    fn one(flow: &ir::Flow, e: &Expr, depth: usize) -> bool {
+        match &e.kind {
+            ExprKind::Call {
+                func: "first" | "last" | "nth",
+                ..
+            } => true,
+            ExprKind::Hosts(i) if depth < 64 => flow
+                .hosts
+                .get(*i)
+                .is_some_and(|h| one(flow, &h.value, depth + 1)),
+            _ => false,
+        }
+    }
+    step.targets.as_ref().is_some_and(|t| one(flow, t, 0))
+}
+
 /// A step runs its body on several hosts at once.
-fn parallel(step: &ir::Step) -> bool {
+fn parallel(flow: &ir::Flow, step: &ir::Step) -> bool {
     step.targets.is_some()
+        && !single_host(flow, step)
         && !step.options.contains_key("serial")
         && !step.options.contains_key("run_once")
         && !matches!(
@@ -215,13 +236,23 @@ pub fn lint(
     let all = sites(flow);
 
     // destructive-without-snapshot (SAFETY.md inv. 9, 10)
+    // A snapshot taken unconditionally covers everything after it; one taken in a mode of
+    // the flow (a step `when: not recover`) covers what runs in that same mode.
     let mut verified = false;
+    let mut verified_in: Vec<&Expr> = Vec::new();
     for s in all.iter().filter(|s| !s.rollback) {
-        if is_snapshot(s.action) && !s.conditional {
-            verified = true;
+        if is_snapshot(s.action) {
+            match (s.conditional, s.mode) {
+                (false, _) => verified = true,
+                (true, Some(m)) => verified_in.push(m),
+                (true, None) => {}
+            }
         }
         if let Some(why) = destructive(flow, s.action) {
-            if !verified {
+            let in_mode = s
+                .mode
+                .is_some_and(|m| verified_in.iter().any(|v| v.same(m)));
+            if !verified && !in_mode {
                 out.push(
                     Diagnostic::warning(
                         "destructive-without-snapshot",
@@ -235,11 +266,12 @@ pub fn lint(
     }
 
     // member-add-without-wait, membership-change-in-parallel-step, voter-add
-    let mut pending: Option<&ir::Action> = None;
-    let check_pending = |pending: &mut Option<&ir::Action>,
+    // Per cluster: adds to `main` and to `events` are separate changes.
+    let mut pending: BTreeMap<Option<usize>, &ir::Action> = BTreeMap::new();
+    let check_pending = |pending: &mut BTreeMap<Option<usize>, &ir::Action>,
                          next: &ir::Action,
                          out: &mut Vec<Diagnostic>| {
-        if let Some(add) = pending.take() {
+        if let Some(add) = pending.remove(&next.cluster) {
             let d = if std::ptr::eq(add, next) {
                 Diagnostic::warning(
                     "member-add-without-wait",
@@ -262,12 +294,16 @@ pub fn lint(
     for s in all.iter().filter(|s| !s.rollback) {
         let step = &flow.steps[s.step];
         if is_start_wait(s.action) {
-            pending = None;
+            if s.action.kind == ActionKind::Wait {
+                pending.clear();
+            } else {
+                pending.remove(&s.action.cluster);
+            }
         }
         if is_membership(s.action) {
             check_pending(&mut pending, s.action, &mut out);
             if s.action.kind == ActionKind::Etcd(EtcdOp::MemberAdd) {
-                pending = Some(s.action);
+                pending.insert(s.action.cluster, s.action);
                 if s.action.args.contains_key("voter") {
                     out.push(
                         Diagnostic::warning("voter-add", "a member is added as a voter directly")
@@ -276,7 +312,7 @@ pub fn lint(
                     );
                 }
             }
-            if parallel(step) {
+            if parallel(flow, step) {
                 out.push(
                     Diagnostic::warning(
                         "membership-change-in-parallel-step",
@@ -293,8 +329,13 @@ pub fn lint(
             .iter()
             .rfind(|x| x.step == s.step && !x.rollback)
             .is_some_and(|x| std::ptr::eq(x.action, s.action));
-        if last_of_step && step.targets.is_some() && !step.options.contains_key("run_once") {
-            if let Some(add) = pending {
+        if last_of_step
+            && step.targets.is_some()
+            && !single_host(flow, step)
+            && !step.options.contains_key("run_once")
+        {
+            let adds: Vec<&ir::Action> = pending.values().copied().collect();
+            for add in adds {
                 if all
                     .iter()
                     .filter(|x| x.step == s.step && !x.rollback)
@@ -467,7 +508,7 @@ pub fn lint(
                         .help("say how long is reasonable: `timeout: 2m`; a wait that never ends hides a failure"),
                 );
             }
-            ActionKind::Confirm if parallel(step) => {
+            ActionKind::Confirm if parallel(flow, step) => {
                 out.push(
                     Diagnostic::warning("confirm-in-parallel-step", "a `confirm` gate inside a step that runs on several hosts at once")
                         .at(a.span, "asks once per host, all at the same time")

@@ -145,7 +145,8 @@ struct Shared {
     /// Snapshots verified in this run (inv. 9).
     verified: std::sync::Mutex<Vec<etcd::Verified>>,
     /// Side channels to every connected host, for probes (set once connected).
-    probers: std::sync::OnceLock<std::collections::HashMap<String, transport::Prober>>,
+    /// Every connected host's prober (hosts of `connect_late` steps join at their step).
+    probers: std::sync::Mutex<std::collections::HashMap<String, transport::Prober>>,
     /// Some step, option or wait reads cluster facts.
     uses_facts: bool,
 }
@@ -156,16 +157,17 @@ pub(crate) fn member_host_of(
     m: &transport::etcd::Member,
     hosts: &[String],
     inv: &Inventory,
+    conf: &transport::etcd::Conf,
 ) -> Option<String> {
     hosts
         .iter()
         .find(|h| {
             let addr = inv.target(h).map(|t| t.address).unwrap_or_default();
             m.name == **h
-                || m.client_urls
-                    .iter()
-                    .chain(&m.peer_urls)
-                    .any(|u| etcd::url_host(u).is_some_and(|a| a == addr))
+                || m.client_urls.iter().chain(&m.peer_urls).any(|u| {
+                    etcd::url_host(u)
+                        .is_some_and(|a| a == addr || conf.alias(&a) == Some(addr.clone()))
+                })
         })
         .cloned()
 }
@@ -199,11 +201,12 @@ fn facts_value(
     name: &str,
     f: &transport::etcd::Facts,
     hosts: &[String],
-    endpoints: &[String],
+    conf: &transport::etcd::Conf,
     inv: &Inventory,
 ) -> Value {
+    let endpoints = &conf.endpoints;
     let member = |m: &transport::etcd::Member| -> Value {
-        member_record(m, f, member_host_of(m, hosts, inv))
+        member_record(m, f, member_host_of(m, hosts, inv, conf))
     };
     let members: Vec<Value> = f.members.iter().map(member).collect();
     let leader = f
@@ -396,14 +399,12 @@ impl Shared {
             if conn.endpoints.is_empty() {
                 return Err(format!("cluster `{}` has no endpoints", c.name));
             }
-            let f = transport::etcd::facts(conn)
-                .await
-                .map_err(|e| format!("cluster `{}`: {e}", c.name))?;
+            let f = etcd::gather(self, i).await.map_err(|Fail(e)| e)?;
             all.push(Some(facts_value(
                 &c.name,
                 &f,
                 &c.members,
-                &conn.endpoints,
+                conn,
                 &self.inventory,
             )));
         }
@@ -549,7 +550,18 @@ mod record_tests {
             keys(&member_record(&m, &f, None)),
             declared(Record::EtcdMember)
         );
-        let c = facts_value("main", &f, &[], &[], &Inventory::default());
+        let conf = transport::etcd::Conf {
+            name: "main".into(),
+            endpoints: vec![],
+            timeout: std::time::Duration::from_secs(1),
+            ca: None,
+            identity: None,
+            auth: None,
+            tunnels: Default::default(),
+            aliases: Default::default(),
+            cluster_id: Default::default(),
+        };
+        let c = facts_value("main", &f, &[], &conf, &Inventory::default());
         let want: BTreeSet<String> = cluster_fields()
             .into_iter()
             .map(|(k, _)| k.to_string())

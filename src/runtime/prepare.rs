@@ -367,6 +367,8 @@ pub fn prepare(
             identity,
             auth,
             tunnels: Arc::default(),
+            aliases: Arc::default(),
+            cluster_id: Arc::default(),
         };
         cluster_confs.push(eval::ClusterConf {
             name: c.name.clone(),
@@ -428,7 +430,7 @@ pub fn prepare(
                 .collect(),
             cluster_confs,
             verified: std::sync::Mutex::default(),
-            probers: std::sync::OnceLock::new(),
+            probers: std::sync::Mutex::default(),
             uses_facts: uses_facts_flag,
         }),
         targets,
@@ -440,16 +442,19 @@ impl Prepared {
         &self.shared.run_id
     }
 
-    /// The hosts every step targets, in order, and whether the controller is used.
+    /// The hosts connected before the run: every step's targets, in order (not the hosts
+    /// only `connect_late` steps target: those connect at their step), and whether the
+    /// controller is used.
     pub fn all_hosts(&self) -> (Vec<String>, bool) {
         let mut all: Vec<String> = Vec::new();
         let mut local = false;
+        let late = self.late_hosts();
         for t in &self.targets {
             match t {
                 None => local = true,
                 Some(hs) => {
                     for h in hs {
-                        if !all.contains(h) {
+                        if !all.contains(h) && !late.contains(h) {
                             all.push(h.clone());
                         }
                     }
@@ -472,12 +477,31 @@ impl Prepared {
             .filter(|(i, c)| c.tunnel || adds(*i))
         {
             for h in &c.members {
-                if !all.contains(h) {
+                if !all.contains(h) && !late.contains(h) {
                     all.push(h.clone());
                 }
             }
         }
         (all, local)
+    }
+
+    /// Hosts that only `connect_late` steps target (a machine the operator creates at a
+    /// gate during the run): connected when the first of those steps starts.
+    pub fn late_hosts(&self) -> Vec<String> {
+        let mut late: Vec<String> = Vec::new();
+        let mut early: Vec<String> = Vec::new();
+        for (step, t) in self.shared.flow.steps.iter().zip(&self.targets) {
+            let Some(hs) = t else { continue };
+            let list = if step.options.contains_key("connect_late") {
+                &mut late
+            } else {
+                &mut early
+            };
+            list.extend(hs.iter().cloned());
+        }
+        late.retain(|h| !early.contains(h));
+        late.dedup();
+        late
     }
 }
 

@@ -125,34 +125,7 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
                     host: h.clone(),
                     ms: ms(took),
                 });
-                let mut bindings = vec![None; sh.flow.bindings.len()];
-                if let Some(saved) = sh.opts.resume.as_ref().and_then(|r| r.bindings.get(&h)) {
-                    for (i, v) in saved {
-                        if let Some(slot) = bindings.get_mut(*i) {
-                            *slot = Some(eval::json_value(v.clone()));
-                        }
-                    }
-                }
-                sh.publish(&h, &bindings);
-                let undo = sh
-                    .opts
-                    .resume
-                    .as_ref()
-                    .and_then(|r| r.edits.get(&h))
-                    .cloned()
-                    .unwrap_or_default();
-                states.insert(
-                    h.clone(),
-                    HostState {
-                        name: h,
-                        conn: c,
-                        bindings,
-                        step_opts: None,
-                        undo,
-                        delegated: None,
-                        deadline: None,
-                    },
-                );
+                states.insert(h.clone(), host_state(&sh, h, c));
             }
             Err(e) => {
                 send(Event::ConnectFailed {
@@ -184,12 +157,9 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
             }
         }
     }
-    let _ = sh.probers.set(
-        states
-            .iter()
-            .map(|(h, s)| (h.clone(), s.conn.prober()))
-            .collect(),
-    );
+    if let Ok(mut p) = sh.probers.lock() {
+        p.extend(states.iter().map(|(h, s)| (h.clone(), s.conn.prober())));
+    }
     // One operator per cluster (inv. 19): a local lock file for every cluster the flow
     // acts on, and a lease lock in etcd for those it changes through the API.
     let mut _local_locks = Vec::new();
@@ -256,11 +226,28 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
             None => vec![LOCAL.to_string()],
             Some(h) => h.clone(),
         };
+        // `connect_late`: the hosts no earlier step needed connect now, before any change.
+        if let Err(m) = connect_late(&sh, step, &hosts, &mut states).await {
+            send(step_failed(step, m));
+            failed_at = Some(i);
+            ran.push((i, Vec::new()));
+            break;
+        }
         // A cluster the flow creates (`lazy: true`) is set up at the first step that uses
         // it, before that step's first change: tunnels, then its lock (inv. 19).
+        // A step whose `when:` is run-wide (`when: not recover`) and false runs nowhere:
+        // it sets up nothing.
+        let mode_off = match step.options.get("when") {
+            Some(Arg::Value(e)) if e.run_wide() => !matches!(
+                eval::eval(e, &sh.ctx(None, &[], &[])),
+                Ok(Value::Bool(true))
+            ),
+            _ => false,
+        };
         let mut lazy_failed = None;
         for (ci, c) in sh.cluster_confs.iter().enumerate() {
-            if !c.lazy
+            if mode_off
+                || !c.lazy
                 || sh.etcd.get(ci).is_none_or(etcd::ClusterState::is_active)
                 || !super::prepare::step_uses_cluster(step, ci)
             {
@@ -373,7 +360,10 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
         let with_rb: Vec<(usize, Vec<String>)> = ran
             .into_iter()
             .rev()
-            .filter(|(s, _)| sh.flow.steps[*s].rollback.is_some() || sh.flow.steps[*s].edits())
+            .filter(|(s, hosts)| {
+                !hosts.is_empty()
+                    && (sh.flow.steps[*s].rollback.is_some() || sh.flow.steps[*s].edits())
+            })
             .collect();
         let _ = sh.events.send(Event::RollbackStarted {
             steps: with_rb
@@ -499,6 +489,98 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
 
 /// A connection to `host` (the controller for `local` or an `ansible_connection=local`
 /// host), its control socket tagged `tag`.
+/// A connected host's state: its bindings (restored from the journal on resume) and the
+/// edits a resumed run still has to undo there.
+fn host_state(sh: &Shared, h: String, conn: Conn) -> HostState {
+    let mut bindings = vec![None; sh.flow.bindings.len()];
+    if let Some(saved) = sh.opts.resume.as_ref().and_then(|r| r.bindings.get(&h)) {
+        for (i, v) in saved {
+            if let Some(slot) = bindings.get_mut(*i) {
+                *slot = Some(eval::json_value(v.clone()));
+            }
+        }
+    }
+    sh.publish(&h, &bindings);
+    let undo = sh
+        .opts
+        .resume
+        .as_ref()
+        .and_then(|r| r.edits.get(&h))
+        .cloned()
+        .unwrap_or_default();
+    HostState {
+        name: h,
+        conn,
+        bindings,
+        step_opts: None,
+        undo,
+        delegated: None,
+        deadline: None,
+    }
+}
+
+/// Connect a `connect_late` step's hosts that are not connected yet (all of them at
+/// once); an unreachable one fails the step before anything ran on it.
+async fn connect_late(
+    sh: &Arc<Shared>,
+    step: &ir::Step,
+    hosts: &[String],
+    states: &mut IndexMap<String, HostState>,
+) -> Result<(), String> {
+    if !step.options.contains_key("connect_late") {
+        return Ok(());
+    }
+    let missing: Vec<String> = hosts
+        .iter()
+        .filter(|h| *h != LOCAL && !states.contains_key(*h))
+        .cloned()
+        .collect();
+    let mut set = JoinSet::new();
+    for h in missing {
+        let sh2 = Arc::clone(sh);
+        set.spawn(async move {
+            let t = Instant::now();
+            let tag = format!("{}-{h}", sh2.run_id);
+            let conn = connect(&sh2, &h, &tag).await;
+            (h, conn, t.elapsed())
+        });
+    }
+    let mut errors = Vec::new();
+    while let Some(r) = set.join_next().await {
+        let Ok((h, conn, took)) = r else {
+            errors.push("a connection task failed".to_string());
+            continue;
+        };
+        match conn {
+            Ok(c) => {
+                let _ = sh.events.send(Event::Connected {
+                    host: h.clone(),
+                    ms: ms(took),
+                });
+                if let Ok(mut p) = sh.probers.lock() {
+                    p.insert(h.clone(), c.prober());
+                }
+                states.insert(h.clone(), host_state(sh, h, c));
+            }
+            Err(e) => {
+                let _ = sh.events.send(Event::ConnectFailed {
+                    host: h.clone(),
+                    error: e.to_string(),
+                });
+                errors.push(format!("{h}: {e}"));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot connect to the step's late hosts ({}): nothing ran on them",
+            errors.join("; ")
+        ))
+    }
+}
+
 pub(super) async fn connect(
     sh: &Shared,
     h: &str,

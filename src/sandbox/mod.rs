@@ -8,7 +8,30 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SCRIPT: &str = include_str!("sandbox.sh");
+/// The profiles' functions first (`kops.sh`), then the commands (`sandbox.sh`).
+const SCRIPT: &str = concat!(include_str!("kops.sh"), include_str!("sandbox.sh"));
+
+/// What the hosts are shaped like.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// IBM Cloud Private masters (seed 003): etcd as the static pod
+    /// `/etc/cfc/pods/etcd.json`, clients on 2379 and 4001.
+    #[default]
+    Icp,
+    /// A single kops master and new masters beside it (seed 000): etcd `main` (4001/2380)
+    /// and `events` (4002/2381) from `/etc/kubernetes/manifests/*.manifest`, members named
+    /// by DNS, the first new master booted as kops boots it (state `new`).
+    Kops,
+}
+
+impl Profile {
+    fn name(self) -> &'static str {
+        match self {
+            Profile::Icp => "icp",
+            Profile::Kops => "kops",
+        }
+    }
+}
 
 /// A running sandbox's files.
 #[derive(Clone, Debug)]
@@ -52,6 +75,17 @@ fn script(args: &[&str]) -> Result<String, String> {
 /// Bring up `hosts` hosts in `dir` on subnet `10.213.<net>.0/24`.
 /// Start `hosts` hosts; the first `etcd` of them run an etcd member (one cluster).
 pub fn up(dir: &Path, hosts: usize, etcd: usize, net: u8) -> Result<Sandbox, String> {
+    up_profile(dir, hosts, etcd, net, Profile::Icp)
+}
+
+/// [`up`] with hosts shaped like `profile` (`Kops`: every host a master, `etcd` unused).
+pub fn up_profile(
+    dir: &Path,
+    hosts: usize,
+    etcd: usize,
+    net: u8,
+    profile: Profile,
+) -> Result<Sandbox, String> {
     if !(1..=50).contains(&hosts) {
         return Err("a sandbox has 1 to 50 hosts".into());
     }
@@ -62,6 +96,7 @@ pub fn up(dir: &Path, hosts: usize, etcd: usize, net: u8) -> Result<Sandbox, Str
         &hosts.to_string(),
         &etcd.min(hosts).to_string(),
         &net.to_string(),
+        profile.name(),
     ])
     .inspect_err(|_| {
         // Leave nothing half-built behind.

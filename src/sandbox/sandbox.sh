@@ -4,7 +4,7 @@
 # /root and /run), a real sshd whose host key is already in a known_hosts file, and
 # optionally a real etcd member. Needs root, iproute2, util-linux, openssh-server, etcd.
 #
-#   sandbox.sh up DIR N ETCD(0|1) SUBNET_INDEX
+#   sandbox.sh up DIR N ETCD(0|1) SUBNET_INDEX [PROFILE (icp|kops)]
 #   sandbox.sh down DIR
 #   sandbox.sh status DIR
 #
@@ -20,8 +20,18 @@ die() { echo "sandbox: $*" >&2; exit 1; }
 standins() {
   cat > "$1/systemctl" <<'SH'
 #!/bin/sh
-# etcdflow sandbox stand-in for systemctl: the kubelet and docker units only.
+# etcdflow sandbox stand-in for systemctl: the kubelet and docker units, and the units
+# the sandbox profile declares in /etc/etcdflow-sandbox/units (a flag in /run each).
 act=$1; unit=${2%.service}
+if [ -n "$unit" ] && grep -qx -- "$unit" /etc/etcdflow-sandbox/units 2>/dev/null; then
+  case "$act" in
+  start|restart) touch "/run/$unit.active" ;;
+  stop) rm -f "/run/$unit.active" ;;
+  is-active) if [ -e "/run/$unit.active" ]; then echo active; else echo inactive; exit 3; fi ;;
+  *) echo "systemctl (sandbox): cannot $act $unit" >&2; exit 1 ;;
+  esac
+  exit 0
+fi
 case "$unit" in
 kubelet)
   case "$act" in
@@ -88,14 +98,17 @@ manifest() {
 }
 
 host_setup() {
-  # Runs inside the host's network namespace, in a new mount + UTS namespace.
-  local i=$1 dir=$2 etcd=$3 cluster=$4 ip=$5
+  # Runs inside the host's network namespace, in new mount, UTS and PID namespaces (a
+  # flow that kills etcd on one host cannot reach another host's or the machine's).
+  local i=$1 dir=$2 etcd=$3 cluster=$4 ip=$5 profile=$6 n=$7 net=$8 prefix=$9
   local h="$dir/n$i"
   hostname "n$i"
   mount --make-rprivate /
   # Copies of other hosts' /run/netns mounts keep their namespaces alive: drop them.
   for m in $(awk '$2 ~ "^/run/netns/" {print $2}' /proc/self/mounts); do umount -l "$m" 2>/dev/null || true; done
-  for d in etc var usr/local opt; do
+  local d
+  for d in etc var usr/local opt mnt home; do
+    [ -d "/$d" ] || continue
     local key=${d//\//_}
     mkdir -p "$h/up/$key" "$h/work/$key"
     mount -t overlay overlay -o "lowerdir=/$d,upperdir=$h/up/$key,workdir=$h/work/$key" "/$d"
@@ -126,18 +139,31 @@ host_setup() {
   # ICP stand-ins: `systemctl` for kubelet and docker, and a kubelet that runs the
   # static pod /etc/cfc/pods/etcd.json (its "command") while kubelet is active.
   install -m 0755 "$dir/bin/systemctl" /usr/local/bin/systemctl
-  install -m 0755 "$dir/bin/kubelet-standin" /usr/local/bin/kubelet-standin
-  touch /run/kubelet.active
-  if [ "$i" -le "$etcd" ]; then
-    manifest "$i" "$ip" "$cluster" > /etc/cfc/pods/etcd.json
+  if [ "$profile" = kops ]; then
+    kops_host_setup "$i" "$dir" "$n" "$net" "$prefix"
+  else
+    install -m 0755 "$dir/bin/kubelet-standin" /usr/local/bin/kubelet-standin
+    touch /run/kubelet.active
+    if [ "$i" -le "$etcd" ]; then
+      manifest "$i" "$ip" "$cluster" > /etc/cfc/pods/etcd.json
+    fi
+    setsid /usr/local/bin/kubelet-standin "$h" >>"$h/kubelet.log" 2>&1 </dev/null &
   fi
-  setsid /usr/local/bin/kubelet-standin "$h" >>"$h/kubelet.log" 2>&1 </dev/null &
+  # sshd is the host's PID 1: it reaps every orphan at once.
   exec /usr/sbin/sshd -D -e -f "$h/sshd_config" 2>>"$h/sshd.log"
 }
 
 case "$cmd" in
 up)
-  n=$3; etcd=$4; net=$5
+  n=$3; etcd=$4; net=$5; profile=${6:-icp}
+  case "$profile" in
+    icp) ;;
+    kops)
+      [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import yaml' 2>/dev/null || die "the kops profile needs /usr/bin/python3 with yaml (install python3-yaml)"
+      [ "$n" -ge 2 ] && [ "$n" -le 26 ] || die "the kops profile has 2 to 26 masters"
+      etcd=$n ;;
+    *) die "unknown profile $profile (icp or kops)" ;;
+  esac
   [ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
   for t in ip unshare ssh-keygen; do command -v $t >/dev/null || die "missing $t"; done
   [ -x /usr/sbin/sshd ] || die "missing /usr/sbin/sshd (install openssh-server)"
@@ -164,8 +190,9 @@ up)
   for i in $(seq 1 "$etcd"); do cluster="${cluster:+$cluster,}n$i=http://$prefix.$((10 + i)):2380"; done
   mkdir -p "$dir/bin"
   standins "$dir/bin"
+  [ "$profile" = kops ] && kops_standins "$dir/bin"
   {
-    echo "net=$net"; echo "bridge=$br"; echo "hosts=$n"; echo "etcd=$etcd"
+    echo "net=$net"; echo "bridge=$br"; echo "hosts=$n"; echo "etcd=$etcd"; echo "profile=$profile"
   } > "$dir/state"
   for i in $(seq 1 "$n"); do
     h="$dir/n$i"; ns="ef$net-n$i"; ip="$prefix.$((10 + i))"
@@ -199,8 +226,8 @@ CFG
     ip netns exec "$ns" ip route add default via "$prefix.1"
     echo "$ns" > "$h/netns"
     echo "$ip" > "$h/address"
-    ip netns exec "$ns" unshare --mount --uts --propagation private \
-      bash -c "$(declare -f manifest host_setup); host_setup $i '$dir' $etcd '$cluster' $ip" </dev/null >/dev/null 2>>"$h/setup.log" &
+    ip netns exec "$ns" unshare --mount --uts --pid --fork --mount-proc --propagation private \
+      bash -c "KOPS_DOMAIN=$KOPS_DOMAIN; $(declare -f manifest host_setup kops_zone kops_events_zone kops_volume kops_manifest kops_host_setup); host_setup $i '$dir' $etcd '$cluster' $ip $profile $n $net $prefix" </dev/null >/dev/null 2>>"$h/setup.log" &
     echo $! > "$h/launcher.pid"
   done
   # Ready when every sshd has written its pid file (it does so once it listens).
@@ -211,7 +238,18 @@ CFG
     sleep 0.05
   done
   [ "$ready" = "$n" ] || { cat "$dir"/n*/setup.log "$dir"/n*/sshd.log >&2 2>/dev/null || true; die "only $ready of $n sshd started"; }
-  if [ "$etcd" -gt 0 ]; then
+  if [ "$profile" = kops ]; then
+    # Ready when the existing master's two clusters answer.
+    ok=0
+    for _ in $(seq 1 300); do
+      if ETCDCTL_API=3 etcdctl --dial-timeout 1s --command-timeout 2s --endpoints "http://$prefix.11:4001,http://$prefix.11:4002" endpoint health >/dev/null 2>&1; then ok=1; break; fi
+      sleep 0.2
+    done
+    if [ "$ok" != 1 ]; then
+      tail -n 15 "$dir/n1/kubelet.log" "$dir"/n1/up/var/log/etcd*.log >&2 2>/dev/null || true
+      die "the kops master's etcd clusters did not become healthy"
+    fi
+  elif [ "$etcd" -gt 0 ]; then
     # Ready when every member answers (the kubelet stand-ins start them).
     eps=""
     for i in $(seq 1 "$etcd"); do eps="${eps:+$eps,}http://$prefix.$((10 + i)):2379"; done
@@ -241,12 +279,20 @@ Host *
   Ciphers aes128-gcm@openssh.com,chacha20-poly1305@openssh.com
 CFG
   {
-    echo "# etcdflow sandbox: $n hosts on $br ($prefix.0/24)"
+    echo "# etcdflow sandbox: $n hosts on $br ($prefix.0/24), profile $profile"
     echo "[sandbox]"
     for i in $(seq 1 "$n"); do echo "n$i ansible_host=$prefix.$((10 + i)) ansible_user=root"; done
     echo
-    echo "[master:children]"; echo "sandbox"
-    if [ "$etcd" -gt 0 ]; then
+    if [ "$profile" = kops ]; then
+      echo "# the existing kops master, and the new masters it grows to"
+      echo "[master]"; echo "n1"
+      echo; echo "[new_masters]"
+      for i in $(seq 2 "$n"); do echo "n$i"; done
+      echo; echo "[masters:children]"; echo "master"; echo "new_masters"
+    else
+      echo "[master:children]"; echo "sandbox"
+    fi
+    if [ "$etcd" -gt 0 ] && [ "$profile" != kops ]; then
       echo; echo "[etcd]"
       for i in $(seq 1 "$etcd"); do echo "n$i"; done
     fi
@@ -277,8 +323,12 @@ status)
   echo "sandbox in $dir: $hosts hosts on $bridge, etcd=$etcd"
   for h in "$dir"/n*/; do
     name=$(basename "$h"); ns=$(cat "$h/netns"); addr=$(cat "$h/address")
-    sshd=down; [ -s "$h/sshd.pid" ] && kill -0 "$(cat "$h/sshd.pid")" 2>/dev/null && grep -q sshd "/proc/$(cat "$h/sshd.pid")/cmdline" 2>/dev/null && sshd=up
-    et=-; if [ -s "$h/etcd.pid" ]; then et=down; p=$(cat "$h/etcd.pid"); grep -q etcd "/proc/$p/cmdline" 2>/dev/null && et=up; fi
+    # Pids inside a host are its own (a PID namespace): look from here, by network namespace.
+    comms=""
+    for p in $(ip netns pids "$ns" 2>/dev/null); do comms="$comms $(cat "/proc/$p/comm" 2>/dev/null)"; done
+    sshd=down; case " $comms " in *" sshd "*) sshd=up ;; esac
+    et=-; [ "${name#n}" -le "$etcd" ] && et=down; etcds=$(printf '%s\n' $comms | grep -cx etcd || true)
+    [ "$etcds" -gt 0 ] && et="up($etcds)"
     echo "$name $addr netns=$ns sshd=$sshd etcd=$et"
   done
   ;;

@@ -356,7 +356,7 @@ pub(in crate::runtime) async fn check_peer_url(
     let mut from = Vec::new();
     for m in f.members.iter().filter(|m| !m.name.is_empty()) {
         let prober = member_host(sh, cluster, m)
-            .and_then(|h| sh.probers.get().and_then(|p| p.get(&h)).cloned());
+            .and_then(|h| sh.probers.lock().ok().and_then(|p| p.get(&h).cloned()));
         match prober {
             Some(p) => from.push(p),
             None => {

@@ -141,7 +141,9 @@ pub(in crate::runtime) fn member_host(
     cluster: usize,
     m: &tx::Member,
 ) -> Option<String> {
-    crate::runtime::member_host_of(m, &sh.cluster_confs[cluster].members, &sh.inventory)
+    let c = &sh.cluster_confs[cluster];
+    let conf = c.conn.as_ref()?;
+    crate::runtime::member_host_of(m, &c.members, &sh.inventory, conf)
 }
 
 /// inv. 3: a learner is started and its applied index within `gap` of the leader's.

@@ -20,12 +20,14 @@ use std::time::{Duration, Instant};
 mod guards;
 mod lock;
 mod membership;
+mod names;
 mod snapshots;
 
 use guards::*;
 pub(super) use guards::{quorum, url_host};
 pub(super) use lock::{lock_lost, open_tunnels, release_locks, take_locks};
 use membership::*;
+pub(super) use names::gather;
 pub(super) use snapshots::reverify;
 use snapshots::*;
 
@@ -49,6 +51,8 @@ pub struct ClusterState {
     pub lock: tokio::sync::Mutex<Option<tx::Lock>>,
     /// Since when each member (by id) has answered without a break (inv. 1: ≥ 5 s).
     pub healthy_since: std::sync::Mutex<std::collections::HashMap<u64, Instant>>,
+    /// Member DNS names that resolved to no inventory host, and when (`names`).
+    pub unresolved: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
 
 impl ClusterState {
@@ -101,10 +105,7 @@ fn rec(fields: Vec<(&'static str, Value)>) -> Value {
 
 /// Fresh facts, with each member's continuous-health clock updated.
 async fn observe(sh: &Shared, cluster: usize) -> Result<tx::Facts, Fail> {
-    let c = conf(sh, cluster)?;
-    let f = tx::facts(c)
-        .await
-        .map_err(|e| Fail(format!("cluster `{}`: {e}", c.name)))?;
+    let f = gather(sh, cluster).await?;
     if let Some(st) = sh.etcd.get(cluster) {
         if let Ok(mut since) = st.healthy_since.lock() {
             let now = Instant::now();

@@ -73,6 +73,15 @@ pub struct Conf {
     pub auth: Option<(String, String)>,
     /// SSH tunnels: `scheme://host:port` of a member -> `scheme://127.0.0.1:local`.
     pub tunnels: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    /// Members that advertise URLs by DNS name (kops: `http://etcd-a.internal.example.com:4001`):
+    /// name -> the address of the inventory host the member hosts resolve it to (as etcd
+    /// itself resolves it there). The controller dials that address (through its tunnel,
+    /// if any) and checks a TLS certificate against the name.
+    pub aliases: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    /// The cluster's id, from the first linearizable read: an endpoint that answers for
+    /// another cluster (kops boots a new master's etcd as a member of a cluster of its
+    /// own, on the same client port) is never used for cluster-wide requests.
+    pub cluster_id: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// PEM material: bytes read before the run, or a file read when a connection is made (a
@@ -112,19 +121,42 @@ impl Conf {
     /// The URL to dial for `endpoint` (through its tunnel, if any) and the host name its
     /// TLS certificate must carry when it differs from the dialled one.
     pub fn route(&self, endpoint: &str) -> (String, Option<String>) {
-        let base = endpoint.trim_end_matches('/');
+        let trimmed = endpoint.trim_end_matches('/');
+        let split = |u: &str| -> Option<(String, String, String)> {
+            let (scheme, rest) = u.split_once("://")?;
+            let (host, port) = rest.rsplit_once(':')?;
+            Some((
+                scheme.to_string(),
+                host.trim_matches(['[', ']']).to_string(),
+                port.to_string(),
+            ))
+        };
+        // A DNS name the member hosts resolve: dial its address, check TLS against the name.
+        let (base, named) = match split(trimmed) {
+            Some((scheme, host, port)) => match self.alias(&host) {
+                Some(addr) => (format!("{scheme}://{addr}:{port}"), Some(host)),
+                None => (trimmed.to_string(), None),
+            },
+            None => (trimmed.to_string(), None),
+        };
         let tunnels = self.tunnels.lock().map(|t| t.clone()).unwrap_or_default();
-        match tunnels.iter().find(|(from, _)| from == base) {
+        match tunnels.iter().find(|(from, _)| *from == base) {
             Some((_, to)) => {
-                let host = base
-                    .split_once("://")
-                    .map(|(_, r)| r)
-                    .and_then(|r| r.rsplit_once(':'))
-                    .map(|(h, _)| h.trim_matches(['[', ']']).to_string());
+                let host = named.or_else(|| split(&base).map(|(_, h, _)| h));
                 (to.clone(), host)
             }
+            None if named.is_some() => (base, named),
             None => (endpoint.to_string(), None),
         }
+    }
+
+    /// The inventory address a member URL's DNS name stands for, once resolved.
+    pub fn alias(&self, name: &str) -> Option<String> {
+        let aliases = self.aliases.lock().ok()?;
+        aliases
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, a)| a.clone())
     }
 
     fn options(&self, domain: Option<&str>) -> Result<ConnectOptions, String> {
@@ -195,6 +227,13 @@ impl Conf {
                 if s.is_learner() {
                     return Err(format!("{ep} is a learner"));
                 }
+                let id = s.header().map_or(0, |h| h.cluster_id());
+                let want = me.cluster_id.load(std::sync::atomic::Ordering::SeqCst);
+                if want != 0 && id != want {
+                    return Err(format!(
+                        "{ep} answers for another cluster (id {id:x}, this cluster is {want:x})"
+                    ));
+                }
                 Ok::<Client, String>(c)
             });
         }
@@ -255,6 +294,14 @@ pub async fn facts(conf: &Conf) -> Result<Facts, String> {
         .await?;
     let revision = barrier.header().map_or(0, |h| h.revision());
     let cluster_id = barrier.header().map_or(0, |h| h.cluster_id());
+    if cluster_id != 0 {
+        let _ = conf.cluster_id.compare_exchange(
+            0,
+            cluster_id,
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
     let list = conf.deadline("member list", client.member_list()).await?;
     let members: Vec<Member> = list.members().iter().map(member).collect();
     let mut status = Vec::new();
