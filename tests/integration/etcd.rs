@@ -17,7 +17,7 @@ pub(crate) fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "etcdflow test report: {line}");
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -32,7 +32,7 @@ pub(crate) fn endpoints(sb: &Sandbox, n: usize) -> Vec<String> {
 
 /// A client on the first endpoint that answers as a voting member (a client balanced
 /// over every endpoint may send a request to a member that is down or removed).
-async fn client(eps: &[String]) -> etcd_client::Client {
+pub(crate) async fn client(eps: &[String]) -> etcd_client::Client {
     let o = etcd_client::ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(3))
         .with_timeout(Duration::from_secs(3));
@@ -47,7 +47,7 @@ async fn client(eps: &[String]) -> etcd_client::Client {
 }
 
 /// (name, id, is_learner) of every member, sorted by name.
-fn member_list(eps: &[String]) -> Vec<(String, u64, bool)> {
+pub(crate) fn member_list(eps: &[String]) -> Vec<(String, u64, bool)> {
     rt().block_on(async {
         let mut c = client(eps).await;
         let l = c
@@ -79,7 +79,7 @@ fn members_ids(eps: &[String]) -> std::collections::HashMap<String, u64> {
         .collect()
 }
 
-fn keys(eps: &[String], prefix: &str) -> Vec<String> {
+pub(crate) fn keys(eps: &[String], prefix: &str) -> Vec<String> {
     rt().block_on(async {
         let mut c = client(eps).await;
         let r = c
@@ -100,7 +100,7 @@ fn keys(eps: &[String], prefix: &str) -> Vec<String> {
     })
 }
 
-fn put_range(eps: &[String], range: std::ops::RangeInclusive<u32>) {
+pub(crate) fn put_range(eps: &[String], range: std::ops::RangeInclusive<u32>) {
     rt().block_on(async {
         let mut c = client(eps).await;
         for i in range {
@@ -195,7 +195,7 @@ pub(crate) fn etcd_flow(name: &str, body: &str) -> Test {
 }
 
 /// Add a drop rule in sandbox host `i`'s firewall (nftables, input hook).
-fn nft(sb: &Sandbox, i: usize, rule: &str) {
+pub(crate) fn nft(sb: &Sandbox, i: usize, rule: &str) {
     let rules = format!(
         "table inet etcdflow_test {{\n  chain in {{\n    type filter hook input priority 0;\n    {rule}\n  }}\n}}\n"
     );

@@ -1,4 +1,5 @@
-//! Every flow we ship (stdlib/, playbooks/) checks clean: no errors, no warnings.
+//! Every flow we ship (stdlib/, playbooks/) checks clean (no errors, no warnings), lints
+//! clean with `--deny warnings` and is formatted.
 
 use super::cli::Test;
 
@@ -38,6 +39,26 @@ fn stdlib_and_playbooks_check_clean() {
             "{}: {}",
             f.display(),
             out.stdout
+        );
+        let lint = Test::new()
+            .args(["lint", "--deny", "warnings"])
+            .arg(&f)
+            .run();
+        assert_eq!(
+            lint.code,
+            0,
+            "{}: {}{}",
+            f.display(),
+            lint.stdout,
+            lint.stderr
+        );
+        let fmt = Test::new().args(["fmt", "--check"]).arg(&f).run();
+        assert_eq!(
+            fmt.code,
+            0,
+            "{} is not formatted: {}",
+            f.display(),
+            fmt.stdout
         );
     }
 }

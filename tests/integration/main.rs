@@ -10,6 +10,7 @@ mod etcd_tls;
 mod examples;
 mod fmt;
 mod inventory;
+mod kops;
 mod language;
 mod lint;
 mod meta;
