@@ -38,7 +38,7 @@ impl Checker<'_> {
                 Diagnostic::error("maybe-unbound", format!("`{name}` may be unbound here"))
                     .at(span, "used here")
                     .also(b.span, format!("bound only where step `{bstep}`'s `when:` holds"))
-                    .help(format!("read it with `default({name}.FIELD, fallback)`, or bind it in a step without `when:`")),
+                    .help(format!("read it with `default({name}.FIELD, fallback)`, bind it in a step without `when:`, or read it in a step with the same `when:` on params only (a mode: `when: not recover`)")),
             );
             return;
         }
