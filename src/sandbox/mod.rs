@@ -9,7 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The profiles' functions first (`kops.sh`), then the commands (`sandbox.sh`).
-const SCRIPT: &str = concat!(include_str!("kops.sh"), include_str!("sandbox.sh"));
+const SCRIPT: &str = concat!(
+    include_str!("kops.sh"),
+    include_str!("domeos.sh"),
+    include_str!("sandbox.sh")
+);
+
+/// The DomeOS profile's stand-ins (apiserver, kubelet, flanneld, kubectl), one program.
+const DOMEOS_STANDIN: &str = include_str!("domeos-standin.py");
 
 /// What the hosts are shaped like.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -22,6 +29,10 @@ pub enum Profile {
     /// and `events` (4002/2381) from `/etc/kubernetes/manifests/*.manifest`, members named
     /// by DNS, the first new master booted as kops boots it (state `new`).
     Kops,
+    /// A DomeOS cluster whose etcd and master move to new machines (seed 002): 3 old and 3
+    /// new etcd hosts (clients 4012, peers 4010, etcd a systemctl service configured by
+    /// `/etc/sysconfig/etcd`), an old and a new master, nodes (`--hosts 10`: two).
+    Domeos,
 }
 
 impl Profile {
@@ -29,6 +40,7 @@ impl Profile {
         match self {
             Profile::Icp => "icp",
             Profile::Kops => "kops",
+            Profile::Domeos => "domeos",
         }
     }
 }
@@ -63,6 +75,7 @@ fn script(args: &[&str]) -> Result<String, String> {
         .arg(SCRIPT)
         .arg("sandbox.sh")
         .args(args)
+        .env("ETCDFLOW_DOMEOS_STANDIN", DOMEOS_STANDIN)
         .output()
         .map_err(|e| format!("cannot run bash: {e}"))?;
     if out.status.success() {

@@ -4,7 +4,7 @@
 # /root and /run), a real sshd whose host key is already in a known_hosts file, and
 # optionally a real etcd member. Needs root, iproute2, util-linux, openssh-server, etcd.
 #
-#   sandbox.sh up DIR N ETCD(0|1) SUBNET_INDEX [PROFILE (icp|kops)]
+#   sandbox.sh up DIR N ETCD(0|1) SUBNET_INDEX [PROFILE (icp|kops|domeos)]
 #   sandbox.sh down DIR
 #   sandbox.sh status DIR
 #
@@ -19,16 +19,54 @@ die() { echo "sandbox: $*" >&2; exit 1; }
 # The stand-ins for ICP's services, written once per sandbox and installed in each host.
 standins() {
   cat > "$1/systemctl" <<'SH'
-#!/bin/sh
+#!/bin/bash
 # etcdflow sandbox stand-in for systemctl: the kubelet and docker units, and the units
-# the sandbox profile declares in /etc/etcdflow-sandbox/units (a flag in /run each).
+# the sandbox profile declares in /etc/etcdflow-sandbox/units: `NAME` (a flag in /run) or
+# `NAME: COMMAND` (a service: COMMAND runs in its own session, its pid in /run/NAME.pid;
+# `start` fails when it exits within half a second, as a unit that cannot start).
 act=$1; unit=${2%.service}
-if [ -n "$unit" ] && grep -qx -- "$unit" /etc/etcdflow-sandbox/units 2>/dev/null; then
-  case "$act" in
-  start|restart) touch "/run/$unit.active" ;;
-  stop) rm -f "/run/$unit.active" ;;
-  is-active) if [ -e "/run/$unit.active" ]; then echo active; else echo inactive; exit 3; fi ;;
-  *) echo "systemctl (sandbox): cannot $act $unit" >&2; exit 1 ;;
+running() { [ -s "/run/$unit.pid" ] && kill -0 "$(cat "/run/$unit.pid")" 2>/dev/null; }
+stop_service() {
+  if running; then
+    p=$(cat "/run/$unit.pid"); kill -TERM -- "-$p" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$p" 2>/dev/null
+  fi
+  rm -f "/run/$unit.pid"
+}
+start_service() {
+  running && return 0
+  rm -f "/run/$unit.pid"
+  # The service's own shell writes its pid (setsid may fork), then becomes the service.
+  setsid sh -c "echo \$\$ > /run/$unit.pid; $1" </dev/null >>"/var/log/$unit.log" 2>&1 &
+  for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "/run/$unit.pid" ] && break; sleep 0.1; done
+  sleep 0.5
+  if ! running; then
+    rm -f "/run/$unit.pid"
+    echo "Job for $unit.service failed because the control process exited with error code." >&2
+    echo "See \"journalctl -xe\" (here: /var/log/$unit.log) for details." >&2
+    exit 1
+  fi
+}
+line=$(grep -E -- "^$unit(:|\$)" /etc/etcdflow-sandbox/units 2>/dev/null | head -n 1)
+if [ -n "$unit" ] && [ -n "$line" ]; then
+  case "$line" in
+  *:*)
+    cmd=${line#*: }
+    case "$act" in
+    start) start_service "$cmd" ;;
+    restart) stop_service; start_service "$cmd" ;;
+    stop) stop_service ;;
+    is-active) if running; then echo active; else echo inactive; exit 3; fi ;;
+    *) echo "systemctl (sandbox): cannot $act $unit" >&2; exit 1 ;;
+    esac ;;
+  *)
+    case "$act" in
+    start|restart) touch "/run/$unit.active" ;;
+    stop) rm -f "/run/$unit.active" ;;
+    is-active) if [ -e "/run/$unit.active" ]; then echo active; else echo inactive; exit 3; fi ;;
+    *) echo "systemctl (sandbox): cannot $act $unit" >&2; exit 1 ;;
+    esac ;;
   esac
   exit 0
 fi
@@ -141,6 +179,8 @@ host_setup() {
   install -m 0755 "$dir/bin/systemctl" /usr/local/bin/systemctl
   if [ "$profile" = kops ]; then
     kops_host_setup "$i" "$dir" "$n" "$net" "$prefix"
+  elif [ "$profile" = domeos ]; then
+    domeos_host_setup "$i" "$dir" "$n" "$prefix"
   else
     install -m 0755 "$dir/bin/kubelet-standin" /usr/local/bin/kubelet-standin
     touch /run/kubelet.active
@@ -162,7 +202,11 @@ up)
       [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import yaml' 2>/dev/null || die "the kops profile needs /usr/bin/python3 with yaml (install python3-yaml)"
       [ "$n" -ge 2 ] && [ "$n" -le 26 ] || die "the kops profile has 2 to 26 masters"
       etcd=$n ;;
-    *) die "unknown profile $profile (icp or kops)" ;;
+    domeos)
+      [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import yaml' 2>/dev/null || die "the domeos profile needs /usr/bin/python3 with yaml (install python3-yaml)"
+      [ "$n" -ge 9 ] || die "the domeos profile has at least 9 hosts: 3 old and 3 new etcd hosts, an old and a new master, nodes (--hosts 10)"
+      etcd=3 ;;
+    *) die "unknown profile $profile (icp, kops or domeos)" ;;
   esac
   [ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
   for t in ip unshare ssh-keygen; do command -v $t >/dev/null || die "missing $t"; done
@@ -191,6 +235,10 @@ up)
   mkdir -p "$dir/bin"
   standins "$dir/bin"
   [ "$profile" = kops ] && kops_standins "$dir/bin"
+  if [ "$profile" = domeos ]; then
+    printf '%s' "$ETCDFLOW_DOMEOS_STANDIN" > "$dir/bin/domeos-standin"
+    chmod 0755 "$dir/bin/domeos-standin"
+  fi
   {
     echo "net=$net"; echo "bridge=$br"; echo "hosts=$n"; echo "etcd=$etcd"; echo "profile=$profile"
   } > "$dir/state"
@@ -227,7 +275,7 @@ CFG
     echo "$ns" > "$h/netns"
     echo "$ip" > "$h/address"
     ip netns exec "$ns" unshare --mount --uts --pid --fork --mount-proc --propagation private \
-      bash -c "KOPS_DOMAIN=$KOPS_DOMAIN; $(declare -f manifest host_setup kops_zone kops_events_zone kops_volume kops_manifest kops_host_setup); host_setup $i '$dir' $etcd '$cluster' $ip $profile $n $net $prefix" </dev/null >/dev/null 2>>"$h/setup.log" &
+      bash -c "KOPS_DOMAIN=$KOPS_DOMAIN; $(declare -f manifest host_setup kops_zone kops_events_zone kops_volume kops_manifest kops_host_setup domeos_role domeos_etcd_env domeos_host_setup); host_setup $i '$dir' $etcd '$cluster' $ip $profile $n $net $prefix" </dev/null >/dev/null 2>>"$h/setup.log" &
     echo $! > "$h/launcher.pid"
   done
   # Ready when every sshd has written its pid file (it does so once it listens).
@@ -248,6 +296,25 @@ CFG
     if [ "$ok" != 1 ]; then
       tail -n 15 "$dir/n1/kubelet.log" "$dir"/n1/up/var/log/etcd*.log >&2 2>/dev/null || true
       die "the kops master's etcd clusters did not become healthy"
+    fi
+  elif [ "$profile" = domeos ]; then
+    # Ready when the old etcd answers, the old master serves its DNS objects and every
+    # node is Ready.
+    ok=0
+    for _ in $(seq 1 300); do
+      if /usr/bin/python3 - "http://$prefix.17:8080" "$((n - 8))" <<'PY' 2>/dev/null
+import json, sys, urllib.request
+s, want = sys.argv[1], int(sys.argv[2])
+nodes = json.load(urllib.request.urlopen(s + "/api/v1/nodes", timeout=2))["items"]
+rcs = json.load(urllib.request.urlopen(s + "/api/v1/rc", timeout=2))["items"]
+sys.exit(0 if len([n for n in nodes if n["ready"]]) == want and len(rcs) == 2 else 1)
+PY
+      then ok=1; break; fi
+      sleep 0.2
+    done
+    if [ "$ok" != 1 ]; then
+      tail -n 5 "$dir"/n*/up/var/log/*.log >&2 2>/dev/null || true
+      die "the DomeOS cluster did not come up (etcd, apiserver, nodes)"
     fi
   elif [ "$etcd" -gt 0 ]; then
     # Ready when every member answers (the kubelet stand-ins start them).
@@ -283,7 +350,14 @@ CFG
     echo "[sandbox]"
     for i in $(seq 1 "$n"); do echo "n$i ansible_host=$prefix.$((10 + i)) ansible_user=root"; done
     echo
-    if [ "$profile" = kops ]; then
+    if [ "$profile" = domeos ]; then
+      echo "# DomeOS: the etcd cluster and the master move to new machines"
+      echo "[etcd_old]"; for i in 1 2 3; do echo "n$i etcd_name=domeosEtcd$((i - 1))"; done
+      echo; echo "[etcd_new]"; for i in 4 5 6; do echo "n$i etcd_name=domeosEtcd$((i - 1))"; done
+      echo; echo "[master_old]"; echo "n7"
+      echo; echo "[master_new]"; echo "n8"
+      echo; echo "[nodes]"; for i in $(seq 9 "$n"); do echo "n$i"; done
+    elif [ "$profile" = kops ]; then
       echo "# the existing kops master, and the new masters it grows to"
       echo "[master]"; echo "n1"
       echo; echo "[new_masters]"
