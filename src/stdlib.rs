@@ -5,6 +5,10 @@
 /// (name, source) of every embedded flow.
 pub const FLOWS: &[(&str, &str)] = &[
     (
+        "domeos-migrate",
+        include_str!("../stdlib/domeos-migrate.flow"),
+    ),
+    (
         "kops-multi-master",
         include_str!("../stdlib/kops-multi-master.flow"),
     ),

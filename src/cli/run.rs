@@ -180,8 +180,16 @@ impl ResumeArgs {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         extra.extend(self.extra.iter().cloned());
+        // A stdlib flow was run by name: its journal names `<cwd>/<name>.flow`.
+        let stdlib = (!flow.exists())
+            .then(|| {
+                flow.file_name()
+                    .and_then(|n| crate::stdlib::get(&n.to_string_lossy()))
+            })
+            .flatten();
         let inv = Invocation {
             flow,
+            stdlib,
             inventory,
             extra,
             vars: None,
@@ -206,7 +214,11 @@ impl ResumeArgs {
 
 /// Everything one run needs, from `run` or from a journal (`resume`).
 struct Invocation {
+    /// Absolute; for a stdlib flow `<cwd>/<name>.flow` (relative paths of the flow
+    /// resolve in that directory, also when the run is resumed elsewhere).
     flow: PathBuf,
+    /// The stdlib flow (name, source) run by name when no such local file exists.
+    stdlib: Option<(&'static str, &'static str)>,
     inventory: PathBuf,
     extra: Vec<String>,
     vars: Option<PathBuf>,
@@ -229,9 +241,15 @@ struct Invocation {
 impl RunArgs {
     pub(crate) fn run(self, color: bool, plan_only: bool) -> ExitCode {
         let plan_only = plan_only || self.check;
-        let abs = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let abs = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or_else(|_| cwd.join(p));
+        // A local file wins; a bare name that is no file names a stdlib flow.
+        let stdlib = (!self.flow.exists() && self.flow.components().count() == 1)
+            .then(|| crate::stdlib::get(&self.flow.display().to_string()))
+            .flatten();
         Invocation {
             flow: abs(self.flow),
+            stdlib,
             inventory: abs(self.inventory),
             extra: self.extra,
             vars: self.vars,
@@ -270,13 +288,11 @@ impl Invocation {
         let inv_ok = !idiags.iter().any(Diagnostic::is_error);
         diags.append(&mut idiags);
         // A local file wins; otherwise a stdlib flow of that name.
-        let prog = match crate::stdlib::get(&self.flow.display().to_string())
-            .filter(|_| !self.flow.exists())
-        {
+        let prog = match self.stdlib {
             Some((name, src)) => {
                 eprintln!(
                     "using the stdlib flow `{name}` (there is no local file `{}`)",
-                    self.flow.display()
+                    self.flow.file_name().unwrap_or_default().to_string_lossy()
                 );
                 let mut fs = crate::load::MemFs::default();
                 fs.0.insert(self.flow.clone(), src.to_string());

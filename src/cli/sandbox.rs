@@ -24,9 +24,10 @@ enum SandboxCmd {
         /// Run etcd on the first K hosts only (the others are ready to join).
         #[arg(long, value_name = "K", conflicts_with = "etcd")]
         etcd_members: Option<usize>,
-        /// What the hosts are shaped like: `icp` (etcd as ICP's static pod) or `kops` (a
-        /// kops master with etcd `main` and `events`, and new masters beside it; every
-        /// host a master, --etcd not needed).
+        /// What the hosts are shaped like: `icp` (etcd as ICP's static pod), `kops` (a
+        /// kops master with etcd `main` and `events`, and new masters beside it) or
+        /// `domeos` (old and new etcd hosts, an old and a new master, nodes); the kops and
+        /// domeos profiles start their own etcd (--etcd not needed).
         #[arg(long, value_enum, default_value_t = sandbox::Profile::Icp)]
         profile: sandbox::Profile,
         /// Where the sandbox keeps its files.

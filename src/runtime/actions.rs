@@ -661,6 +661,7 @@ pub(super) async fn action_inner(
         }
         ActionKind::Etcd(op) => {
             let h = etcd::Host {
+                step: &step.name,
                 name: &hs.name,
                 conn: &mut hs.conn,
             };

@@ -326,8 +326,9 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
             hosts.truncate(1);
         }
         // Resuming inside a step: hosts that finished it are done; hosts whose outcome
-        // is unknown run it again, and its guards (`creates:`, `removes:`, `when:`)
-        // re-observe what is already there.
+        // is unknown run it again without deciding `when:` anew (it held when their
+        // iteration began), and its guards (`creates:`, `removes:`, the idempotent etcd
+        // actions) re-observe what is already there.
         let mut already = Vec::new();
         if let Some(r) = sh.opts.resume.as_ref().filter(|r| r.start_step == i) {
             already = hosts
@@ -337,7 +338,7 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
                 .collect();
             hosts.retain(|h| !r.done_hosts.contains(h));
             for h in &r.unknown_hosts {
-                send(Event::Log { step: step.name.clone(), host: h.clone(), message: "outcome unknown after the interruption: running the step again; its guards decide what is left to do".into() });
+                send(Event::Log { step: step.name.clone(), host: h.clone(), message: "outcome unknown after the interruption: running the step again (its `when:` held when it began); its guards decide what is left to do".into() });
             }
         }
         let (mut started_on, ok, undone) = run_step(&sh, i, &hosts, &mut states, false).await;
@@ -414,6 +415,14 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
             // nothing else is rolled back.
             Some(_) if undone_at.is_some() => {
                 if undone_at == Some(true) {
+                    send(Event::Log {
+                        step: String::new(),
+                        host: LOCAL.into(),
+                        message: format!(
+                            "the failing host's change was undone and the run stopped; once the cause is fixed, `etcdflow resume {}` runs that step again where it did not finish",
+                            sh.run_id
+                        ),
+                    });
                     RunStatus::FailedUndone
                 } else {
                     RunStatus::FailedRollbackFailed

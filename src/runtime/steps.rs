@@ -246,7 +246,14 @@ pub(super) async fn run_on_host(
     } else {
         Some(hs.name.clone())
     };
-    if !rollback {
+    // A host whose iteration had begun when the run stopped passed `when:` then; it
+    // finishes that iteration (a join's `when: not is_member(...)` is false halfway).
+    let resumed_inside = sh
+        .opts
+        .resume
+        .as_ref()
+        .is_some_and(|r| r.start_step == index && r.unknown_hosts.contains(&hs.name));
+    if !rollback && !resumed_inside {
         if let Some(Arg::Value(cond)) = step.options.get("when") {
             let v = {
                 let cx = sh.ctx(host.as_deref(), &hs.bindings, &[]);

@@ -4,8 +4,10 @@
   domeos-standin apiserver   kube-apiserver: HTTP on KUBE_API_ADDRESS:KUBE_API_PORT, its
                              state in etcd (KUBE_ETCD_SERVERS) through etcd's v3 JSON gateway
   domeos-standin kubelet     posts a heartbeat for HOSTNAME_OVERRIDE to API_SERVERS every
-                             second: Ready while kube-proxy and flanneld run
-  domeos-standin flanneld    needs one of FLANNEL_ETCD to answer when it starts
+                             second: Ready while kube-proxy and flanneld run and
+                             flanneld holds its lease (/run/flannel/subnet.env)
+  domeos-standin flanneld    needs one of FLANNEL_ETCD to answer when it starts; then
+                             writes its lease (removed when it starts again)
   kubectl --server S get nodes | get rc [NAME -o json] | describe svc NAME |
           patch svc NAME --type=json -p PATCH | rolling-update NAME -f FILE
   kube-apiserver --version
@@ -149,7 +151,7 @@ def kubelet():
     server = flag("API_SERVERS", "api-servers")
     name = flag("HOSTNAME_OVERRIDE", "hostname-override") or os.uname().nodename
     while True:
-        ready = active("kube-proxy") and active("flanneld")
+        ready = active("kube-proxy") and active("flanneld") and os.path.exists(SUBNET_ENV)
         try:
             req = urllib.request.Request(server.rstrip("/") + "/api/v1/nodes/%s/heartbeat" % name,
                                          data=json.dumps({"ready": ready}).encode(),
@@ -160,7 +162,15 @@ def kubelet():
         time.sleep(1)
 
 
+# flanneld writes its lease here once etcd answered; the node's network is up only then.
+SUBNET_ENV = "/run/flannel/subnet.env"
+
+
 def flanneld():
+    try:
+        os.unlink(SUBNET_ENV)
+    except FileNotFoundError:
+        pass
     eps = [e for e in os.environ.get("FLANNEL_ETCD", "").strip("'\"").split(",") if e]
     for e in eps:
         try:
@@ -171,6 +181,9 @@ def flanneld():
     else:
         print("flanneld: no etcd endpoint of %s answers" % eps, flush=True)
         sys.exit(1)
+    os.makedirs(os.path.dirname(SUBNET_ENV), exist_ok=True)
+    with open(SUBNET_ENV, "w") as f:
+        f.write("FLANNEL_NETWORK=172.16.0.0/16\nFLANNEL_SUBNET=172.16.%d.1/24\n" % (os.getpid() % 250))
     while True:
         time.sleep(60)
 

@@ -4,7 +4,8 @@
 //! sandboxes must not be built at once.
 
 use super::cli::Test;
-use super::sandbox::{flow, host_cat, run, run_and_kill, Guard};
+use super::rehearse::run_and_kill;
+use super::sandbox::{flow, host_cat, run, Guard};
 use etcdflow::sandbox::{self, Sandbox};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,17 +34,24 @@ pub(crate) fn endpoints(sb: &Sandbox, n: usize) -> Vec<String> {
 /// A client on the first endpoint that answers as a voting member (a client balanced
 /// over every endpoint may send a request to a member that is down or removed).
 pub(crate) async fn client(eps: &[String]) -> etcd_client::Client {
+    try_client(eps)
+        .await
+        .unwrap_or_else(|| panic!("no etcd endpoint of {eps:?} answers"))
+}
+
+/// A client of the first endpoint of `eps` that answers as a voter, if any.
+async fn try_client(eps: &[String]) -> Option<etcd_client::Client> {
     let o = etcd_client::ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(3))
         .with_timeout(Duration::from_secs(3));
     for ep in eps {
         if let Ok(mut c) = etcd_client::Client::connect([ep.as_str()], Some(o.clone())).await {
             if c.status().await.is_ok_and(|s| !s.is_learner()) {
-                return c;
+                return Some(c);
             }
         }
     }
-    panic!("no etcd endpoint of {eps:?} answers")
+    None
 }
 
 /// (name, id, is_learner) of every member, sorted by name.
@@ -123,7 +131,8 @@ fn delete_range(eps: &[String], range: std::ops::RangeInclusive<u32>) {
 }
 
 /// SAFETY.md §5 background writer: writes `seq/<n>` with increasing n through the
-/// membership changes and records every acknowledged write.
+/// membership changes and records every acknowledged write; after a failed write it
+/// reconnects to the first endpoint of its list that answers as a voter.
 pub(crate) struct Writer {
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Vec<u64>>>,
@@ -149,6 +158,11 @@ impl Writer {
                         _ => {
                             *f.lock().unwrap_or_else(|e| e.into_inner()) += 1;
                             tokio::time::sleep(Duration::from_millis(100)).await;
+                            // Its member may be gone (removed, stopped): follow the
+                            // cluster to another endpoint that answers as a voter.
+                            if let Some(other) = try_client(&eps).await {
+                                c = other;
+                            }
                         }
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -210,7 +224,7 @@ pub(crate) fn nft(sb: &Sandbox, i: usize, rule: &str) {
     assert!(ok, "nft (nftables) must be installed");
 }
 
-fn nft_clear(sb: &Sandbox, i: usize) {
+pub(crate) fn nft_clear(sb: &Sandbox, i: usize) {
     let _ = std::process::Command::new("ip")
         .args(["netns", "exec", &format!("ef{}-n{i}", sb.net)])
         .args(["nft", "delete", "table", "inet", "etcdflow_test"])

@@ -4,7 +4,8 @@
 //! A background writer on each cluster runs through every scenario.
 
 use super::cli::Test;
-use super::etcd::{keys, member_list, nft, report, rt, Writer};
+use super::etcd::{keys, member_list, nft, report, Writer};
+use super::rehearse::{one_leader_one_id, phase_times, resume_until};
 use super::sandbox::{host_cat, host_sh, no_root, run, Guard};
 use etcdflow::sandbox::{self, Profile, Sandbox};
 use std::time::{Duration, Instant};
@@ -60,56 +61,6 @@ fn voters_learners(sb: &Sandbox, port: u16) -> (Vec<String>, Vec<String>) {
     (voters, learners)
 }
 
-/// Every member of the cluster on `port` is healthy, agrees on one leader and one
-/// cluster id: (leader id, cluster id).
-fn one_leader_one_id(sb: &Sandbox, port: u16, n: usize) -> (u64, u64) {
-    rt().block_on(async {
-        let mut leaders = std::collections::BTreeSet::new();
-        let mut ids = std::collections::BTreeSet::new();
-        for ep in eps(sb, port, n) {
-            let o = etcd_client::ConnectOptions::new()
-                .with_connect_timeout(Duration::from_secs(3))
-                .with_timeout(Duration::from_secs(3));
-            let mut c = etcd_client::Client::connect([ep.as_str()], Some(o))
-                .await
-                .unwrap_or_else(|e| panic!("{ep}: {e}"));
-            let s = c.status().await.unwrap_or_else(|e| panic!("{ep}: {e}"));
-            c.get("health", None)
-                .await
-                .unwrap_or_else(|e| panic!("{ep} answers no quorum read: {e}"));
-            leaders.insert(s.leader());
-            ids.insert(s.header().map_or(0, |h| h.cluster_id()));
-        }
-        assert_eq!(leaders.len(), 1, "{port}: one leader: {leaders:?}");
-        assert_eq!(ids.len(), 1, "{port}: one cluster id: {ids:?}");
-        (
-            leaders.into_iter().next().unwrap_or(0),
-            ids.into_iter().next().unwrap_or(0),
-        )
-    })
-}
-
-/// The per-step times of a run's summary table (`step ok failed skipped time`).
-fn phase_times(stderr: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut table = false;
-    for l in stderr.lines() {
-        if l.starts_with("step ") && l.contains("time") && l.contains("skipped") {
-            table = true;
-            continue;
-        }
-        let w: Vec<&str> = l.split_whitespace().collect();
-        if table && w.len() == 5 && w[4].ends_with('s') {
-            if w[1] != "0" || w[2] != "0" {
-                out.push((w[0].to_string(), w[4].to_string()));
-            }
-        } else if table && !l.trim().is_empty() {
-            table = false;
-        }
-    }
-    out
-}
-
 #[test]
 fn kops_grows_one_master_to_three() {
     if no_root("kops_grows_one_master_to_three") {
@@ -123,10 +74,7 @@ fn kops_grows_one_master_to_three() {
     let out = kops_flow(sb, &[]);
     let took = t0.elapsed().as_secs_f64();
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let phases: Vec<String> = phase_times(&out.stderr)
-        .into_iter()
-        .map(|(s, t)| format!("{s} {t}"))
-        .collect();
+    let phases = phase_times(&out.stderr);
     report(&format!(
         "kops 1 -> 3 masters in {took:.1}s: {}",
         phases.join(", ")
@@ -139,7 +87,7 @@ fn kops_grows_one_master_to_three() {
         voters.sort();
         assert_eq!(voters, names, "{port}: three voters");
         assert!(learners.is_empty(), "{port}: no learner left: {learners:?}");
-        one_leader_one_id(sb, port, 3);
+        one_leader_one_id(&eps(sb, port, 3));
     }
     // kops mixes the names: master b runs etcd-b and etcd-events-c.
     for (i, main, events) in [
@@ -206,7 +154,7 @@ fn kops_third_master_silent_peer_port_undoes_only_it() {
         voters.sort();
         assert_eq!(voters, names, "{port}: the two members stand");
         assert!(learners.is_empty(), "{port}: no learner: {learners:?}");
-        one_leader_one_id(sb, port, 2);
+        one_leader_one_id(&eps(sb, port, 2));
     }
     assert_eq!(
         host_cat(sb, 3, "/etc/kubernetes/manifests/etcd.manifest"),
@@ -214,45 +162,6 @@ fn kops_third_master_silent_peer_port_undoes_only_it() {
         "the third master's manifest is as before"
     );
     no_write_lost(sb, w, 2, "third master silent");
-}
-
-/// `etcdflow resume` of `run_id`, SIGKILLed at the first event `when` holds for (or run
-/// to its end when `when` is `None`); returns its exit code.
-fn resume_until(
-    sb: &Sandbox,
-    run_id: &str,
-    state: &std::path::Path,
-    when: Option<&dyn Fn(&serde_json::Value) -> bool>,
-) -> Option<i32> {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"))
-        .args(["resume", run_id, "--yes", "--output", "json", "--state-dir"])
-        .arg(state)
-        .arg("-F")
-        .arg(sb.ssh_config())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut killed = false;
-    for line in std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-    {
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if when.is_some_and(|f| f(&v)) {
-            let _ = child.kill();
-            killed = true;
-            break;
-        }
-    }
-    let code = child.wait().ok().and_then(|s| s.code());
-    assert!(
-        when.is_none() || killed,
-        "the resumed run ended before the kill point"
-    );
-    code
 }
 
 #[test]
@@ -285,7 +194,7 @@ fn kops_killed_after_each_membership_change_resumes() {
         ("promote_third", "etcd.member_promote", 2),
     ];
     let first = change(points[0].0, points[0].1, points[0].2);
-    let (run_id, state, _) = super::sandbox::run_and_kill(
+    let (run_id, state, _) = super::rehearse::run_and_kill(
         sb,
         &[],
         &[
@@ -310,7 +219,7 @@ fn kops_killed_after_each_membership_change_resumes() {
             list.iter().all(|m| !m.2),
             "{port}: no orphan learner: {list:?}"
         );
-        one_leader_one_id(sb, port, 3);
+        one_leader_one_id(&eps(sb, port, 3));
     }
     report(&format!(
         "kops kill/resume: {} kills after membership changes, converged",
@@ -370,7 +279,7 @@ fn kops_recover_restores_the_first_master_from_its_backup() {
     for port in [4001, 4002] {
         let list = member_list(&eps(sb, port, 1));
         assert_eq!(list.len(), 1, "{port}: one member: {list:?}");
-        one_leader_one_id(sb, port, 1);
+        one_leader_one_id(&eps(sb, port, 1));
     }
     assert!(
         keys(&eps(sb, 4001, 1), "k/").is_empty(),

@@ -529,7 +529,7 @@ fn a_resumed_run_restores_what_the_killed_run_edited() {
     // Killed right after the edit: the file is changed, its backup beside it, the journal
     // records how to put it back.
     let (run_id, state, _) =
-        super::sandbox::run_and_kill(sb, &[("k.flow", body)], &["k.flow"], "KILL", &|v| {
+        super::rehearse::run_and_kill(sb, &[("k.flow", body)], &["k.flow"], "KILL", &|v| {
             v["event"] == "action_done" && v["action"] == "edit"
         });
     assert_eq!(host_cat(sb, 1, "/etc/member.env"), "STATE=existing\n");

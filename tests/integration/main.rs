@@ -4,6 +4,7 @@
 mod ansible;
 mod cases;
 mod cli;
+mod domeos;
 mod etcd;
 mod etcd_scoped;
 mod etcd_tls;
@@ -15,6 +16,7 @@ mod language;
 mod lint;
 mod meta;
 mod options;
+mod rehearse;
 mod sandbox;
 mod security;
 

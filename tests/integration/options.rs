@@ -322,7 +322,7 @@ step write on h {
     );
     super::sandbox::host_rm(sb, 2, "/etc/params");
     // Killed inside the first step, resumed from the journal alone.
-    let (run_id, state, _) = super::sandbox::run_and_kill(
+    let (run_id, state, _) = super::rehearse::run_and_kill(
         sb,
         &[("p.flow", body), ("v.yml", vars)],
         &["p.flow", "-e", "@v.yml"],

@@ -295,7 +295,7 @@ fn kill_and_resume_converges(sb: &Sandbox) {
         }
         let text = format!("## kill test\nflow kill\n{body}");
         let step = format!("s{}", k + 1);
-        let (run_id, state, status) = run_and_kill(
+        let (run_id, state, status) = super::rehearse::run_and_kill(
             sb,
             &[("k.flow", text.as_str())],
             &["k.flow"],
@@ -324,58 +324,6 @@ fn kill_and_resume_converges(sb: &Sandbox) {
         converged, total,
         "kill/resume: {converged}/{total} runs converged"
     );
-}
-
-/// `etcdflow run ARGS --output json` in a fresh directory holding `files`, sent `signal`
-/// (`KILL`, `TERM`) at the first event for which `when` holds. Returns the run id, the
-/// state dir to resume from, and the exit code.
-pub(crate) fn run_and_kill(
-    sb: &Sandbox,
-    files: &[(&str, &str)],
-    args: &[&str],
-    signal: &str,
-    when: &dyn Fn(&serde_json::Value) -> bool,
-) -> (String, std::path::PathBuf, Option<i32>) {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")).keep();
-    for (name, text) in files {
-        std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("{e}"));
-    }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"))
-        .current_dir(&dir)
-        .arg("run")
-        .args(args)
-        .arg("-i")
-        .arg(sb.inventory())
-        .arg("-F")
-        .arg(sb.ssh_config())
-        .args(["--output", "json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut run_id = String::new();
-    let mut sent = false;
-    for line in std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-    {
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if v["event"] == "run_started" {
-            run_id = v["run_id"].as_str().unwrap_or_default().to_string();
-        }
-        if when(&v) {
-            let _ = std::process::Command::new("kill")
-                .args([&format!("-{signal}"), &child.id().to_string()])
-                .status();
-            sent = true;
-            break;
-        }
-    }
-    let status = child.wait().map(|s| s.code()).unwrap_or(None);
-    assert!(sent, "the run ended before the kill point");
-    (run_id, dir.join(".etcdflow"), status)
 }
 
 fn parallel_and_serial(sb: &Sandbox) {

@@ -34,6 +34,7 @@ pub(in crate::runtime) async fn hand_over(
     f: &tx::Facts,
     to: u64,
     deadline: Instant,
+    step: &str,
 ) -> Result<(), Fail> {
     let c = conf(sh, cluster)?;
     let ep = leader_endpoint(f).ok_or_else(|| Fail("the cluster has no leader".into()))?;
@@ -44,7 +45,7 @@ pub(in crate::runtime) async fn hand_over(
             .map_or_else(|| format!("{id:x?}"), |m| m.name.clone())
     };
     let _ = sh.events.send(crate::runtime::Event::Log {
-        step: String::new(),
+        step: step.into(),
         host: LOCAL.into(),
         message: format!(
             "moving leadership from {} to {} (inv. 7)",

@@ -151,6 +151,8 @@ async fn wait_for<T>(
 /// Run a short command on the step's host; its stdout.
 /// The step's host: its name (`LOCAL`: the controller) and connection.
 pub(super) struct Host<'a> {
+    /// The step the action belongs to (named in its events).
+    pub step: &'a str,
     pub name: &'a str,
     pub conn: &'a mut Conn,
 }
@@ -357,7 +359,7 @@ pub(super) async fn action(
                         })
                         .map(|x| x.id)
                         .ok_or_else(|| Fail("no healthy voter can take over leadership".into()))?;
-                    hand_over(sh, cluster, &f, to, deadline).await?;
+                    hand_over(sh, cluster, &f, to, deadline, hs.step).await?;
                 }
             } else {
                 fenced(sh, cluster).await?;
@@ -405,7 +407,7 @@ pub(super) async fn action(
                 ));
             }
             fenced(sh, cluster).await?;
-            hand_over(sh, cluster, &f, m.id, deadline).await?;
+            hand_over(sh, cluster, &f, m.id, deadline, hs.step).await?;
             Ok((Value::None, None, true))
         }
         EtcdOp::SnapshotSave => {

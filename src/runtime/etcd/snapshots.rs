@@ -268,7 +268,7 @@ pub(in crate::runtime) async fn restore(
     };
     if !note.is_empty() {
         let _ = sh.events.send(crate::runtime::Event::Log {
-            step: String::new(),
+            step: hs.step.to_string(),
             host: hs.name.to_string(),
             message: note.clone(),
         });
