@@ -18,7 +18,9 @@ pub enum Record {
         run_id: String,
         flow: PathBuf,
         flow_sha256: String,
-        inventory: PathBuf,
+        /// What the inventory was read from (older journals: one path).
+        #[serde(deserialize_with = "sources_or_path")]
+        inventory: Box<crate::inventory::Sources>,
         /// Param values as given or defaulted, as `-e` text that parses back to the same
         /// value (`Value::to_arg`); secrets as `<secret>`.
         params: Vec<(String, String)>,
@@ -276,4 +278,42 @@ pub fn operator() -> String {
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
     format!("{user}@{host}")
+}
+
+/// A journal's inventory: the sources (`-i`, the playbook dir, ansible.cfg's defaults),
+/// or, from a journal written before several sources existed, one path.
+fn sources_or_path<'de, D>(d: D) -> Result<Box<crate::inventory::Sources>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Sources(crate::inventory::Sources),
+        Path(PathBuf),
+    }
+    Ok(Box::new(match Either::deserialize(d)? {
+        Either::Sources(s) => s,
+        Either::Path(p) => crate::inventory::Sources {
+            paths: vec![p],
+            ..Default::default()
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Record;
+
+    /// A journal written before several inventory sources existed still resumes.
+    #[test]
+    fn an_older_journal_names_one_inventory_path() {
+        let old = r#"{"rec":"run","run_id":"r","flow":"/f.flow","flow_sha256":"x","inventory":"/inv/hosts","params":[],"secret_params":[],"operator":"o","started":"s","ssh_config":null,"known_hosts":null,"forks":10}"#;
+        let rec: Record = serde_json::from_str(old).unwrap_or_else(|e| panic!("{e}"));
+        let Record::Run { inventory, .. } = rec else {
+            panic!("not a run record")
+        };
+        assert_eq!(inventory.paths, [std::path::PathBuf::from("/inv/hosts")]);
+        assert!(inventory.playbook_dir.is_none());
+    }
 }

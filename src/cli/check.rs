@@ -12,9 +12,11 @@ use std::path::PathBuf;
 /// What `check` and `lint` read besides the flows.
 #[derive(Args, Debug)]
 pub(crate) struct Inputs {
-    /// An Ansible inventory (INI or YAML): also check the groups the flows use.
+    /// An Ansible inventory (a file, a directory, `host1,host2,`; repeatable, merged in
+    /// order; without it, ansible.cfg's `inventory` if there is one): also check the
+    /// groups and hosts the flows use.
     #[arg(short, long, value_name = "INVENTORY")]
-    pub inventory: Option<PathBuf>,
+    pub inventory: Vec<PathBuf>,
     /// Set a param: `-e name=value` (repeatable). Giving any param checks that all
     /// required params have values.
     #[arg(
@@ -57,11 +59,7 @@ pub(crate) struct Analysis {
 /// Load and check `files` (with `lint`: also run the lint rules and apply the
 /// suppressions in the files).
 pub(crate) fn analyze(files: &[PathBuf], inputs: &Inputs, lint: bool) -> Analysis {
-    let (inventory, extra, vars) = (
-        inputs.inventory.as_deref(),
-        &inputs.extra,
-        inputs.vars.as_deref(),
-    );
+    let (extra, vars) = (&inputs.extra, inputs.vars.as_deref());
     let mut sources = SourceMap::new();
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut usage = false;
@@ -73,8 +71,30 @@ pub(crate) fn analyze(files: &[PathBuf], inputs: &Inputs, lint: bool) -> Analysi
     let mut groups = None;
     let mut host_names = None;
     let mut inv = None;
-    if let Some(inv_path) = inventory {
-        match Inventory::load(inv_path, &mut sources) {
+    // As `run` reads it: the `-i` given, else ansible.cfg's; the playbook's vars beside
+    // the (first) flow.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let playbook_dir = files
+        .first()
+        .and_then(|f| std::fs::canonicalize(f).ok())
+        .and_then(|f| {
+            if f.is_dir() {
+                Some(f)
+            } else {
+                f.parent().map(PathBuf::from)
+            }
+        });
+    let inventory = match crate::inventory::Sources::resolve(&inputs.inventory, playbook_dir, &cwd)
+    {
+        Ok(s) => (!s.paths.is_empty()).then_some(s),
+        Err(d) => {
+            usage = true;
+            diags.push(d);
+            None
+        }
+    };
+    if let Some(src) = inventory {
+        match Inventory::load_sources(&src, &mut sources) {
             Ok((i, mut d)) => {
                 // A broken inventory would make every group look missing: report it alone.
                 if !d.iter().any(Diagnostic::is_error) {

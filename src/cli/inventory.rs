@@ -9,9 +9,15 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub(crate) struct InventoryArgs {
-    /// The Ansible inventory (INI or YAML).
+    /// An Ansible inventory: an INI or YAML file, a directory (every inventory file in
+    /// it, with `group_vars/` and `host_vars/`), or `host1,host2,` (repeatable, merged in
+    /// order); without it, ansible.cfg's `inventory`.
     #[arg(short, long, value_name = "INVENTORY")]
-    inventory: PathBuf,
+    inventory: Vec<PathBuf>,
+    /// Also read `group_vars/` and `host_vars/` in this directory, as the playbook's
+    /// (`run` uses the flow's directory), like `ansible-inventory --playbook-dir`.
+    #[arg(long, value_name = "DIR")]
+    playbook_dir: Option<PathBuf>,
     /// Print the group tree instead of the host table.
     #[arg(long, conflicts_with_all = ["list", "host"])]
     graph: bool,
@@ -28,7 +34,11 @@ pub(crate) struct InventoryArgs {
 impl InventoryArgs {
     pub(crate) fn run(self, color: bool) -> Exit {
         let mut sources = SourceMap::new();
-        let (inv, diags) = match Inventory::load(&self.inventory, &mut sources) {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let loaded =
+            crate::inventory::Sources::resolve(&self.inventory, self.playbook_dir.clone(), &cwd)
+                .and_then(|src| Inventory::load_sources(&src, &mut sources));
+        let (inv, diags) = match loaded {
             Ok(x) => x,
             Err(d) => {
                 eprint!("{}", render::human(&[d], &sources, color));

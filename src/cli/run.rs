@@ -22,9 +22,11 @@ pub(crate) struct RunArgs {
     /// The flow file.
     #[arg(value_name = "FLOW")]
     flow: PathBuf,
-    /// The Ansible inventory (INI or YAML).
+    /// An Ansible inventory: an INI or YAML file, a directory (every inventory file in
+    /// it, with `group_vars/` and `host_vars/`), or `host1,host2,` (repeatable, merged in
+    /// order); without it, ansible.cfg's `inventory`.
     #[arg(short, long, value_name = "INVENTORY")]
-    inventory: PathBuf,
+    inventory: Vec<PathBuf>,
     /// Set params: `-e name=value`, `-e @FILE` (YAML/JSON), `-e '{"name": value}'`
     /// (repeatable; a later value wins).
     #[arg(
@@ -190,7 +192,7 @@ impl ResumeArgs {
         let inv = Invocation {
             flow,
             stdlib,
-            inventory,
+            inventory: *inventory,
             extra,
             vars: None,
             forks: u16::try_from(forks).unwrap_or(10),
@@ -219,7 +221,7 @@ struct Invocation {
     flow: PathBuf,
     /// The stdlib flow (name, source) run by name when no such local file exists.
     stdlib: Option<(&'static str, &'static str)>,
-    inventory: PathBuf,
+    inventory: crate::inventory::Sources,
     extra: Vec<String>,
     vars: Option<PathBuf>,
     forks: u16,
@@ -247,10 +249,21 @@ impl RunArgs {
         let stdlib = (!self.flow.exists() && self.flow.components().count() == 1)
             .then(|| crate::stdlib::get(&self.flow.display().to_string()))
             .flatten();
+        let flow = abs(self.flow);
+        // group_vars/ and host_vars/ beside the flow are the playbook's.
+        let playbook_dir = flow.parent().map(PathBuf::from);
+        let inventory =
+            match crate::inventory::Sources::resolve(&self.inventory, playbook_dir, &cwd) {
+                Ok(s) => s,
+                Err(d) => {
+                    eprint!("{}", render::human(&[d], &SourceMap::new(), color));
+                    return Exit::Usage.into();
+                }
+            };
         Invocation {
-            flow: abs(self.flow),
+            flow,
             stdlib,
-            inventory: abs(self.inventory),
+            inventory,
             extra: self.extra,
             vars: self.vars,
             forks: self.forks,
@@ -278,7 +291,10 @@ impl Invocation {
         let mut diags: Vec<Diagnostic> = Vec::new();
         let (params, mut pd) = param_args(&self.extra, self.vars.as_deref(), &mut sources);
         diags.append(&mut pd);
-        let (inventory, mut idiags) = match Inventory::load(&self.inventory, &mut sources) {
+        if let Some(cfg) = &self.inventory.defaults.file {
+            eprintln!("reading {} (ansible.cfg)", cfg.display());
+        }
+        let (inventory, mut idiags) = match Inventory::load_sources(&self.inventory, &mut sources) {
             Ok(x) => x,
             Err(d) => {
                 eprint!("{}", render::human(&[d], &sources, color));

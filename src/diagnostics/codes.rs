@@ -669,6 +669,34 @@ checking off) are errors naming the host. Settings etcdflow overrides on purpose
     [master]
     m1 ansible_host=10.0.0.11 ansible_ssh_common_args='-o ProxyJump=ops@bastion'";
 
+"unsupported-inventory-source", Error, "an inventory source etcdflow does not read",
+"An inventory directory is read file by file, as Ansible reads it (hidden files, `group_vars`,
+`host_vars` and Ansible's ignored extensions such as `.md`, `.cfg`, `.retry` skipped). A file
+Ansible would not read as INI or YAML is refused, never misread: an executable inventory
+script (`#!`, executable: Ansible would run it) and a TOML inventory.
+
+    inventory/
+      hosts            # INI: read
+      ec2.py           # #!/usr/bin/env python3, executable: refused
+    # write the script's output to a file:  ./ec2.py --list > inventory/ec2.json";
+
+"inventory-dir-ini", Warning, "an `.ini` file in an inventory directory: Ansible versions read it differently",
+"ansible-core 2.18 and earlier skip files ending in `.ini` inside an inventory directory
+(their default `inventory_ignore_extensions`); 2.19 and later read them. etcdflow reads them,
+as current Ansible does, and says so, because the same directory gives a different inventory
+under an older Ansible.
+
+    inventory/hosts.ini   ->  rename to inventory/hosts, or pass it as `-i inventory/hosts.ini`";
+
+"invalid-ansible-cfg", Error, "a setting of ansible.cfg cannot be read",
+"etcdflow reads the ansible.cfg Ansible would read (`ANSIBLE_CONFIG`, `./ansible.cfg`,
+`~/.ansible.cfg`, `/etc/ansible/ansible.cfg`, the first that exists) for `[defaults]
+inventory`, `remote_user`, `private_key_file`, `host_key_checking` and `[ssh_connection]
+ssh_args`. A value of the wrong kind is an error naming the file and line.
+
+    [defaults]
+    host_key_checking = False     # a boolean: True/False, yes/no, 1/0";
+
 "too-deeply-nested", Error, "brackets, blocks or an operator chain nest deeper than etcdflow reads",
 "The parser and the checker walk expressions and blocks recursively; to stay bounded on
 any input, at most 64 brackets and blocks may be open at once and one expression (or one
@@ -759,6 +787,7 @@ pub const RUNTIME: &[&str] = &[
     "etcd-restore-data-dir-exists",
     "etcd-delete-all",
     "etcd-member-unnamed",
+    "invalid-ansible-cfg",
 ];
 
 pub fn lookup(code: &str) -> Option<&'static CodeInfo> {

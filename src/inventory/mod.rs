@@ -7,11 +7,15 @@
 //! a value that could become an ssh option or a shell word is refused with a diagnostic
 //! that points at its line.
 
+mod config;
 mod ini;
 mod select;
+mod sources;
 mod ssh_args;
 mod yaml;
 
+pub use config::Defaults;
+pub use sources::{Sources, VarsDir};
 pub use ssh_args::SshArgs;
 
 use crate::diagnostics::Diagnostic;
@@ -39,6 +43,12 @@ pub struct Inventory {
     pub file: Option<FileId>,
     pub hosts: IndexMap<String, Host>,
     pub groups: IndexMap<String, Group>,
+    /// `group_vars/`/`host_vars/` beside each source, in the order of the sources.
+    pub inventory_vars: Vec<VarsDir>,
+    /// `group_vars/`/`host_vars/` beside the playbook (the flow's directory).
+    pub playbook_vars: Option<VarsDir>,
+    /// ansible.cfg's connection defaults.
+    pub defaults: Defaults,
     /// Group relations, built on first use (after loading).
     index: std::sync::OnceLock<Index>,
 }
@@ -342,12 +352,49 @@ impl Inventory {
             .unwrap_or_default()
     }
 
-    /// Variables for a host: `all` vars, then parent groups before children, then host vars.
+    /// Variables for a host, in Ansible's order (its `VARIABLE_PRECEDENCE` default, then
+    /// host vars), a later layer winning: the inventory's `all` vars; the inventory's
+    /// group vars (sorted groups); `group_vars/all` beside the sources, then beside the
+    /// playbook; `group_vars/<group>` beside the sources, then the playbook; the
+    /// inventory's host vars; `host_vars/<host>` beside the sources, then the playbook.
     pub fn host_vars(&self, host: &str) -> IndexMap<String, String> {
         let mut vars = IndexMap::new();
         if let Some(all) = self.groups.get("all") {
             vars.extend(all.vars.clone());
         }
+        let groups = self.sorted_groups(host);
+        for g in &groups {
+            if let Some(gr) = self.groups.get(g) {
+                vars.extend(gr.vars.clone());
+            }
+        }
+        let layers: Vec<&VarsDir> = self
+            .inventory_vars
+            .iter()
+            .chain(self.playbook_vars.as_ref())
+            .collect();
+        for l in &layers {
+            vars.extend(l.groups.get("all").cloned().unwrap_or_default());
+        }
+        for l in &layers {
+            for g in &groups {
+                vars.extend(l.groups.get(g).cloned().unwrap_or_default());
+            }
+        }
+        if let Some(h) = self.hosts.get(host) {
+            vars.extend(h.vars.clone());
+        }
+        for l in &layers {
+            vars.extend(l.hosts.get(host).cloned().unwrap_or_default());
+        }
+        // A property of groups, not a variable of hosts (Ansible does not show it).
+        vars.shift_remove("ansible_group_priority");
+        vars
+    }
+
+    /// A host's groups but `all`, as Ansible's `sort_groups` orders them: by depth, then
+    /// `ansible_group_priority` (default 1), then name.
+    fn sorted_groups(&self, host: &str) -> Vec<String> {
         let index = self.index();
         let mut groups = self.groups_of(host);
         // As Ansible orders them: by depth, then `ansible_group_priority` (default 1),
@@ -359,23 +406,12 @@ impl Inventory {
                 .and_then(|p| p.trim().parse().ok())
                 .unwrap_or(1)
         };
+        groups.retain(|g| g != "all");
         groups.sort_by(|a, b| {
             let key = |g: &String| (index.depth.get(g).copied().unwrap_or(0), priority(g));
             key(a).cmp(&key(b)).then_with(|| a.cmp(b))
         });
-        for g in groups {
-            if g != "all" {
-                if let Some(gr) = self.groups.get(&g) {
-                    vars.extend(gr.vars.clone());
-                }
-            }
-        }
-        if let Some(h) = self.hosts.get(host) {
-            vars.extend(h.vars.clone());
-        }
-        // A property of groups, not a variable of hosts (Ansible does not show it).
-        vars.shift_remove("ansible_group_priority");
-        vars
+        groups
     }
 
     /// The longest chain of parents above a group.
@@ -396,11 +432,13 @@ impl Inventory {
             port: get(&["ansible_port", "ansible_ssh_port"])
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(22),
-            user: get(&["ansible_user", "ansible_ssh_user"]),
-            key_file: get(&["ansible_private_key_file", "ansible_ssh_private_key_file"]),
+            user: get(&["ansible_user", "ansible_ssh_user"])
+                .or_else(|| self.defaults.remote_user.clone()),
+            key_file: get(&["ansible_private_key_file", "ansible_ssh_private_key_file"])
+                .or_else(|| self.defaults.private_key_file.clone()),
             become_: get(&["ansible_become"]).is_some_and(|b| truthy(&b)),
             local: get(&["ansible_connection"]).as_deref() == Some("local"),
-            ssh: ssh_args::parse(&ssh_arg_text(&vars)).unwrap_or_default(),
+            ssh: ssh_args::parse(&self.ssh_arg_text(&vars)).unwrap_or_default(),
             vars,
         })
     }
@@ -609,6 +647,26 @@ pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
 }
 
 /// The ssh options of both Ansible variables, common first.
+impl Inventory {
+    /// A host's ssh options as Ansible puts them on ssh's command line: ansible.cfg's
+    /// `ssh_args` first (ssh takes the first value of each option), then
+    /// `ansible_ssh_common_args`, then `ansible_ssh_extra_args`.
+    fn ssh_arg_text(&self, vars: &IndexMap<String, String>) -> String {
+        self.defaults
+            .ssh_args
+            .iter()
+            .chain(
+                ["ansible_ssh_common_args", "ansible_ssh_extra_args"]
+                    .iter()
+                    .filter_map(|k| vars.get(*k)),
+            )
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// A host's own ssh options (its variables only), checked per host.
 fn ssh_arg_text(vars: &IndexMap<String, String>) -> String {
     ["ansible_ssh_common_args", "ansible_ssh_extra_args"]
         .iter()

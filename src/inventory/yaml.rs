@@ -187,7 +187,7 @@ fn key_str(v: &Value) -> Option<String> {
     }
 }
 
-fn scalar_map(v: &Value) -> Vec<(String, String)> {
+pub(super) fn scalar_map(v: &Value) -> Vec<(String, String)> {
     let Value::Mapping(m) = v else {
         return Vec::new();
     };

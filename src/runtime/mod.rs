@@ -85,7 +85,7 @@ pub struct Options {
 pub struct RunMeta {
     pub flow: PathBuf,
     pub flow_sha256: String,
-    pub inventory: PathBuf,
+    pub inventory: crate::inventory::Sources,
     pub ssh_config: Option<PathBuf>,
     pub known_hosts: Option<PathBuf>,
 }

@@ -44,7 +44,7 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
                 run_id: sh.run_id.clone(),
                 flow: m.flow.clone(),
                 flow_sha256: m.flow_sha256.clone(),
-                inventory: m.inventory.clone(),
+                inventory: Box::new(m.inventory.clone()),
                 params: sh
                     .flow
                     .params

@@ -1,13 +1,15 @@
 //! Differential test against the real thing: for every inventory in
-//! `tests/data/ansible/`, `etcdflow inventory --list` must say what
-//! `ansible-inventory --list` says — the same hosts, each with the same merged variables,
+//! `tests/data/ansible/` (a file, or a directory holding a case: inventory directories
+//! with `group_vars/`/`host_vars/`, several `-i`, a playbook dir, an `ansible.cfg`),
+//! `etcdflow inventory --list` must say what `ansible-inventory --list` says — the same hosts, each with the same merged variables,
 //! the same groups with the same hosts and children. ansible-core comes from PyPI into a
 //! venv the test makes itself (under `target/`, reused by later runs).
 //!
 //! Normalisations (documented in the README): the order of hosts and children within a
 //! group and of keys is not compared; Ansible's typed values are compared with
-//! etcdflow's text as Ansible would print them (`2222` = "2222", `true`/`True` = "true"),
-//! lists and dicts by their JSON.
+//! etcdflow's text as Ansible would print them (`2222` = "2222", `true`/`True` = "true",
+//! YAML 1.1's plain `yes`/`on` = true and `no`/`off` = false), lists and dicts by their
+//! JSON.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -70,7 +72,18 @@ fn same_value(ansible: &Value, ours: &Value) -> bool {
         Value::Array(_) | Value::Object(_) => {
             serde_json::from_str::<Value>(&ours_text).is_ok_and(|o| &o == ansible)
         }
-        Value::Bool(b) => ours_text.eq_ignore_ascii_case(&b.to_string()),
+        // YAML 1.1 (Ansible's PyYAML) reads a plain `yes`/`on` as true, `no`/`off` as
+        // false; etcdflow keeps the text, which its truthiness reads the same way.
+        Value::Bool(b) => {
+            let t = ours_text.to_ascii_lowercase();
+            let yes = ["true", "yes", "on"].contains(&t.as_str());
+            let no = ["false", "no", "off"].contains(&t.as_str());
+            if *b {
+                yes
+            } else {
+                no
+            }
+        }
         other => norm(other) == ours_text,
     }
 }
@@ -160,18 +173,41 @@ fn inventories_read_as_ansible_reads_them() {
     files.sort();
     assert!(files.len() >= 25, "only {} inventories", files.len());
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let nowhere = home.path().join("no-playbook");
+    std::fs::create_dir_all(&nowhere).unwrap_or_else(|e| panic!("{e}"));
     let (mut all, mut vars) = (Vec::new(), 0);
     for f in &files {
+        // A file is `-i FILE`, run elsewhere; a directory is a case: its `args` (e.g.
+        // `-i inv -i more.yml --playbook-dir play`, or nothing for its ansible.cfg) run
+        // inside it.
+        let (args, cwd): (Vec<String>, &Path) = if f.is_dir() {
+            let a = std::fs::read_to_string(f.join("args")).unwrap_or_default();
+            (a.split_whitespace().map(String::from).collect(), f)
+        } else {
+            (vec!["-i".into(), f.display().to_string()], home.path())
+        };
         let mut a = Command::new(&ansible);
-        a.arg("-i")
-            .arg(f)
+        a.args(&args)
             .arg("--list")
-            .current_dir(home.path())
+            .current_dir(cwd)
+            .env("HOME", home.path())
+            .env_remove("ANSIBLE_CONFIG")
+            .env_remove("ANSIBLE_INVENTORY")
             .env("ANSIBLE_HOME", home.path())
             .env("ANSIBLE_LOCAL_TEMP", home.path())
             .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true");
+        // Without `--playbook-dir` Ansible takes the current directory as the playbook's;
+        // etcdflow's `inventory` has none.
+        if !args.iter().any(|a| a == "--playbook-dir") {
+            a.arg("--playbook-dir").arg(&nowhere);
+        }
         let mut o = Command::new(env!("CARGO_BIN_EXE_etcdflow"));
-        o.args(["inventory", "--list", "-i"]).arg(f);
+        o.args(["inventory", "--list"])
+            .args(&args)
+            .current_dir(cwd)
+            .env("HOME", home.path())
+            .env_remove("ANSIBLE_CONFIG")
+            .env_remove("ANSIBLE_INVENTORY");
         let (av, ov) = (
             json_of(a, "ansible-inventory"),
             json_of(o, "etcdflow inventory"),

@@ -52,8 +52,13 @@ pub fn run_case(path: &Path) -> Outcome {
     let mut groups = None;
     let mut inv = None;
     if let Some(path) = inventory {
+        // A file or a directory, read as `-i` reads it (no ansible.cfg: cases are hermetic).
+        let src = etcdflow::inventory::Sources {
+            paths: vec![path],
+            ..Default::default()
+        };
         let (i, mut d) =
-            Inventory::load(&path, &mut sources).unwrap_or_else(|d| panic!("{}", d.message));
+            Inventory::load_sources(&src, &mut sources).unwrap_or_else(|d| panic!("{}", d.message));
         if !d.iter().any(|d| d.is_error()) {
             groups = Some(i.group_names());
             inv = Some(i);

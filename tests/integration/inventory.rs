@@ -83,3 +83,50 @@ fn a_bastion_in_ssh_common_args_is_used() {
     let from_bastion = format!("Accepted publickey for root from {} ", sb.address(1));
     assert!(log.contains(&from_bastion), "n2's sshd log: {log}");
 }
+
+/// What ansible.cfg says is used: no `-i` (its `inventory`, a directory whose
+/// `group_vars/all.yml` gives a variable the flow prints), its `remote_user`, and its
+/// `[ssh_connection] ssh_args` naming the ssh config that sends n2 through a bastion.
+#[test]
+fn ansible_cfg_inventory_dir_and_ssh_args_are_used() {
+    if super::sandbox::no_root("ansible_cfg_inventory_dir_and_ssh_args_are_used") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sb = sandbox::up(&dir.path().join("sbx"), 3, 0, 26)
+        .unwrap_or_else(|e| panic!("the sandbox must come up: {e}"));
+    let g = Guard(sb);
+    let sb = &g.0;
+    firewall_n2(sb);
+    let inv = std::fs::read_to_string(sb.inventory())
+        .unwrap_or_default()
+        .replace(" ansible_user=root", "");
+    // As sites do it: ssh_args names a config that sends n2 through the bastion.
+    let cfg = "[defaults]\ninventory = inventory\nremote_user = root\n\n[ssh_connection]\nssh_args = -F bastion.conf ; n2 through the bastion\n";
+    let bastion = format!(
+        "Host {}\n  ProxyJump root@{}\n",
+        sb.address(2),
+        sb.address(1)
+    );
+    let body = "hosts t = group(\"sandbox\")\nstep mark on t {\n  run \"echo {{ host.vars.marker }} > /etc/reached\"\n  rollback {}\n}\n";
+    let t = flow(Test::new(), "b.flow", body)
+        .file("ansible.cfg", cfg)
+        .file("bastion.conf", &bastion)
+        .file("inventory/hosts", &inv)
+        .file("inventory/group_vars/all.yml", "marker: via-group-vars\n")
+        .env("HOME", dir.path());
+    let ssh_config = sb.ssh_config().display().to_string();
+    let out = t.args(["run", "b.flow", "-F", &ssh_config]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("(ansible.cfg)"), "{}", out.stderr);
+    let o = std::process::Command::new("ssh")
+        .args(["-F", &ssh_config, "-J", &format!("root@{}", sb.address(1))])
+        .args([&sb.address(2), "cat /etc/reached"])
+        .output()
+        .unwrap_or_else(|e| panic!("ssh: {e}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "via-group-vars");
+    let log = std::fs::read_to_string(sb.dir.join("n2/sshd.log")).unwrap_or_default();
+    let from_bastion = format!("Accepted publickey for root from {} ", sb.address(1));
+    assert!(log.contains(&from_bastion), "n2's sshd log: {log}");
+}
