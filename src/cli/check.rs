@@ -33,8 +33,8 @@ pub(crate) struct Inputs {
 
 #[derive(Args, Debug)]
 pub(crate) struct CheckArgs {
-    /// Flow files (`.flow` or `.etcdflow`).
-    #[arg(required = true, value_name = "FILE")]
+    /// Flow files (`.flow` or `.etcdflow`), or directories to search for them.
+    #[arg(required = true, value_name = "PATH")]
     files: Vec<PathBuf>,
     #[command(flatten)]
     inputs: Inputs,
@@ -160,13 +160,18 @@ pub(crate) fn analyze(files: &[PathBuf], inputs: &Inputs, lint: bool) -> Analysi
 
 impl CheckArgs {
     pub(crate) fn run(self, color: bool) -> Exit {
+        // Directories are searched for flows, as `lint` searches them.
+        let files = match super::lint::flows_of(&self.files) {
+            Ok(f) => f,
+            Err(e) => return e,
+        };
         let Analysis {
             diags,
             sources,
             usage,
             t_load,
             t_check,
-        } = analyze(&self.files, &self.inputs, false);
+        } = analyze(&files, &self.inputs, false);
         let t2 = std::time::Instant::now();
         let errors = diags.iter().filter(|d| d.is_error()).count();
         let warnings = diags.len() - errors;

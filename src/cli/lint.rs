@@ -28,6 +28,8 @@ pub(crate) struct LintArgs {
     /// The inventory (also flags its hosts' addresses written as literals) and params.
     #[command(flatten)]
     inputs: Inputs,
+    /// `human` (on stderr), `json` (one document on stdout) or `sarif` (SARIF 2.1.0, for
+    /// code-scanning upload).
     #[arg(long, value_enum, default_value_t)]
     format: LintFormat,
     /// `--deny warnings`: exit 1 when there are warnings.
@@ -63,23 +65,36 @@ pub(crate) fn flows(p: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-impl LintArgs {
-    pub(crate) fn run(self, color: bool) -> Exit {
-        let mut files = Vec::new();
-        for p in &self.paths {
-            flows(p, &mut files);
-        }
-        if files.is_empty() {
-            eprintln!(
-                "[file-not-found] Error: no `.flow` or `.etcdflow` file under {}\n    Help: name flow files or directories that hold them",
-                self.paths
+/// The flow files of `paths` (directories searched), or a usage error when there is none.
+pub(crate) fn flows_of(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Exit> {
+    let mut files = Vec::new();
+    for p in paths {
+        flows(p, &mut files);
+    }
+    if files.is_empty() {
+        super::error(
+            "file-not-found",
+            format!(
+                "no `.flow` or `.etcdflow` file under {}",
+                paths
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
-            );
-            return Exit::Usage;
-        }
+            ),
+            Some("name flow files or directories that hold them".into()),
+        );
+        return Err(Exit::Usage);
+    }
+    Ok(files)
+}
+
+impl LintArgs {
+    pub(crate) fn run(self, color: bool) -> Exit {
+        let files = match flows_of(&self.paths) {
+            Ok(f) => f,
+            Err(e) => return e,
+        };
         let Analysis {
             diags,
             sources,

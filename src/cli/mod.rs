@@ -64,10 +64,12 @@ enum Command {
     /// Show how an Ansible inventory was understood.
     Inventory(inventory::InventoryArgs),
     /// Run a flow on the hosts of an inventory.
+    #[command(after_long_help = RUN_EXIT_CODES)]
     Run(run::RunArgs),
     /// Print what `run` would do, without connecting (same as `run --check`).
-    Plan(run::RunArgs),
-    /// Continue an interrupted run from its journal.
+    Plan(run::PlanArgs),
+    /// Continue an interrupted run from its journal (or one stopped with exit 7).
+    #[command(after_long_help = RUN_EXIT_CODES)]
     Resume(run::ResumeArgs),
     /// List runs, or show one as a timeline (`runs show RUN_ID`).
     Runs(runs::RunsArgs),
@@ -77,7 +79,27 @@ enum Command {
     Sandbox(sandbox::SandboxArgs),
     /// Verify etcd snapshot files (`snapshot verify FILE...`).
     Snapshot(snapshot::SnapshotArgs),
+    /// Print a shell completion script: `etcdflow completions bash > /etc/bash_completion.d/etcdflow`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `etcdflow man | man -l -`.
+    Man,
 }
+
+/// The exit codes of `run` and `resume` (the README's table).
+const RUN_EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  a step failed; the rollback blocks ran and succeeded
+  2  usage error
+  3  a step failed and a rollback block failed too: the summary says where
+  4  a step failed and was not rolled back (--no-rollback, or past a point_of_no_return)
+  5  refused before starting: nothing was changed
+  6  interrupted: `etcdflow resume RUN_ID` continues
+  7  a step with on_failure: \"undo_host\" failed: that host's change was undone, the rest
+     stands; `etcdflow resume RUN_ID` goes on once the cause is fixed";
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum Color {
@@ -132,7 +154,31 @@ where
         Command::Explain(a) => a.run().into(),
         Command::Inventory(a) => a.run(color).into(),
         Command::Run(a) => a.run(color, false),
-        Command::Plan(a) => a.run(color, true),
+        Command::Plan(a) => a.run(color),
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "etcdflow",
+                &mut buf,
+            );
+            crate::out!("{}", String::from_utf8_lossy(&buf).trim_end());
+            Exit::Ok.into()
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut buf) {
+                Ok(()) => {
+                    crate::out!("{}", String::from_utf8_lossy(&buf).trim_end());
+                    Exit::Ok.into()
+                }
+                Err(e) => {
+                    error("internal-error", format!("the manual page: {e}"), None);
+                    Exit::Failed.into()
+                }
+            }
+        }
         Command::Sandbox(a) => a.run().into(),
         Command::Resume(a) => a.run(color),
         Command::Runs(a) => a.run().into(),

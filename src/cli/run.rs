@@ -51,8 +51,8 @@ pub(crate) struct RunArgs {
     /// Trust unknown host keys on first use (a changed key is still refused).
     #[arg(long)]
     accept_new_host_keys: bool,
-    /// Seconds to wait for an SSH connection.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds to wait for an SSH connection (1..3600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     connect_timeout: u64,
     /// Answer every `confirm` with yes (required without a terminal).
     #[arg(long)]
@@ -86,6 +86,7 @@ pub(crate) struct RunArgs {
 pub(crate) struct ResumeArgs {
     /// The run id (`etcdflow runs` lists them).
     run_id: String,
+    /// Where the run's journal is (`<DIR>/runs/<run-id>/`), as given to `run`.
     #[arg(long, default_value = ".etcdflow", value_name = "DIR")]
     state_dir: PathBuf,
     /// Secret params again (they are never journaled), or overrides: `-e name=value`,
@@ -100,22 +101,83 @@ pub(crate) struct ResumeArgs {
     /// Resume even though the flow (or a file it includes) changed since the run began.
     #[arg(long)]
     allow_changed_flow: bool,
+    /// An ssh config file instead of the one the run used (`ssh -F`).
     #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
     ssh_config: Option<PathBuf>,
+    /// Check host keys against this known_hosts file instead of the run's.
     #[arg(long, value_name = "FILE")]
     known_hosts: Option<PathBuf>,
+    /// Trust unknown host keys on first use (a changed key is still refused).
     #[arg(long)]
     accept_new_host_keys: bool,
-    #[arg(long, default_value_t = 10)]
+    /// Seconds to wait for an SSH connection (1..3600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     connect_timeout: u64,
+    /// Answer every `confirm` with yes (required without a terminal).
     #[arg(long)]
     yes: bool,
+    /// Stream every command's output, prefixed with its host.
     #[arg(short, long)]
     verbose: bool,
+    /// `human` (terminal view on stderr) or `json` (NDJSON events on stdout).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     output: Format,
+    /// On Ctrl-C or SIGTERM, roll back instead of stopping for a later `resume`.
     #[arg(long)]
     rollback_on_interrupt: bool,
+}
+
+/// `etcdflow plan FLOW`: only what changes the plan (it connects to nothing).
+#[derive(Args, Debug)]
+pub(crate) struct PlanArgs {
+    /// The flow file (or a stdlib flow's name).
+    #[arg(value_name = "FLOW")]
+    flow: PathBuf,
+    /// An Ansible inventory: a file, a directory or `host1,host2,` (repeatable, merged in
+    /// order); without it, ansible.cfg's `inventory`.
+    #[arg(short, long, value_name = "INVENTORY")]
+    inventory: Vec<PathBuf>,
+    /// Set params: `-e name=value`, `-e @FILE` (YAML/JSON), `-e '{"name": value}'`
+    /// (repeatable; a later value wins).
+    #[arg(
+        short = 'e',
+        long = "extra-var",
+        visible_alias = "extra-vars",
+        value_name = "NAME=VALUE|@FILE|JSON"
+    )]
+    extra: Vec<String>,
+    /// A YAML or JSON file of param values.
+    #[arg(long, value_name = "FILE")]
+    vars: Option<PathBuf>,
+    /// Only these hosts, Ansible's host patterns (as `run --limit`).
+    #[arg(short = 'l', long, value_name = "PATTERN")]
+    limit: Option<String>,
+}
+
+impl PlanArgs {
+    pub(crate) fn run(self, color: bool) -> ExitCode {
+        RunArgs {
+            flow: self.flow,
+            inventory: self.inventory,
+            extra: self.extra,
+            vars: self.vars,
+            limit: self.limit,
+            // Run-only settings: a plan connects to nothing and changes nothing.
+            forks: 10,
+            ssh_config: None,
+            known_hosts: None,
+            accept_new_host_keys: false,
+            connect_timeout: 10,
+            yes: false,
+            no_rollback: false,
+            verbose: false,
+            output: Format::Human,
+            check: true,
+            state_dir: PathBuf::from(".etcdflow"),
+            rollback_on_interrupt: false,
+        }
+        .run(color, true)
+    }
 }
 
 impl ResumeArgs {
@@ -371,7 +433,7 @@ impl Invocation {
                 config_file: self.ssh_config.clone(),
                 known_hosts: self.known_hosts.clone(),
                 accept_new_host_keys: self.accept_new_host_keys,
-                connect_timeout: Some(Duration::from_secs(self.connect_timeout.max(1))),
+                connect_timeout: Some(Duration::from_secs(self.connect_timeout)),
                 control_dir: None,
             },
             yes: self.yes,

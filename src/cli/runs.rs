@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub(crate) struct RunsArgs {
+    /// Where run journals are kept (`<DIR>/runs/<run-id>/`), as given to `run`.
     #[arg(long, default_value = ".etcdflow", value_name = "DIR", global = true)]
     state_dir: PathBuf,
     #[command(subcommand)]
@@ -16,7 +17,10 @@ pub(crate) struct RunsArgs {
 #[derive(Subcommand, Debug)]
 enum RunsCmd {
     /// Print one run as a timeline.
-    Show { run_id: String },
+    Show {
+        /// The run id (`etcdflow runs` lists them).
+        run_id: String,
+    },
 }
 
 fn status(records: &[Record]) -> String {

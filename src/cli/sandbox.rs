@@ -39,11 +39,13 @@ enum SandboxCmd {
     },
     /// Stop every process of the sandbox and remove it.
     Down {
+        /// Where the sandbox keeps its files.
         #[arg(long, default_value = ".etcdflow/sandbox")]
         dir: PathBuf,
     },
     /// Show the hosts and whether sshd and etcd run.
     Status {
+        /// Where the sandbox keeps its files.
         #[arg(long, default_value = ".etcdflow/sandbox")]
         dir: PathBuf,
     },
@@ -78,6 +80,17 @@ impl SandboxArgs {
                 );
             }),
             SandboxCmd::Down { dir } => sandbox::down(&dir).map(|()| crate::out!("sandbox down")),
+            SandboxCmd::Status { dir } if !dir.join("state").exists() => {
+                super::error(
+                    "sandbox-error",
+                    format!("no sandbox in {}", dir.display()),
+                    Some(format!(
+                        "`etcdflow sandbox up --dir {}` starts one",
+                        dir.display()
+                    )),
+                );
+                return Exit::Failed;
+            }
             SandboxCmd::Status { dir } => sandbox::status(&dir).map(|s| print!("{s}")),
         };
         match r {

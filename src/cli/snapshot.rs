@@ -16,7 +16,8 @@ enum SnapshotCommand {
     /// Verify snapshot files: size, sha256 trailer, database structure; print the
     /// revision and the number of live keys.
     Verify {
-        #[arg(required = true)]
+        /// Snapshot files (`etcdctl snapshot save` or `etcd.snapshot_save` output).
+        #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]

@@ -19,9 +19,17 @@ enum StdlibCmd {
     /// The embedded procedures.
     List,
     /// A procedure's documentation and params.
-    Show { name: String },
+    Show {
+        /// The procedure (`etcdflow stdlib list` names them), with or without `.flow`.
+        name: String,
+    },
     /// Write an editable copy into DIR (default: the current directory).
-    Fork { name: String, dir: Option<PathBuf> },
+    Fork {
+        /// The procedure (`etcdflow stdlib list` names them), with or without `.flow`.
+        name: String,
+        /// Where the copy is written (an existing file is never overwritten).
+        dir: Option<PathBuf>,
+    },
 }
 
 fn unknown(name: &str) -> Exit {

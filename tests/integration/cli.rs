@@ -640,3 +640,79 @@ fn a_snapshot_is_verified_by_a_flow_without_a_cluster() {
         out.stderr
     );
 }
+
+/// Every subcommand, flag and argument has help text (`--help`, the man page and the
+/// shell completions show it).
+#[test]
+fn every_flag_and_argument_has_help() {
+    use clap::CommandFactory;
+    fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        if c.get_about().is_none() && !path.is_empty() {
+            missing.push(format!("`etcdflow{path}`: no description"));
+        }
+        for a in c.get_arguments() {
+            let id = a.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            if a.get_help().is_none() && a.get_long_help().is_none() {
+                missing.push(format!("`etcdflow{path}`: `{id}` has no help"));
+            }
+        }
+        for s in c.get_subcommands() {
+            walk(s, &format!("{path} {}", s.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&etcdflow::cli::Cli::command(), "", &mut missing);
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// `plan` takes only what changes a plan; `--connect-timeout 0` is refused, not rounded.
+#[test]
+fn plan_has_no_run_only_flags_and_zero_timeouts_are_refused() {
+    let out = Test::new().args(["plan", "x.flow", "--yes"]).run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = Test::new()
+        .args(["run", "x.flow", "-i", "h1,", "--connect-timeout", "0"])
+        .run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("connect-timeout"), "{}", out.stderr);
+}
+
+/// `completions` and `man` print what the shells and `man` read.
+#[test]
+fn completions_and_man_page() {
+    let out = Test::new().args(["completions", "bash"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("complete -F") && out.stdout.contains("sandbox"));
+    let out = Test::new().args(["man"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(".ie") || out.stdout.contains(".TH"),
+        "{}",
+        &out.stdout[..200.min(out.stdout.len())]
+    );
+}
+
+/// `check DIR` searches it for flows, as `lint DIR` does; `sandbox status` with no
+/// sandbox says so.
+#[test]
+fn check_a_directory_and_status_without_a_sandbox() {
+    let t = Test::new().file(
+        "flows/a.flow",
+        "## a\nflow a\nstep s on local {\n  log \"hi\"\n}\n",
+    );
+    let out = t.args(["check", "flows"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("checked 1 file"), "{}", out.stderr);
+    let out = Test::new()
+        .args(["sandbox", "status", "--dir", "nothing-here"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("no sandbox in nothing-here"),
+        "{}",
+        out.stderr
+    );
+}
