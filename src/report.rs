@@ -18,11 +18,31 @@ pub struct Json;
 
 impl Reporter for Json {
     fn event(&mut self, e: &Event) {
-        if let Ok(line) = serde_json::to_string(e) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+        if let Ok(v) = serde_json::to_value(e) {
+            json_line(v);
         }
+    }
+}
+
+/// One NDJSON line: the event with `ts`, the RFC 3339 UTC time it was written.
+pub fn json_line(mut v: serde_json::Value) {
+    if let Some(o) = v.as_object_mut() {
+        let ts = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        o.insert("ts".into(), serde_json::Value::String(ts));
+    }
+    if let Ok(line) = serde_json::to_string(&v) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
+
+/// How the terminal names a step's rollback.
+fn label(step: &str, rollback: bool) -> String {
+    if rollback {
+        format!("{step} (rollback)")
+    } else {
+        step.to_string()
     }
 }
 
@@ -87,10 +107,16 @@ impl Reporter for Human {
                 "{} {host}: {error}",
                 self.paint("31", "unreachable")
             )),
-            Event::StepStarted { step, hosts, .. } => {
+            Event::StepStarted {
+                step,
+                hosts,
+                rollback,
+                ..
+            } => {
                 if let Some(b) = self.bar.take() {
                     b.finish_and_clear();
                 }
+                let step = &label(step, *rollback);
                 self.rows.insert(step.clone(), StepRow::default());
                 if self.tty {
                     let b = ProgressBar::with_draw_target(
@@ -121,8 +147,10 @@ impl Reporter for Human {
                 host,
                 ok,
                 error,
+                rollback,
                 ..
             } => {
+                let step = &label(step, *rollback);
                 if let Some(b) = &self.bar {
                     b.inc(1);
                 }
@@ -161,7 +189,9 @@ impl Reporter for Human {
                 failed,
                 skipped,
                 ms,
+                rollback,
             } => {
+                let step = &label(step, *rollback);
                 if let Some(b) = self.bar.take() {
                     b.finish_and_clear();
                 }

@@ -349,6 +349,7 @@ impl RunArgs {
 
 impl Invocation {
     fn execute(self, color: bool, plan_only: bool) -> ExitCode {
+        let output = self.output;
         let mut sources = SourceMap::new();
         let mut diags: Vec<Diagnostic> = Vec::new();
         let (params, mut pd) = param_args(&self.extra, self.vars.as_deref(), &mut sources);
@@ -358,10 +359,7 @@ impl Invocation {
         }
         let (inventory, mut idiags) = match Inventory::load_sources(&self.inventory, &mut sources) {
             Ok(x) => x,
-            Err(d) => {
-                eprint!("{}", render::human(&[d], &sources, color));
-                return Exit::Usage.into();
-            }
+            Err(d) => return self.refused(&[d], &sources, color, Exit::Usage as u8, None),
         };
         let inv_ok = !idiags.iter().any(Diagnostic::is_error);
         diags.append(&mut idiags);
@@ -379,8 +377,7 @@ impl Invocation {
             None => load::load(&RealFs, &self.flow, &mut sources),
         };
         if prog.root.is_none() {
-            eprint!("{}", render::human(&prog.diagnostics, &sources, color));
-            return Exit::Usage.into();
+            return self.refused(&prog.diagnostics, &sources, color, Exit::Usage as u8, None);
         }
         diags.extend(prog.diagnostics.iter().cloned());
         let opts = CheckOptions {
@@ -401,16 +398,20 @@ impl Invocation {
         let flow_sha256 = crate::journal::flow_hash(&sources, &flow_files);
         if let Some(want) = &self.expected_sha256 {
             if *want != flow_sha256 {
-                super::error("flow-changed", format!("`{}` changed since the run began", self.flow.display()), Some("resuming a changed flow can skip or repeat work; pass `--allow-changed-flow` if the change is intended".into()));
-                return ExitCode::from(RunStatus::Refused.exit_code());
+                let d = Diagnostic::error("flow-changed", format!("`{}` changed since the run began", self.flow.display())).help("resuming a changed flow can skip or repeat work; pass `--allow-changed-flow` if the change is intended");
+                return self.refused(&[d], &sources, color, RunStatus::Refused.exit_code(), None);
             }
         }
         diags.extend(checked.diagnostics);
         diagnostics::sort(&mut diags);
         if diags.iter().any(Diagnostic::is_error) {
-            eprint!("{}", render::human(&diags, &sources, color));
-            eprintln!("refused before starting: the flow has errors; nothing was changed");
-            return ExitCode::from(RunStatus::Refused.exit_code());
+            return self.refused(
+                &diags,
+                &sources,
+                color,
+                RunStatus::Refused.exit_code(),
+                Some("refused before starting: the flow has errors; nothing was changed"),
+            );
         }
         if !diags.is_empty() {
             eprint!("{}", render::human(&diags, &sources, color));
@@ -467,9 +468,14 @@ impl Invocation {
             Ok(p) => p,
             Err(r) => {
                 let d = Diagnostic::error(r.code, r.message).help(r.help);
-                eprint!("{}", render::human(&[d], &SourceMap::new(), color));
-                eprintln!("refused before starting: nothing was changed");
-                return ExitCode::from(RunStatus::Refused.exit_code());
+                return self_refused(
+                    output,
+                    &[d],
+                    &SourceMap::new(),
+                    color,
+                    RunStatus::Refused.exit_code(),
+                    Some("refused before starting: nothing was changed"),
+                );
             }
         };
         if plan_only {
@@ -523,6 +529,43 @@ impl Invocation {
         });
         ExitCode::from(status.exit_code())
     }
+}
+
+impl Invocation {
+    /// A run that does not start: the diagnostics on stderr and, with `--output json`, a
+    /// `refused` event on stdout; then its exit code.
+    fn refused(
+        &self,
+        diags: &[Diagnostic],
+        sources: &SourceMap,
+        color: bool,
+        code: u8,
+        tail: Option<&str>,
+    ) -> ExitCode {
+        self_refused(self.output, diags, sources, color, code, tail)
+    }
+}
+
+fn self_refused(
+    output: Format,
+    diags: &[Diagnostic],
+    sources: &SourceMap,
+    color: bool,
+    code: u8,
+    tail: Option<&str>,
+) -> ExitCode {
+    eprint!("{}", render::human(diags, sources, color));
+    if let Some(t) = tail {
+        eprintln!("{t}");
+    }
+    if output == Format::Json {
+        report::json_line(serde_json::json!({
+            "event": "refused",
+            "exit_code": code,
+            "diagnostics": render::json_values(diags, sources),
+        }));
+    }
+    ExitCode::from(code)
 }
 
 fn print_plan(prep: &runtime::Prepared, format: Format) {

@@ -173,6 +173,15 @@ pub fn json(diags: &[Diagnostic], sources: &SourceMap) -> String {
     })
 }
 
+/// The diagnostics as the values of `check --format json`'s `diagnostics` (for the
+/// `refused` event of `run --output json`).
+pub fn json_values(diags: &[Diagnostic], sources: &SourceMap) -> Vec<serde_json::Value> {
+    diags
+        .iter()
+        .filter_map(|d| serde_json::to_value(to_json(d, sources)).ok())
+        .collect()
+}
+
 /// SARIF 2.1.0 (what GitHub code scanning reads): one run, every documented code as a
 /// rule (with its explanation as help), every diagnostic as a result located by a
 /// repository-relative URI and a 1-based region.

@@ -21,10 +21,12 @@ pub enum Event {
         host: String,
         error: String,
     },
+    /// `rollback`: the step's rollback (its name is the step's own either way).
     StepStarted {
         step: String,
         index: usize,
         hosts: Vec<String>,
+        rollback: bool,
     },
     HostSkipped {
         step: String,
@@ -65,6 +67,7 @@ pub enum Event {
         failed: usize,
         skipped: usize,
         ms: u64,
+        rollback: bool,
     },
     RollbackStarted {
         steps: Vec<String>,

@@ -26,15 +26,13 @@ pub(super) async fn run_step(
 ) -> (Vec<String>, bool, Option<bool>) {
     let step = &sh.flow.steps[index];
     let t0 = Instant::now();
-    let name = if rollback {
-        format!("{} (rollback)", step.name)
-    } else {
-        step.name.clone()
-    };
+    // Events name the step itself; `rollback` says which half runs.
+    let name = step.name.clone();
     let _ = sh.events.send(Event::StepStarted {
         step: name.clone(),
         index,
         hosts: hosts.to_vec(),
+        rollback,
     });
     sh.journal(crate::journal::Record::StepStart {
         step: index,
@@ -168,7 +166,7 @@ pub(super) async fn run_step(
             })
             .await;
             let _ = sh.events.send(Event::HostDone {
-                step: format!("{} (undo)", name),
+                step: name.clone(),
                 host: host.clone(),
                 ok: u.is_ok(),
                 error: u.as_ref().err().map(|Fail(m)| m.clone()),
@@ -217,6 +215,7 @@ pub(super) async fn run_step(
         failed,
         skipped,
         ms: ms(t0.elapsed()),
+        rollback,
     });
     // An interrupted step is not finished: no `step_end`, so `resume` picks it up.
     let finished = !(sh.interrupted() && !rollback && !queue.is_empty());

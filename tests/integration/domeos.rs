@@ -58,6 +58,7 @@ fn voters_learners(sb: &Sandbox) -> (Vec<String>, Vec<String>) {
 
 /// The NDJSON events of a run's stdout.
 fn events(stdout: &str) -> Vec<serde_json::Value> {
+    super::events::validate(stdout);
     stdout
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

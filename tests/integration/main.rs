@@ -8,6 +8,7 @@ mod domeos;
 mod etcd;
 mod etcd_scoped;
 mod etcd_tls;
+mod events;
 mod examples;
 mod fmt;
 mod inventory;

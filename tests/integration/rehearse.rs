@@ -79,6 +79,8 @@ fn signal_at(
         .lines()
         .map_while(Result::ok)
     {
+        // Every event a rehearsal reads is one the schema allows.
+        super::events::validate(&line);
         let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         if std::env::var_os("ETCDFLOW_TEST_EVENTS").is_some() && !line.contains("action_done") {
             eprintln!("{line}");
