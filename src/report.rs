@@ -37,6 +37,19 @@ pub fn json_line(mut v: serde_json::Value) {
     }
 }
 
+/// The live progress bar while one is drawn: a question asked of the operator suspends
+/// it, or its redraw would erase the question.
+static LIVE: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Run `f` (a prompt) with the live view suspended, and redraw it afterwards.
+pub fn suspended<R>(f: impl FnOnce() -> R) -> R {
+    let bar = LIVE.lock().ok().and_then(|b| b.clone());
+    match bar {
+        Some(b) => b.suspend(f),
+        None => f(),
+    }
+}
+
 /// How the terminal names a step's rollback.
 fn label(step: &str, rollback: bool) -> String {
     if rollback {
@@ -76,6 +89,20 @@ impl Human {
         }
     }
 
+    fn set_bar(&mut self, b: ProgressBar) {
+        if let Ok(mut live) = LIVE.lock() {
+            *live = Some(b.clone());
+        }
+        self.bar = Some(b);
+    }
+
+    fn take_bar(&mut self) -> Option<ProgressBar> {
+        if let Ok(mut live) = LIVE.lock() {
+            *live = None;
+        }
+        self.bar.take()
+    }
+
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{s}\x1b[0m")
@@ -113,7 +140,7 @@ impl Reporter for Human {
                 rollback,
                 ..
             } => {
-                if let Some(b) = self.bar.take() {
+                if let Some(b) = self.take_bar() {
                     b.finish_and_clear();
                 }
                 let step = &label(step, *rollback);
@@ -130,7 +157,7 @@ impl Reporter for Human {
                     }
                     b.set_message(step.clone());
                     b.enable_steady_tick(Duration::from_millis(120));
-                    self.bar = Some(b);
+                    self.set_bar(b);
                 } else {
                     self.line(&format!(
                         "step {step} on {}",
@@ -192,7 +219,7 @@ impl Reporter for Human {
                 rollback,
             } => {
                 let step = &label(step, *rollback);
-                if let Some(b) = self.bar.take() {
+                if let Some(b) = self.take_bar() {
                     b.finish_and_clear();
                 }
                 self.rows.insert(
@@ -234,7 +261,7 @@ impl Reporter for Human {
                 exit_code,
                 ms,
             } => {
-                if let Some(b) = self.bar.take() {
+                if let Some(b) = self.take_bar() {
                     b.finish_and_clear();
                 }
                 let mut s = String::from(

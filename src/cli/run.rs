@@ -152,6 +152,10 @@ pub(crate) struct PlanArgs {
     /// Only these hosts, Ansible's host patterns (as `run --limit`).
     #[arg(short = 'l', long, value_name = "PATTERN")]
     limit: Option<String>,
+    /// Every host's commands in full (by default hosts whose commands differ only by
+    /// their own name and address are shown once, as `{host}` and `{address}`).
+    #[arg(long)]
+    hosts: bool,
 }
 
 impl PlanArgs {
@@ -176,7 +180,7 @@ impl PlanArgs {
             state_dir: PathBuf::from(".etcdflow"),
             rollback_on_interrupt: false,
         }
-        .run(color, true)
+        .run_or_plan(color, true, self.hosts)
     }
 }
 
@@ -271,6 +275,7 @@ impl ResumeArgs {
             expected_sha256: (!self.allow_changed_flow).then_some(flow_sha256),
             resume: Some(from),
             limit,
+            plan_hosts: false,
         };
         inv.execute(color, false)
     }
@@ -300,10 +305,16 @@ struct Invocation {
     expected_sha256: Option<String>,
     resume: Option<crate::runtime::ResumeFrom>,
     limit: Option<String>,
+    /// `plan --hosts`: every host's commands, ungrouped.
+    plan_hosts: bool,
 }
 
 impl RunArgs {
     pub(crate) fn run(self, color: bool, plan_only: bool) -> ExitCode {
+        self.run_or_plan(color, plan_only, false)
+    }
+
+    fn run_or_plan(self, color: bool, plan_only: bool, plan_hosts: bool) -> ExitCode {
         let plan_only = plan_only || self.check;
         let cwd = std::env::current_dir().unwrap_or_default();
         let abs = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or_else(|_| cwd.join(p));
@@ -342,6 +353,7 @@ impl RunArgs {
             expected_sha256: None,
             resume: None,
             limit: self.limit,
+            plan_hosts,
         }
         .execute(color, plan_only)
     }
@@ -419,14 +431,11 @@ impl Invocation {
         let Some(flow) = checked.flow else {
             return ExitCode::from(RunStatus::Refused.exit_code());
         };
-        let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        // A gate asks on the controlling terminal, also when stdout and stderr are piped
+        // (`| tee log`); with no terminal at all it is refused up front.
+        let tty = open_tty().is_ok();
         let prompter: Option<runtime::Prompter> = tty.then(|| {
-            Arc::new(|msg: &str| {
-                eprint!("{msg} [y/N] ");
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line).is_ok()
-                    && matches!(line.trim(), "y" | "Y" | "yes")
-            }) as runtime::Prompter
+            Arc::new(|msg: &str| report::suspended(|| ask_on_tty(msg))) as runtime::Prompter
         });
         let ropts = runtime::Options {
             forks: usize::from(self.forks),
@@ -484,7 +493,7 @@ impl Invocation {
                     crate::out!("limit: {l}");
                 }
             }
-            print_plan(&prep, self.output);
+            print_plan(&prep, self.output, self.plan_hosts);
             return Exit::Ok.into();
         }
         if self.output == Format::Human {
@@ -568,7 +577,63 @@ fn self_refused(
     ExitCode::from(code)
 }
 
-fn print_plan(prep: &runtime::Prepared, format: Format) {
+fn open_tty() -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+}
+
+/// Ask `msg` on the controlling terminal: only `y`/`yes` is yes.
+fn ask_on_tty(msg: &str) -> bool {
+    use std::io::{BufRead, Write};
+    let Ok(mut tty) = open_tty() else {
+        return false;
+    };
+    if write!(tty, "{msg} [y/N] ")
+        .and_then(|()| tty.flush())
+        .is_err()
+    {
+        return false;
+    }
+    let mut line = String::new();
+    std::io::BufReader::new(tty).read_line(&mut line).is_ok()
+        && matches!(line.trim(), "y" | "Y" | "yes")
+}
+
+/// Each host's commands; unless `expand`, hosts whose commands differ only by their own
+/// name and address are printed once, as `{host}` and `{address}`.
+fn print_commands(
+    per_host: &[(String, Vec<String>)],
+    addresses: &std::collections::HashMap<String, String>,
+    expand: bool,
+    pad: &str,
+) {
+    let groups: Vec<(Vec<String>, Vec<String>)> = if expand {
+        per_host
+            .iter()
+            .map(|(h, l)| (vec![h.clone()], l.clone()))
+            .collect()
+    } else {
+        runtime::plan::group(per_host, addresses)
+    };
+    for (hosts, lines) in groups {
+        let own = lines
+            .iter()
+            .any(|l| l.contains("{host}") || l.contains("{address}"));
+        let note = if hosts.len() > 1 && own {
+            " ({host}, {address}: each host's own)"
+        } else {
+            ""
+        };
+        crate::out!("{pad}{}:{note}", runtime::plan::hosts_label(&hosts));
+        for l in lines {
+            crate::out!("{pad}  {l}");
+        }
+    }
+}
+
+fn print_plan(prep: &runtime::Prepared, format: Format, expand: bool) {
     let steps = runtime::plan::plan(prep);
     if format == Format::Json {
         crate::out!(
@@ -583,21 +648,16 @@ fn print_plan(prep: &runtime::Prepared, format: Format) {
         } else {
             format!(" [{}]", s.options.join(", "))
         };
-        crate::out!("{}. step {} on {}{opts}", i + 1, s.name, s.hosts.join(", "));
-        for (host, lines) in &s.actions {
-            crate::out!("   {host}:");
-            for l in lines {
-                crate::out!("     {l}");
-            }
-        }
+        let on = if expand {
+            s.hosts.join(", ")
+        } else {
+            runtime::plan::hosts_label(&s.hosts)
+        };
+        crate::out!("{}. step {} on {on}{opts}", i + 1, s.name);
+        print_commands(&s.actions, &s.addresses, expand, "   ");
         if !s.rollback.is_empty() {
             crate::out!("   rollback (if a later step fails):");
-            for (host, lines) in &s.rollback {
-                crate::out!("     {host}:");
-                for l in lines {
-                    crate::out!("       {l}");
-                }
-            }
+            print_commands(&s.rollback, &s.addresses, expand, "     ");
         }
         if let Some(m) = &s.no_return {
             crate::out!("   past the point of no return: a failure here is not rolled back; {m}");

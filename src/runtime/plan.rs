@@ -15,6 +15,97 @@ pub struct PlanStep {
     pub actions: Vec<(String, Vec<String>)>,
     pub rollback: Vec<(String, Vec<String>)>,
     pub no_return: Option<String>,
+    /// Each host's address (for grouping hosts whose commands differ only by it).
+    #[serde(skip)]
+    pub addresses: std::collections::HashMap<String, String>,
+}
+
+/// Hosts whose rendered lines are the same once each host's own name and address are
+/// written `{host}` and `{address}`: (the hosts, the lines — a lone host's as they are).
+pub fn group(
+    per_host: &[(String, Vec<String>)],
+    addresses: &std::collections::HashMap<String, String>,
+) -> Vec<(Vec<String>, Vec<String>)> {
+    let general = |host: &str, lines: &[String]| -> Vec<String> {
+        let addr = addresses.get(host).filter(|a| a.len() >= 4 && *a != host);
+        lines
+            .iter()
+            .map(|l| {
+                let l = match addr {
+                    Some(a) => replace_word(l, a, "{address}"),
+                    None => l.clone(),
+                };
+                replace_word(&l, host, "{host}")
+            })
+            .collect()
+    };
+    let mut groups: indexmap::IndexMap<Vec<String>, (Vec<String>, Vec<String>)> =
+        indexmap::IndexMap::new();
+    for (h, lines) in per_host {
+        let key = general(h, lines);
+        let e = groups
+            .entry(key)
+            .or_insert_with(|| (Vec::new(), lines.clone()));
+        e.0.push(h.clone());
+    }
+    groups
+        .into_iter()
+        .map(|(general, (hosts, own))| {
+            if hosts.len() == 1 {
+                (hosts, own)
+            } else {
+                (hosts, general)
+            }
+        })
+        .collect()
+}
+
+/// `text` with every whole-word occurrence of `word` (not inside a longer name or
+/// address: `n1` is not in `n10`, `10.0.0.1` not in `10.0.0.11`) replaced.
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    if word.is_empty() {
+        return text.to_string();
+    }
+    let part = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(word) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + word.len()..].chars().next();
+        // A trailing `.` ends a sentence, not a name.
+        let after_ok = match after {
+            None => true,
+            Some('.') => rest[i + word.len() + 1..]
+                .chars()
+                .next()
+                .is_none_or(|c| !part(c)),
+            Some(c) => !part(c),
+        };
+        if before.is_none_or(|c| !part(c)) && after_ok {
+            out.push_str(&rest[..i]);
+            out.push_str(with);
+        } else {
+            out.push_str(&rest[..i + word.len()]);
+        }
+        rest = &rest[i + word.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A list of hosts, short: all of them up to 4, else the first two, the last and the count.
+pub fn hosts_label(hosts: &[String]) -> String {
+    if hosts.len() <= 4 {
+        hosts.join(", ")
+    } else {
+        format!(
+            "{}, {}, ..., {} ({} hosts)",
+            hosts[0],
+            hosts[1],
+            hosts[hosts.len() - 1],
+            hosts.len()
+        )
+    }
 }
 
 pub fn plan(prep: &Prepared) -> Vec<PlanStep> {
@@ -83,6 +174,10 @@ pub fn plan(prep: &Prepared) -> Vec<PlanStep> {
                 .as_deref()
                 .map(|r| render_for(r).into_iter().rev().collect())
                 .unwrap_or_default(),
+            addresses: hosts
+                .iter()
+                .filter_map(|h| sh.inventory.target(h).map(|t| (h.clone(), t.address)))
+                .collect(),
             hosts,
             options,
             no_return,
@@ -337,5 +432,55 @@ fn plan_value(v: &Value) -> String {
         Value::Secret(_) => "<secret>".into(),
         Value::Str(s) => format!("{s:?}"),
         other => other.to_text(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{group, hosts_label, replace_word};
+
+    #[test]
+    fn whole_words_only() {
+        assert_eq!(
+            replace_word("ssh n1 n10 n1.", "n1", "{host}"),
+            "ssh {host} n10 {host}."
+        );
+        assert_eq!(
+            replace_word(
+                "http://10.0.0.1:2380,http://10.0.0.11:2380",
+                "10.0.0.1",
+                "{address}"
+            ),
+            "http://{address}:2380,http://10.0.0.11:2380"
+        );
+    }
+
+    #[test]
+    fn hosts_that_differ_only_by_themselves_are_one_group() {
+        let per_host: Vec<(String, Vec<String>)> = (1..=50)
+            .map(|i| {
+                (
+                    format!("n{i}"),
+                    vec![format!("run [\"etcd\", \"--name\", \"n{i}\", \"--listen\", \"http://10.0.0.{i}:2379\"]")],
+                )
+            })
+            .collect();
+        let addresses = (1..=50)
+            .map(|i| (format!("n{i}"), format!("10.0.0.{i}")))
+            .collect();
+        let mut odd = per_host.clone();
+        odd[49].1 = vec!["run [\"true\"]".into()];
+        let g = group(&odd, &addresses);
+        assert_eq!(g.len(), 2, "{g:?}");
+        assert_eq!(g[0].0.len(), 49);
+        assert_eq!(
+            g[0].1,
+            ["run [\"etcd\", \"--name\", \"{host}\", \"--listen\", \"http://{address}:2379\"]"]
+        );
+        assert_eq!(
+            g[1],
+            (vec!["n50".to_string()], vec!["run [\"true\"]".to_string()])
+        );
+        assert_eq!(hosts_label(&g[0].0), "n1, n2, ..., n49 (49 hosts)");
     }
 }

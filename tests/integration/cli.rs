@@ -716,3 +716,38 @@ fn check_a_directory_and_status_without_a_sandbox() {
         out.stderr
     );
 }
+
+/// `plan` of 50 hosts x 8 steps stays readable: hosts whose commands differ only by
+/// their own name and address are one group; `--hosts` shows every host.
+#[test]
+fn plan_of_fifty_hosts_groups_them() {
+    let inv: String = (1..=50)
+        .map(|i| format!("n{i} ansible_host=10.0.0.{i}\n"))
+        .collect();
+    let mut flow = String::from("## p\nflow p\nhosts every = group(\"all\")\n");
+    for k in 1..=8 {
+        flow.push_str(&format!(
+            "step s{k} on every serial {{\n  run [\"echo\", \"{k}\", host.name, \"--peer=http://{{{{ host.address }}}}:2380\"]\n  rollback {{\n    run [\"echo\", \"undo\", host.name]\n  }}\n}}\n"
+        ));
+    }
+    let t = || Test::new().file("p.flow", &flow).file("inv", &inv);
+    let out = t().args(["plan", "p.flow", "-i", "inv"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines = out.stdout.lines().count();
+    assert!(lines < 120, "{lines} lines:\n{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("n1, n2, ..., n50 (50 hosts): ({host}, {address}: each host's own)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("--peer=http://{address}:2380"),
+        "{}",
+        out.stdout
+    );
+    let all = t().args(["plan", "p.flow", "-i", "inv", "--hosts"]).run();
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    assert!(all.stdout.lines().count() > 400, "{}", all.stdout);
+    assert!(all.stdout.contains("--peer=http://10.0.0.50:2380"));
+}

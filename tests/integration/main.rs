@@ -20,6 +20,7 @@ mod options;
 mod rehearse;
 mod sandbox;
 mod security;
+mod terminal;
 
 use std::path::{Path, PathBuf};
 

@@ -720,7 +720,8 @@ fn plan_does_not_connect(sb: &Sandbox) {
     let t = flow(Test::new(), "pl.flow", body);
     let out = t
         .args([
-            "plan",
+            "run",
+            "--check",
             "pl.flow",
             "-i",
             &sb.inventory().display().to_string(),
