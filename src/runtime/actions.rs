@@ -239,27 +239,29 @@ pub(super) async fn action_inner(
                     false,
                 )
             } else {
+                // `-v`: each line as it arrives (never the output of a command fed a
+                // secret).
+                let sink: Option<transport::Sink> = (sh.opts.verbose && !secret_stdin).then(|| {
+                    let events = sh.events.clone();
+                    let (step, host) = (step.name.clone(), hs.name.clone());
+                    std::sync::Arc::new(move |stream: &'static str, line: &[u8]| {
+                        let _ = events.send(Event::Output {
+                            step: step.clone(),
+                            host: host.clone(),
+                            stream,
+                            text: String::from_utf8_lossy(line).into_owned(),
+                        });
+                    }) as transport::Sink
+                });
                 let mut attempt = 0;
                 let r = loop {
-                    let r = hs.conn.exec(&req).await?;
+                    let r = hs.conn.exec_streaming(&req, sink.clone()).await?;
                     if ok_codes.contains(&i64::from(r.rc)) || attempt >= retries {
                         break r;
                     }
                     attempt += 1;
                     tokio::time::sleep(delay).await;
                 };
-                if sh.opts.verbose && !secret_stdin {
-                    for (stream, bytes) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
-                        if !bytes.is_empty() {
-                            let _ = sh.events.send(Event::Output {
-                                step: step.name.clone(),
-                                host: hs.name.clone(),
-                                stream,
-                                text: String::from_utf8_lossy(bytes).into_owned(),
-                            });
-                        }
-                    }
-                }
                 if let Some(j) = &sh.journal {
                     let shown = match &req.command {
                         transport::CommandLine::Shell(s) => s.clone(),

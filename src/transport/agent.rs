@@ -206,6 +206,8 @@ pub struct MarkerScan {
     buf: Vec<u8>,
     cap: usize,
     truncated: bool,
+    /// How much of `buf` [`MarkerScan::ready`] has handed out already.
+    streamed: usize,
 }
 
 impl MarkerScan {
@@ -215,7 +217,25 @@ impl MarkerScan {
             buf: Vec::new(),
             cap,
             truncated: false,
+            streamed: 0,
         }
+    }
+
+    /// Complete output lines not handed out yet (without their last newline), for
+    /// streaming while the command runs. The text before a newline is output even when
+    /// that newline is the marker's own first byte (output that did not end in one);
+    /// what follows the last newline may be the marker, and waits.
+    pub fn ready(&mut self) -> Option<Vec<u8>> {
+        let tail = &self.buf[self.streamed..];
+        let end = tail.iter().rposition(|b| *b == b'\n')?;
+        let out = tail[..end].to_vec();
+        self.streamed += end + 1;
+        Some(out)
+    }
+
+    /// What [`MarkerScan::ready`] has not handed out of a finished command's output.
+    pub fn unstreamed<'a>(&self, output: &'a [u8]) -> &'a [u8] {
+        output.get(self.streamed..).unwrap_or_default()
     }
 
     /// Feed bytes; returns `Some((output, rc, rest))` once the marker line is complete,
@@ -245,6 +265,12 @@ impl MarkerScan {
             if tail_start > cut_from {
                 self.buf.drain(cut_from..tail_start);
                 self.truncated = true;
+                // What was streamed of the dropped middle is gone from `buf` too.
+                if self.streamed > tail_start {
+                    self.streamed -= tail_start - cut_from;
+                } else if self.streamed > cut_from {
+                    self.streamed = cut_from;
+                }
             }
         }
         None
@@ -267,6 +293,32 @@ mod tests {
         assert_eq!(quote("-rf"), "-rf");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$(touch /tmp/pwn)"), "'$(touch /tmp/pwn)'");
+    }
+
+    #[test]
+    fn marker_scan_streams_whole_lines_never_the_marker() {
+        let mut m = MarkerScan::new("n0", 7, 1 << 20);
+        assert!(m.feed(b"one\ntw").is_none());
+        assert_eq!(m.ready().as_deref(), Some(&b"one"[..]));
+        assert!(m.feed(b"o\n").is_none());
+        assert_eq!(m.ready().as_deref(), Some(&b"two"[..]));
+        assert!(m.feed(b"three").is_none());
+        assert_eq!(m.ready(), None, "`three` may go on");
+        // Output without a final newline: the marker's newline ends it; the marker
+        // itself is never streamed.
+        assert!(m.feed(b"\n@@E").is_none());
+        assert_eq!(m.ready().as_deref(), Some(&b"three"[..]));
+        let (out, rc, _, _) = m.feed(b"F n0 7 0\n").unwrap_or_else(|| panic!("marker"));
+        assert_eq!(rc, 0);
+        assert_eq!(out, b"one\ntwo\nthree");
+        assert!(m.unstreamed(&out).is_empty());
+        // A last line that the marker ends is handed out at the end.
+        let mut m = MarkerScan::new("n0", 8, 1 << 20);
+        let (out, _, _, _) = m
+            .feed(b"a\nb\n@@EF n0 8 3\n")
+            .unwrap_or_else(|| panic!("marker"));
+        assert_eq!(out, b"a\nb");
+        assert_eq!(m.unstreamed(&out), b"a\nb");
     }
 
     #[test]

@@ -452,10 +452,20 @@ impl Conn {
 
     /// Run one command through the agent.
     pub async fn exec(&mut self, req: &ExecRequest) -> Result<ExecResult, TransportError> {
+        self.exec_streaming(req, None).await
+    }
+
+    /// Run one command; `sink` gets its output line by line as it arrives ("stdout" or
+    /// "stderr", the line without its newline); the result still holds all of it.
+    pub async fn exec_streaming(
+        &mut self,
+        req: &ExecRequest,
+        sink: Option<Sink>,
+    ) -> Result<ExecResult, TransportError> {
         self.next_id += 1;
         let id = self.next_id;
         let text = agent::snippet(&self.nonce, id, req);
-        self.exchange(id, &text, req.timeout).await
+        self.exchange(id, &text, req.timeout, sink).await
     }
 
     /// Run `script` in the agent's own shell (it sees the agent's variables): only for
@@ -468,7 +478,7 @@ impl Conn {
         self.next_id += 1;
         let id = self.next_id;
         let text = agent::raw_snippet(&self.nonce, id, script);
-        self.exchange(id, &text, timeout).await
+        self.exchange(id, &text, timeout, None).await
     }
 
     /// Send one snippet and read both streams up to its markers.
@@ -477,6 +487,7 @@ impl Conn {
         id: u64,
         text: &str,
         timeout: Duration,
+        sink: Option<Sink>,
     ) -> Result<ExecResult, TransportError> {
         let start = Instant::now();
         self.stdin
@@ -497,12 +508,14 @@ impl Conn {
                 std::mem::take(&mut self.carry_out),
                 &nonce,
                 id,
+                sink.clone().map(|s| ("stdout", s)),
             );
             let err_fut = read_until_marker(
                 &mut self.stderr,
                 std::mem::take(&mut self.carry_err),
                 &nonce,
                 id,
+                sink.map(|s| ("stderr", s)),
             );
             match tokio::time::timeout(grace, async { tokio::join!(out_fut, err_fut) }).await {
                 Ok(pair) => pair,
@@ -597,16 +610,41 @@ async fn wait_child(c: ChildHandle) {
     }
 }
 
+/// Where streamed output goes: (stream, one line without its newline).
+pub type Sink = std::sync::Arc<dyn Fn(&'static str, &[u8]) + Send + Sync>;
+
 async fn read_until_marker(
     r: &mut Reader,
     carry: Vec<u8>,
     nonce: &str,
     id: u64,
+    sink: Option<(&'static str, Sink)>,
 ) -> Result<(Vec<u8>, i32, Vec<u8>, bool), TransportError> {
     let mut scan = agent::MarkerScan::new(nonce, id, OUTPUT_CAP);
+    let stream = |scan: &mut agent::MarkerScan| {
+        if let Some((name, f)) = &sink {
+            if let Some(lines) = scan.ready() {
+                for l in lines.split(|b| *b == b'\n') {
+                    f(name, l);
+                }
+            }
+        }
+    };
+    let finish = |scan: &agent::MarkerScan, done: (Vec<u8>, i32, Vec<u8>, bool)| {
+        if let Some((name, f)) = &sink {
+            let rest = scan.unstreamed(&done.0);
+            if !rest.is_empty() {
+                for l in rest.split(|b| *b == b'\n') {
+                    f(name, l);
+                }
+            }
+        }
+        done
+    };
     if let Some(done) = scan.feed(&carry) {
-        return Ok(done);
+        return Ok(finish(&scan, done));
     }
+    stream(&mut scan);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = r
@@ -617,8 +655,9 @@ async fn read_until_marker(
             return Err(TransportError::Lost("the host's shell exited".into()));
         }
         if let Some(done) = scan.feed(&buf[..n]) {
-            return Ok(done);
+            return Ok(finish(&scan, done));
         }
+        stream(&mut scan);
     }
 }
 

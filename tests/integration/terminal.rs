@@ -130,3 +130,26 @@ fn a_piped_run_asks_on_the_terminal() {
         text(&buf)
     );
 }
+
+/// `-v` streams: the first line of a command is on screen while the command still runs.
+#[test]
+fn verbose_output_appears_while_the_command_runs() {
+    let flow = "## s\nflow s\nstep slow on local {\n  run \"echo first-line; sleep 2; echo second-line\"\n  rollback {}\n}\n";
+    let t = Test::new().file("s.flow", flow);
+    let cmd = format!("{} run s.flow -i h1, -v", env!("CARGO_BIN_EXE_etcdflow"));
+    let (mut child, buf) = in_pty(t.path(), &cmd);
+    let t0 = Instant::now();
+    wait_for(&buf, "first-line");
+    assert!(
+        !text(&buf).contains("second-line"),
+        "the first line came only with the second: {}",
+        text(&buf)
+    );
+    wait_for(&buf, "second-line");
+    assert!(
+        t0.elapsed() > Duration::from_millis(1500),
+        "the lines came 2 s apart"
+    );
+    let code = answer(&mut child, "");
+    assert_eq!(code, Some(0), "{}", text(&buf));
+}
