@@ -75,6 +75,15 @@ pub struct Human {
     bar: Option<ProgressBar>,
     rows: IndexMap<String, StepRow>,
     errors: Vec<String>,
+    /// The flow's step count, for `[k/N]`.
+    steps: usize,
+    /// The step being shown: `[k/N] name` (or `[rollback] name`).
+    current: String,
+    in_rollback: bool,
+    started: std::time::Instant,
+    /// (step, host) of every failure, and the hosts that could not be reached.
+    failed_hosts: Vec<(String, String)>,
+    unreachable: Vec<String>,
 }
 
 impl Human {
@@ -86,6 +95,12 @@ impl Human {
             bar: None,
             rows: IndexMap::new(),
             errors: Vec::new(),
+            steps: 0,
+            current: String::new(),
+            in_rollback: false,
+            started: std::time::Instant::now(),
+            failed_hosts: Vec::new(),
+            unreachable: Vec::new(),
         }
     }
 
@@ -127,22 +142,36 @@ impl Reporter for Human {
                 flow,
                 steps,
                 hosts,
-            } => self.line(&format!(
-                "run {run_id}: flow `{flow}`, {steps} steps, {hosts} hosts"
-            )),
-            Event::ConnectFailed { host, error } => self.line(&format!(
-                "{} {host}: {error}",
-                self.paint("31", "unreachable")
-            )),
+            } => {
+                self.steps = *steps;
+                self.started = std::time::Instant::now();
+                self.line(&format!(
+                    "run {run_id}: flow `{flow}`, {steps} steps, {hosts} hosts"
+                ));
+            }
+            Event::ConnectFailed { host, error } => {
+                self.unreachable.push(host.clone());
+                self.line(&format!(
+                    "{} {host}: {error}",
+                    self.paint("31", "unreachable")
+                ));
+            }
             Event::StepStarted {
                 step,
+                index,
                 hosts,
                 rollback,
-                ..
             } => {
                 if let Some(b) = self.take_bar() {
                     b.finish_and_clear();
                 }
+                self.in_rollback = *rollback;
+                self.current = if *rollback {
+                    format!("{} {step}", self.paint("33", "[rollback]"))
+                } else {
+                    format!("[{}/{}] {step}", index + 1, self.steps.max(index + 1))
+                };
+                let shown = self.current.clone();
                 let step = &label(step, *rollback);
                 self.rows.insert(step.clone(), StepRow::default());
                 if self.tty {
@@ -155,12 +184,12 @@ impl Reporter for Human {
                     ) {
                         b.set_style(style);
                     }
-                    b.set_message(step.clone());
+                    b.set_message(shown);
                     b.enable_steady_tick(Duration::from_millis(120));
                     self.set_bar(b);
                 } else {
                     self.line(&format!(
-                        "step {step} on {}",
+                        "{shown} on {}",
                         if hosts.len() <= 6 {
                             hosts.join(", ")
                         } else {
@@ -178,16 +207,18 @@ impl Reporter for Human {
                 ..
             } => {
                 let step = &label(step, *rollback);
-                if let Some(b) = &self.bar {
+                // A host's undo inside the forward step is not one more host done.
+                if let Some(b) = self.bar.as_ref().filter(|_| *rollback == self.in_rollback) {
                     b.inc(1);
                 }
                 if !ok {
                     let msg = format!(
-                        "  {} {host}: {}",
+                        "  {} {host} in {step}: {}",
                         self.paint("31", "failed"),
                         error.clone().unwrap_or_default()
                     );
                     self.line(&msg);
+                    self.failed_hosts.push((step.clone(), host.clone()));
                     self.errors.push(format!(
                         "{step} on {host}: {}",
                         error.clone().unwrap_or_default()
@@ -231,14 +262,22 @@ impl Reporter for Human {
                         ms: *ms,
                     },
                 );
-                if !self.tty {
-                    let mark = if *failed > 0 {
-                        self.paint("31", "failed")
-                    } else {
-                        self.paint("32", "ok")
-                    };
+                let mark = if *failed > 0 {
+                    self.paint("31", "failed")
+                } else {
+                    self.paint("32", "ok")
+                };
+                let total = self.started.elapsed().as_secs_f64();
+                // A finished step stays on screen as one line (a log keeps the same).
+                if self.tty {
                     self.line(&format!(
-                        "  {mark}: {ok} ok, {failed} failed, {skipped} skipped ({:.2}s)",
+                        "{mark} {}: {ok} ok, {failed} failed, {skipped} skipped ({:.2}s; {total:.1}s in all)",
+                        self.current,
+                        *ms as f64 / 1000.0
+                    ));
+                } else {
+                    self.line(&format!(
+                        "  {mark}: {ok} ok, {failed} failed, {skipped} skipped ({:.2}s; {total:.1}s in all)",
                         *ms as f64 / 1000.0
                     ));
                 }
@@ -294,8 +333,19 @@ impl Reporter for Human {
                         self.paint("31", "refused before starting: nothing was changed")
                     }
                 };
+                if !self.failed_hosts.is_empty() {
+                    let list: Vec<String> = self
+                        .failed_hosts
+                        .iter()
+                        .map(|(step, host)| format!("{host} ({step})"))
+                        .collect();
+                    s.push_str(&format!("\nfailed hosts: {}", list.join(", ")));
+                }
+                if !self.unreachable.is_empty() {
+                    s.push_str(&format!("\nunreachable: {}", self.unreachable.join(", ")));
+                }
                 s.push_str(&format!(
-                    "\n{verdict} in {:.2}s (exit code {exit_code})",
+                    "\n{verdict}\nexit code {exit_code} after {:.2}s",
                     *ms as f64 / 1000.0
                 ));
                 self.line(&s);

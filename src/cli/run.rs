@@ -237,6 +237,21 @@ impl ResumeArgs {
                 return ExitCode::from(RunStatus::Refused.exit_code());
             }
         };
+        eprintln!(
+            "resuming run {} (journal {}): from step {}{}",
+            self.run_id,
+            dir.display(),
+            from.start_step + 1,
+            if from.done_hosts.is_empty() && from.unknown_hosts.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", which {} host(s) had finished and {} had begun",
+                    from.done_hosts.len(),
+                    from.unknown_hosts.len()
+                )
+            }
+        );
         let given: Vec<String> = self
             .extra
             .iter()

@@ -404,7 +404,7 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
             send(Event::Log {
                 step: String::new(),
                 host: LOCAL.into(),
-                message: format!("interrupted: continue with `etcdflow resume {}`", sh.run_id),
+                message: format!("interrupted: continue with `{}`", resume_command(&sh)),
             });
             RunStatus::Interrupted
         }
@@ -419,8 +419,8 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
                         step: String::new(),
                         host: LOCAL.into(),
                         message: format!(
-                            "the failing host's change was undone and the run stopped; once the cause is fixed, `etcdflow resume {}` runs that step again where it did not finish",
-                            sh.run_id
+                            "the failing host's change was undone and the run stopped; once the cause is fixed, `{}` runs that step again where it did not finish",
+                            resume_command(&sh)
                         ),
                     });
                     RunStatus::FailedUndone
@@ -719,4 +719,30 @@ pub(super) fn order_hosts(
         }
     });
     Ok(keyed.into_iter().map(|(_, h)| h).collect())
+}
+
+/// The exact `etcdflow resume` command for this run: the state dir when it is not the
+/// default, and the secret params, which are never journaled, to give again.
+fn resume_command(sh: &Shared) -> String {
+    let mut cmd = format!("etcdflow resume {}", sh.run_id);
+    if let Some(d) = sh
+        .opts
+        .state_dir
+        .as_ref()
+        .filter(|d| d.as_os_str() != ".etcdflow")
+    {
+        cmd.push_str(&format!(
+            " --state-dir {}",
+            crate::transport::agent::quote(&d.display().to_string())
+        ));
+    }
+    for p in sh
+        .flow
+        .params
+        .iter()
+        .filter(|p| p.ty == crate::check::types::Ty::Secret)
+    {
+        cmd.push_str(&format!(" -e {}=...", p.name));
+    }
+    cmd
 }

@@ -23,6 +23,7 @@ fn in_pty(dir: &std::path::Path, cmd: &str) -> (std::process::Child, Arc<Mutex<V
         .args(["-q", "-e", "-f", "-c", cmd, "/dev/null"])
         .current_dir(dir)
         .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -152,4 +153,37 @@ fn verbose_output_appears_while_the_command_runs() {
     );
     let code = answer(&mut child, "");
     assert_eq!(code, Some(0), "{}", text(&buf));
+}
+
+/// A failure shows its step, host and the command's stderr; the summary names the
+/// failed host; the resume command it prints, pasted once the cause is fixed, works.
+#[test]
+fn a_failure_names_its_host_and_the_printed_resume_works() {
+    let flow = "## f\nflow f\nstep prepare on local {\n  run [\"true\"]\n  rollback {}\n}\nstep mount on local on_failure: \"undo_host\" {\n  run \"test -e fixed || { echo 'the disk is not ready' >&2; exit 3; }\"\n  rollback {}\n}\n";
+    let t = Test::new().file("f.flow", flow);
+    let cmd = format!(
+        "{} run f.flow -i h1, --state-dir my-state",
+        env!("CARGO_BIN_EXE_etcdflow")
+    );
+    let (mut child, buf) = in_pty(t.path(), &cmd);
+    assert_eq!(answer(&mut child, ""), Some(7), "{}", text(&buf));
+    let screen = text(&buf);
+    assert!(
+        screen
+            .contains("failed local in mount: command failed: exit code 3: the disk is not ready"),
+        "{screen}"
+    );
+    assert!(screen.contains("[2/2] mount"), "the step counter: {screen}");
+    assert!(screen.contains("failed hosts: local (mount)"), "{screen}");
+    let hint = screen
+        .split('`')
+        .find(|p| p.starts_with("etcdflow resume "))
+        .unwrap_or_else(|| panic!("no resume command: {screen}"))
+        .to_string();
+    assert!(hint.contains("--state-dir my-state"), "{hint}");
+    std::fs::write(t.path().join("fixed"), "").unwrap_or_else(|e| panic!("{e}"));
+    let pasted = hint.replacen("etcdflow", env!("CARGO_BIN_EXE_etcdflow"), 1);
+    let (mut child, buf) = in_pty(t.path(), &pasted);
+    assert_eq!(answer(&mut child, ""), Some(0), "{}", text(&buf));
+    assert!(text(&buf).contains("resuming run"), "{}", text(&buf));
 }
