@@ -96,13 +96,27 @@ impl Conn {
                 stdout.read_to_end(&mut sink).await?;
                 Ok::<(), std::io::Error>(())
             };
-            tokio::time::timeout(timeout, write)
-                .await
-                .map_err(|_| {
-                    TransportError::Lost(format!("uploading {dest} took longer than {timeout:?}"))
-                })?
-                .map_err(|e| TransportError::Lost(format!("uploading {dest}: {e}")))?;
+            let sent = tokio::time::timeout(timeout, write).await;
             wait_child(child).await;
+            let failed = match sent {
+                Err(_) => Some(format!("uploading {dest} took longer than {timeout:?}")),
+                Ok(Err(e)) => Some(format!("uploading {dest}: {e}")),
+                Ok(Ok(())) => None,
+            };
+            if let Some(why) = failed {
+                // Nothing is left behind: the partial staged file goes (best effort: the
+                // connection may be gone), and a full disk is said as one.
+                let _ = self
+                    .exec(&ExecRequest::argv(["rm", "-f", "--", &staged], timeout))
+                    .await;
+                if let Some(full) = self
+                    .disk_full(&self.private_dir.clone(), data.len(), timeout)
+                    .await
+                {
+                    return Err(TransportError::Remote(full));
+                }
+                return Err(TransportError::Lost(why));
+            }
             // As the target user: a fresh temp file next to the destination (mktemp:
             // O_EXCL, random name), the bytes copied in, mode and owner set, and the sha256
             // checked on that file right before it is renamed into place (`mv -T`: never
@@ -133,10 +147,18 @@ impl Conn {
                 .await;
             let r = r?;
             if r.rc != 0 {
-                return Err(TransportError::Remote(format!(
-                    "{dest}: {}",
-                    String::from_utf8_lossy(&r.stderr).trim()
-                )));
+                let err = String::from_utf8_lossy(&r.stderr).trim().to_string();
+                let dir = dest
+                    .rsplit_once('/')
+                    .map_or(".", |(d, _)| if d.is_empty() { "/" } else { d });
+                if err.contains("No space left on device") || err.contains("Disk quota exceeded") {
+                    if let Some(full) = self.disk_full(dir, data.len(), timeout).await {
+                        return Err(TransportError::Remote(format!(
+                            "{full} (nothing was replaced)"
+                        )));
+                    }
+                }
+                return Err(TransportError::Remote(format!("{dest}: {err}")));
             }
         } else {
             // Same bytes: only mode and owner, on the file itself (it is not a symlink).
@@ -159,6 +181,29 @@ impl Conn {
         }
         let changed = current != want;
         Ok((want, changed))
+    }
+
+    /// `Some("disk full on HOST: DIR ...")` when the filesystem of `dir` has no room for
+    /// `size` bytes (or no free inode).
+    async fn disk_full(&mut self, dir: &str, size: usize, timeout: Duration) -> Option<String> {
+        let r = self
+            .exec(&ExecRequest::argv(
+                ["df", "-Pk", "--", dir],
+                timeout.min(Duration::from_secs(30)),
+            ))
+            .await
+            .ok()?;
+        let out = String::from_utf8_lossy(&r.stdout);
+        let line = out.lines().nth(1)?;
+        let avail_kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+        let need_kib = (size as u64).div_ceil(1024) + 4;
+        (avail_kib < need_kib).then(|| {
+            format!(
+                "disk full on {}: {dir} has {avail_kib} KiB free, the file is {} KiB",
+                self.host,
+                (size as u64).div_ceil(1024)
+            )
+        })
     }
 
     /// Read a remote file (as the target user with `become`): `None` when it does not

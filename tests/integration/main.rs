@@ -10,6 +10,7 @@ mod etcd_scoped;
 mod etcd_tls;
 mod events;
 mod examples;
+mod faults;
 mod fmt;
 mod inventory;
 mod kops;

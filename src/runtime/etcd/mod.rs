@@ -232,20 +232,38 @@ pub(super) async fn action(
             let after = voters + usize::from(voter);
             quorum_gate(sh, cluster, "member add", after, &|m| !m.learner, deadline).await?;
             fenced(sh, cluster).await?;
-            let (m, list) = match tx::member_add(&c, &url, voter).await {
-                Ok(r) => r,
-                Err(e) if e.kind == tx::Outcome::AlreadyExists => {
-                    // The add landed before an ambiguous failure: look it up (inv. 17).
-                    let f = observe(sh, cluster).await?;
-                    let m = f
-                        .members
-                        .iter()
-                        .find(|m| m.peer_urls.iter().any(|u| same_url(u, &url)))
-                        .cloned()
-                        .ok_or_else(|| Fail(e.message.clone()))?;
-                    (m, f.members.clone())
+            let mut pause = every;
+            let (m, list) = loop {
+                match tx::member_add(&c, &url, voter).await {
+                    Ok(r) => break r,
+                    Err(e)
+                        if matches!(
+                            e.kind,
+                            tx::Outcome::AlreadyExists | tx::Outcome::Unavailable
+                        ) =>
+                    {
+                        // The add may have landed before an ambiguous failure: look it
+                        // up (inv. 17); if it did not, try again within the deadline.
+                        let f = observe(sh, cluster).await?;
+                        if let Some(m) = f
+                            .members
+                            .iter()
+                            .find(|m| m.peer_urls.iter().any(|u| same_url(u, &url)))
+                        {
+                            break (m.clone(), f.members.clone());
+                        }
+                        if e.kind == tx::Outcome::AlreadyExists
+                            || Instant::now() + pause >= deadline
+                        {
+                            return Err(Fail(e.message));
+                        }
+                        retried(sh, hs.step, "member add", &e.message, pause);
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(5));
+                        fenced(sh, cluster).await?;
+                    }
+                    Err(e) => return Err(Fail(e.message)),
                 }
-                Err(e) => return Err(Fail(e.message)),
             };
             let ic = initial_cluster(&list, m.id, &name);
             Ok((added(&m, &name, ic, false), None, true))
@@ -277,12 +295,32 @@ pub(super) async fn action(
                 deadline,
             )
             .await?;
-            fenced(sh, cluster).await?;
+            let mut pause = every;
             loop {
+                // Right before the RPC: the catch-up seen before the gate's wait may be
+                // stale by now (a partition since).
+                caught_up(sh, cluster, &m, 100, every, deadline).await?;
+                fenced(sh, cluster).await?;
                 match tx::member_promote(&c, m.id).await {
                     Ok(()) => break,
-                    Err(e) if e.kind == tx::Outcome::NotReady && Instant::now() < deadline => {
-                        tokio::time::sleep(every).await;
+                    // Not in sync with the leader (etcd's `ErrLearnerNotReady`), or no
+                    // answer / a leader change (gRPC Unavailable, DeadlineExceeded):
+                    // retried until the deadline, with backoff; an ambiguous failure is
+                    // looked at first, the promotion may have landed (inv. 17).
+                    Err(e)
+                        if matches!(e.kind, tx::Outcome::NotReady | tx::Outcome::Unavailable)
+                            && Instant::now() + pause < deadline =>
+                    {
+                        if e.kind == tx::Outcome::Unavailable {
+                            if let Ok(f) = observe(sh, cluster).await {
+                                if f.members.iter().any(|x| x.id == m.id && !x.learner) {
+                                    break;
+                                }
+                            }
+                        }
+                        retried(sh, hs.step, "member promote", &e.message, pause);
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(5));
                     }
                     Err(e) => return Err(Fail(e.message)),
                 }
@@ -364,14 +402,27 @@ pub(super) async fn action(
             } else {
                 fenced(sh, cluster).await?;
             }
-            match tx::member_remove(&c, m.id, &m.client_urls).await {
-                Ok(()) => {}
-                Err(e) if e.kind == tx::Outcome::NotFound => {}
-                Err(e) => {
-                    // An ambiguous failure: look again before calling it one (inv. 17).
-                    let f = observe(sh, cluster).await?;
-                    if f.members.iter().any(|x| x.id == m.id) {
-                        return Err(Fail(e.message));
+            let mut pause = every;
+            loop {
+                match tx::member_remove(&c, m.id, &m.client_urls).await {
+                    Ok(()) => break,
+                    Err(e) if e.kind == tx::Outcome::NotFound => break,
+                    Err(e) => {
+                        // An ambiguous failure: look again before calling it one (inv.
+                        // 17); no answer or a leader change is tried again within the
+                        // deadline.
+                        let f = observe(sh, cluster).await?;
+                        if !f.members.iter().any(|x| x.id == m.id) {
+                            break;
+                        }
+                        if e.kind != tx::Outcome::Unavailable || Instant::now() + pause >= deadline
+                        {
+                            return Err(Fail(e.message));
+                        }
+                        retried(sh, hs.step, "member remove", &e.message, pause);
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(5));
+                        fenced(sh, cluster).await?;
                     }
                 }
             }
@@ -773,4 +824,13 @@ mod record_tests {
             declared(Record::MemberAdded)
         );
     }
+}
+
+/// Say (and journal, through the event stream's log) that a membership RPC is tried again.
+fn retried(sh: &Shared, step: &str, what: &str, why: &str, pause: Duration) {
+    let _ = sh.events.send(crate::runtime::Event::Log {
+        step: step.to_string(),
+        host: LOCAL.into(),
+        message: format!("{what}: {why}; trying again in {pause:?} (within the action's deadline)"),
+    });
 }
