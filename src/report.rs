@@ -80,6 +80,8 @@ pub struct Human {
     /// The step being shown: `[k/N] name` (or `[rollback] name`).
     current: String,
     in_rollback: bool,
+    /// Hosts of the current step that started and have not finished.
+    running: Vec<String>,
     started: std::time::Instant,
     /// (step, host) of every failure, and the hosts that could not be reached.
     failed_hosts: Vec<(String, String)>,
@@ -98,9 +100,27 @@ impl Human {
             steps: 0,
             current: String::new(),
             in_rollback: false,
+            running: Vec::new(),
             started: std::time::Instant::now(),
             failed_hosts: Vec::new(),
             unreachable: Vec::new(),
+        }
+    }
+
+    /// The spinner names the hosts the step is running on now (a serial step: one).
+    fn show_running(&self) {
+        if let Some(b) = &self.bar {
+            let on = match self.running.len() {
+                0 => String::new(),
+                1..=3 => format!(" on {}", self.running.join(", ")),
+                n => format!(
+                    " on {}, {} and {} more",
+                    self.running[0],
+                    self.running[1],
+                    n - 2
+                ),
+            };
+            b.set_message(format!("{}{on}", self.current));
         }
     }
 
@@ -145,9 +165,12 @@ impl Reporter for Human {
             } => {
                 self.steps = *steps;
                 self.started = std::time::Instant::now();
-                self.line(&format!(
-                    "run {run_id}: flow `{flow}`, {steps} steps, {hosts} hosts"
-                ));
+                let on = if *hosts == 0 {
+                    "on the controller only".to_string()
+                } else {
+                    format!("{hosts} hosts")
+                };
+                self.line(&format!("run {run_id}: flow `{flow}`, {steps} steps, {on}"));
             }
             Event::ConnectFailed { host, error } => {
                 self.unreachable.push(host.clone());
@@ -166,6 +189,7 @@ impl Reporter for Human {
                     b.finish_and_clear();
                 }
                 self.in_rollback = *rollback;
+                self.running.clear();
                 self.current = if *rollback {
                     format!("{} {step}", self.paint("33", "[rollback]"))
                 } else {
@@ -207,6 +231,10 @@ impl Reporter for Human {
                 ..
             } => {
                 let step = &label(step, *rollback);
+                if *rollback == self.in_rollback {
+                    self.running.retain(|h| h != host);
+                    self.show_running();
+                }
                 // A host's undo inside the forward step is not one more host done.
                 if let Some(b) = self.bar.as_ref().filter(|_| *rollback == self.in_rollback) {
                     b.inc(1);
@@ -225,7 +253,13 @@ impl Reporter for Human {
                     ));
                 }
             }
+            Event::HostStarted { host, rollback, .. } if *rollback == self.in_rollback => {
+                self.running.push(host.clone());
+                self.show_running();
+            }
+            Event::HostStarted { .. } => {}
             Event::HostSkipped { host, reason, .. } => {
+                self.running.retain(|h| h != host);
                 if let Some(b) = &self.bar {
                     b.inc(1);
                 }

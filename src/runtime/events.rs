@@ -28,6 +28,12 @@ pub enum Event {
         hosts: Vec<String>,
         rollback: bool,
     },
+    /// A host begins the step (or its rollback).
+    HostStarted {
+        step: String,
+        host: String,
+        rollback: bool,
+    },
     HostSkipped {
         step: String,
         host: String,

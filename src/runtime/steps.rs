@@ -94,6 +94,11 @@ pub(super) async fn run_step(
                 continue;
             };
             started.push(h.clone());
+            let _ = sh.events.send(Event::HostStarted {
+                step: step.name.clone(),
+                host: h.clone(),
+                rollback,
+            });
             let sh2 = Arc::clone(sh);
             set.spawn(async move {
                 let t = Instant::now();

@@ -98,6 +98,7 @@ fn ndjson_events_match_the_schema() {
         "connected",
         "connect_failed",
         "step_started",
+        "host_started",
         "host_skipped",
         "action_done",
         "output",

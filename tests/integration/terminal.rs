@@ -187,3 +187,15 @@ fn a_failure_names_its_host_and_the_printed_resume_works() {
     assert_eq!(answer(&mut child, ""), Some(0), "{}", text(&buf));
     assert!(text(&buf).contains("resuming run"), "{}", text(&buf));
 }
+
+/// While a step runs, the spinner names the step's place in the flow and the host it is
+/// running on now.
+#[test]
+fn the_spinner_names_the_step_and_its_running_host() {
+    let flow = "## w\nflow w\nstep first on local {\n  run [\"true\"]\n  rollback {}\n}\nstep slow on local {\n  run [\"sleep\", \"2\"]\n  rollback {}\n}\n";
+    let t = Test::new().file("w.flow", flow);
+    let cmd = format!("{} run w.flow -i h1,", env!("CARGO_BIN_EXE_etcdflow"));
+    let (mut child, buf) = in_pty(t.path(), &cmd);
+    wait_for(&buf, "[2/2] slow on local [0/1 hosts]");
+    assert_eq!(answer(&mut child, ""), Some(0), "{}", text(&buf));
+}
