@@ -17,7 +17,7 @@ pub(crate) struct ExplainArgs {
 impl ExplainArgs {
     pub(crate) fn run(self) -> Exit {
         if self.list {
-            for c in codes::CODES {
+            for c in codes::CODES.iter() {
                 crate::out!("{:<28} {:<8} {}", c.code, sev(c.severity), c.summary);
             }
             return Exit::Ok;

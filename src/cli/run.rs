@@ -17,9 +17,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What `run` and `plan` both take: the flow, its inventory, its params, the hosts.
 #[derive(Args, Debug)]
-pub(crate) struct RunArgs {
-    /// The flow file.
+pub(crate) struct Target {
+    /// The flow file (or a stdlib flow's name).
     #[arg(value_name = "FLOW")]
     flow: PathBuf,
     /// An Ansible inventory: an INI or YAML file, a directory (every inventory file in
@@ -39,6 +40,16 @@ pub(crate) struct RunArgs {
     /// A YAML or JSON file of param values.
     #[arg(long, value_name = "FILE")]
     vars: Option<PathBuf>,
+    /// Run only on these hosts, Ansible's host patterns (`g1:g2`, `g1:&g2`, `g1:!g2`,
+    /// names, `web*`); applied after the check, shown in the plan, kept by `resume`.
+    #[arg(short = 'l', long, value_name = "PATTERN")]
+    limit: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    target: Target,
     /// Hosts that run a step at the same time.
     #[arg(short, long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
     forks: u16,
@@ -75,10 +86,6 @@ pub(crate) struct RunArgs {
     /// On Ctrl-C or SIGTERM, roll back instead of stopping for a later `resume`.
     #[arg(long)]
     rollback_on_interrupt: bool,
-    /// Run only on these hosts, Ansible's host patterns (`g1:g2`, `g1:&g2`, `g1:!g2`,
-    /// names, `web*`); applied after the check, shown in the plan, kept by `resume`.
-    #[arg(short = 'l', long, value_name = "PATTERN")]
-    limit: Option<String>,
 }
 
 /// `etcdflow resume RUN_ID`: continue an interrupted run from its journal.
@@ -130,28 +137,8 @@ pub(crate) struct ResumeArgs {
 /// `etcdflow plan FLOW`: only what changes the plan (it connects to nothing).
 #[derive(Args, Debug)]
 pub(crate) struct PlanArgs {
-    /// The flow file (or a stdlib flow's name).
-    #[arg(value_name = "FLOW")]
-    flow: PathBuf,
-    /// An Ansible inventory: a file, a directory or `host1,host2,` (repeatable, merged in
-    /// order); without it, ansible.cfg's `inventory`.
-    #[arg(short, long, value_name = "INVENTORY")]
-    inventory: Vec<PathBuf>,
-    /// Set params: `-e name=value`, `-e @FILE` (YAML/JSON), `-e '{"name": value}'`
-    /// (repeatable; a later value wins).
-    #[arg(
-        short = 'e',
-        long = "extra-var",
-        visible_alias = "extra-vars",
-        value_name = "NAME=VALUE|@FILE|JSON"
-    )]
-    extra: Vec<String>,
-    /// A YAML or JSON file of param values.
-    #[arg(long, value_name = "FILE")]
-    vars: Option<PathBuf>,
-    /// Only these hosts, Ansible's host patterns (as `run --limit`).
-    #[arg(short = 'l', long, value_name = "PATTERN")]
-    limit: Option<String>,
+    #[command(flatten)]
+    target: Target,
     /// Every host's commands in full (by default hosts whose commands differ only by
     /// their own name and address are shown once, as `{host}` and `{address}`).
     #[arg(long)]
@@ -161,11 +148,7 @@ pub(crate) struct PlanArgs {
 impl PlanArgs {
     pub(crate) fn run(self, color: bool) -> ExitCode {
         RunArgs {
-            flow: self.flow,
-            inventory: self.inventory,
-            extra: self.extra,
-            vars: self.vars,
-            limit: self.limit,
+            target: self.target,
             // Run-only settings: a plan connects to nothing and changes nothing.
             forks: 10,
             ssh_config: None,
@@ -331,29 +314,35 @@ impl RunArgs {
 
     fn run_or_plan(self, color: bool, plan_only: bool, plan_hosts: bool) -> ExitCode {
         let plan_only = plan_only || self.check;
+        let Target {
+            flow,
+            inventory,
+            extra,
+            vars,
+            limit,
+        } = self.target;
         let cwd = std::env::current_dir().unwrap_or_default();
         let abs = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or_else(|_| cwd.join(p));
         // A local file wins; a bare name that is no file names a stdlib flow.
-        let stdlib = (!self.flow.exists() && self.flow.components().count() == 1)
-            .then(|| crate::stdlib::get(&self.flow.display().to_string()))
+        let stdlib = (!flow.exists() && flow.components().count() == 1)
+            .then(|| crate::stdlib::get(&flow.display().to_string()))
             .flatten();
-        let flow = abs(self.flow);
+        let flow = abs(flow);
         // group_vars/ and host_vars/ beside the flow are the playbook's.
         let playbook_dir = flow.parent().map(PathBuf::from);
-        let inventory =
-            match crate::inventory::Sources::resolve(&self.inventory, playbook_dir, &cwd) {
-                Ok(s) => s,
-                Err(d) => {
-                    eprint!("{}", render::human(&[d], &SourceMap::new(), color));
-                    return Exit::Usage.into();
-                }
-            };
+        let inventory = match crate::inventory::Sources::resolve(&inventory, playbook_dir, &cwd) {
+            Ok(s) => s,
+            Err(d) => {
+                eprint!("{}", render::human(&[d], &SourceMap::new(), color));
+                return Exit::Usage.into();
+            }
+        };
         Invocation {
             flow,
             stdlib,
             inventory,
-            extra: self.extra,
-            vars: self.vars,
+            extra,
+            vars,
             forks: self.forks,
             ssh_config: self.ssh_config.map(abs),
             known_hosts: self.known_hosts.map(abs),
@@ -367,7 +356,7 @@ impl RunArgs {
             rollback_on_interrupt: self.rollback_on_interrupt,
             expected_sha256: None,
             resume: None,
-            limit: self.limit,
+            limit,
             plan_hosts,
         }
         .execute(color, plan_only)

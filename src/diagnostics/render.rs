@@ -187,7 +187,7 @@ pub fn json_values(diags: &[Diagnostic], sources: &SourceMap) -> Vec<serde_json:
 /// repository-relative URI and a 1-based region.
 pub fn sarif(diags: &[Diagnostic], sources: &SourceMap) -> String {
     use serde_json::json;
-    let codes = super::codes::CODES;
+    let codes = &*super::codes::CODES;
     let level = |s: Severity| match s {
         Severity::Error => "error",
         Severity::Warning => "warning",

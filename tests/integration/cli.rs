@@ -235,7 +235,7 @@ fn explain_known_unknown_and_list() {
     );
     let out = Test::new().args(["explain", "--list"]).run();
     assert_eq!(out.code, 0);
-    for c in etcdflow::diagnostics::codes::CODES {
+    for c in etcdflow::diagnostics::codes::CODES.iter() {
         assert!(
             out.stdout.contains(c.code),
             "{} missing from --list",

@@ -92,10 +92,7 @@ fn ansible_cfg_inventory_dir_and_ssh_args_are_used() {
     if super::sandbox::no_root("ansible_cfg_inventory_dir_and_ssh_args_are_used") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let sb = sandbox::up(&dir.path().join("sbx"), 3, 0, 26)
-        .unwrap_or_else(|e| panic!("the sandbox must come up: {e}"));
-    let g = Guard(sb);
+    let (dir, g) = super::sandbox::sandbox_of(3, 26);
     let sb = &g.0;
     firewall_n2(sb);
     let inv = std::fs::read_to_string(sb.inventory())

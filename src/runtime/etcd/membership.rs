@@ -197,3 +197,12 @@ pub(in crate::runtime) async fn caught_up(
     )
     .await
 }
+
+/// Say that a membership RPC is tried again (a log event: terminal and NDJSON).
+pub(in crate::runtime) fn retried(sh: &Shared, step: &str, what: &str, why: &str, pause: Duration) {
+    let _ = sh.events.send(crate::runtime::Event::Log {
+        step: step.to_string(),
+        host: LOCAL.into(),
+        message: format!("{what}: {why}; trying again in {pause:?} (within the action's deadline)"),
+    });
+}
