@@ -22,6 +22,14 @@ pub struct Defaults {
     pub ssh_args: Option<String>,
     /// `host_key_checking` / `ANSIBLE_HOST_KEY_CHECKING` (etcdflow checks strictly anyway).
     pub host_key_checking: Option<bool>,
+    /// `remote_port` / `ANSIBLE_REMOTE_PORT`: the port of hosts without `ansible_port`.
+    #[serde(default)]
+    pub remote_port: Option<u16>,
+    /// Settings that change how Ansible connects or escalates and that etcdflow does not
+    /// honour: (`section.key = value`, line, an error rather than a warning). Said, never
+    /// dropped.
+    #[serde(default)]
+    pub unsupported: Vec<(String, usize, bool)>,
 }
 
 /// The ansible.cfg Ansible would read from `cwd`, if any.
@@ -107,6 +115,38 @@ fn parse_ini(text: &str) -> Vec<(String, String, String, usize)> {
     out
 }
 
+/// A setting that changes how Ansible connects or escalates and that etcdflow does not
+/// honour: `Some(true)` when it changes which host or user is reached or how privileges
+/// are taken (an error), `Some(false)` when etcdflow does the same its own way (a warning).
+fn unhonoured(section: &str, key: &str, val: &str) -> Option<bool> {
+    match (section, key) {
+        ("defaults", "transport") | ("defaults", "connection") => Some(!matches!(
+            val.trim(),
+            "ssh" | "smart" | "local" | "paramiko"
+        )),
+        ("defaults", "ask_pass") | ("defaults", "ask_become_pass") => {
+            boolean(val).unwrap_or(true).then_some(true)
+        }
+        ("defaults" | "privilege_escalation", "become") => {
+            boolean(val).unwrap_or(true).then_some(true)
+        }
+        ("defaults" | "privilege_escalation", "become_method") => {
+            (val.trim() != "sudo").then_some(true)
+        }
+        ("defaults" | "privilege_escalation", "become_user" | "become_exe" | "become_flags") => {
+            Some(true)
+        }
+        ("defaults", "timeout" | "remote_tmp")
+        | (
+            "ssh_connection",
+            "pipelining" | "control_path" | "control_path_dir" | "scp_if_ssh" | "transfer_method"
+            | "retries" | "sftp_batch_mode" | "usetty",
+        ) => Some(false),
+        ("ssh_connection", "ssh_executable" | "sftp_extra_args" | "scp_extra_args") => Some(true),
+        _ => None,
+    }
+}
+
 fn boolean(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "1" | "yes" | "y" | "on" | "true" | "t" => Some(true),
@@ -160,7 +200,31 @@ impl Defaults {
                         })?);
                     }
                     ("ssh_connection", "ssh_args") => d.ssh_args = Some(val),
-                    _ => {}
+                    // Ansible puts them after `ssh_args` on ssh's command line.
+                    ("ssh_connection", "ssh_common_args" | "ssh_extra_args") => {
+                        d.ssh_args = Some(match d.ssh_args.take() {
+                            Some(a) => format!("{a} {val}"),
+                            None => val,
+                        });
+                    }
+                    ("defaults", "remote_port") => {
+                        d.remote_port = Some(val.trim().parse().map_err(|_| {
+                            Diagnostic::error(
+                                "invalid-ansible-cfg",
+                                format!(
+                                    "{}:{line}: `remote_port = {val}` is not a port",
+                                    f.display()
+                                ),
+                            )
+                            .help("a port in 1..65535")
+                        })?);
+                    }
+                    (sec, k) => {
+                        if let Some(error) = unhonoured(sec, k, &val) {
+                            d.unsupported
+                                .push((format!("[{sec}] {k} = {val}"), line, error));
+                        }
+                    }
                 }
             }
             d.file = Some(f);
@@ -181,6 +245,9 @@ impl Defaults {
         }
         if let Some(v) = env("ANSIBLE_SSH_ARGS") {
             d.ssh_args = Some(v);
+        }
+        if let Some(v) = env("ANSIBLE_REMOTE_PORT").filter(|v| !v.is_empty()) {
+            d.remote_port = v.trim().parse().ok();
         }
         if let Some(v) = env("ANSIBLE_HOST_KEY_CHECKING") {
             d.host_key_checking = boolean(&v);
@@ -205,6 +272,19 @@ impl Defaults {
                     .help("users are plain login names"),
                 );
             }
+        }
+        for (setting, line, error) in &self.unsupported {
+            let what = format!(
+                "`{setting}` ({origin}:{line}) changes how Ansible connects or escalates, and etcdflow does not honour it"
+            );
+            out.push(if *error {
+                Diagnostic::error("unsupported-inventory-var", what).help(
+                    "remove it from the ansible.cfg etcdflow reads (or point ANSIBLE_CONFIG at one without it); per host, set `ansible_become`/`ansible_user` in the inventory",
+                )
+            } else {
+                Diagnostic::warning("unsupported-inventory-var", format!("{what}: etcdflow does the same its own way (one ssh master per host, `--connect-timeout`, its own private directory)"))
+                    .help("remove it to silence this")
+            });
         }
         if self.host_key_checking == Some(false) {
             out.push(
@@ -303,5 +383,37 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(got.remote_user.as_deref(), Some("env"));
         assert_eq!(got.inventory, [d.path().join("a"), d.path().join("b")]);
+    }
+
+    #[test]
+    fn settings_that_change_the_connection_are_used_or_said() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            d.path().join("ansible.cfg"),
+            "[defaults]\nremote_port = 2222\ntimeout = 30\n\n[privilege_escalation]\nbecome = True\nbecome_method = sudo\n\n[ssh_connection]\nssh_args = -C\nssh_common_args = -o ServerAliveInterval=5\npipelining = True\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let got =
+            Defaults::discover_with(d.path(), &env_of(&[])).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(got.remote_port, Some(2222));
+        assert_eq!(got.ssh_args.as_deref(), Some("-C -o ServerAliveInterval=5"));
+        let said: Vec<(String, bool)> = got
+            .diagnostics()
+            .iter()
+            .map(|x| {
+                (
+                    x.message.split('`').nth(1).unwrap_or_default().to_string(),
+                    x.is_error(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            said,
+            [
+                ("[defaults] timeout = 30".to_string(), false),
+                ("[privilege_escalation] become = True".to_string(), true),
+                ("[ssh_connection] pipelining = True".to_string(), false),
+            ]
+        );
     }
 }

@@ -431,6 +431,7 @@ impl Inventory {
                 .unwrap_or_else(|| host.to_string()),
             port: get(&["ansible_port", "ansible_ssh_port"])
                 .and_then(|p| p.parse().ok())
+                .or(self.defaults.remote_port)
                 .unwrap_or(22),
             user: get(&["ansible_user", "ansible_ssh_user"])
                 .or_else(|| self.defaults.remote_user.clone()),
