@@ -9,7 +9,11 @@
 //! - `yaml`, `json`: a document edited by path. A path is dotted keys with list
 //!   selectors: `spec.containers[0].env[name=ETCD_INITIAL_CLUSTER_STATE].value`;
 //!   `[N]` is the N-th item (0-based), `[field=value]` the first map item whose `field`
-//!   is `value` (`set` appends `{field: value}` when there is none); a key with dots or
+//!   is `value` (`set` appends `{field: value}` when there is none), `[^PREFIX]` the first
+//!   string item that starts with PREFIX (a manifest's `command` flag:
+//!   `command[^--advertise-address=]`; `set` replaces it, or appends the value when there
+//!   is none, and the value must start with PREFIX so that a second run finds it again;
+//!   `delete` removes every such item); a key with dots or
 //!   brackets is written in quotes: `metadata.annotations["kops.k8s.io/x"]`. `set` makes
 //!   missing maps on the way; `delete` of something absent does nothing. The file is
 //!   re-serialised from its parsed value (YAML comments are not kept), so it is rewritten
@@ -210,6 +214,8 @@ pub enum Seg {
     Key(String),
     Index(usize),
     Match(String, String),
+    /// The first string item that starts with this.
+    Prefix(String),
 }
 
 /// `a.b[0].c[name=X]["k.with.dots"]`.
@@ -235,6 +241,11 @@ pub fn parse_path(p: &str) -> Result<Vec<Seg>, String> {
                 let inner = inner.trim();
                 if let Some(q) = inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
                     out.push(Seg::Key(q.to_string()));
+                } else if let Some(pre) = inner.strip_prefix('^') {
+                    if pre.is_empty() {
+                        return Err(bad("`[^...]` needs the prefix an item starts with"));
+                    }
+                    out.push(Seg::Prefix(pre.to_string()));
                 } else if let Some((f, v)) = inner.split_once('=') {
                     if f.trim().is_empty() {
                         return Err(bad("`[=...]` needs a field name"));
@@ -242,7 +253,7 @@ pub fn parse_path(p: &str) -> Result<Vec<Seg>, String> {
                     out.push(Seg::Match(f.trim().to_string(), v.trim().to_string()));
                 } else {
                     let n = inner.parse().map_err(|_| {
-                        bad("`[...]` holds an index, `field=value` or a quoted key")
+                        bad("`[...]` holds an index, `field=value`, `^prefix` or a quoted key")
                     })?;
                     out.push(Seg::Index(n));
                 }
@@ -261,6 +272,10 @@ pub fn parse_path(p: &str) -> Result<Vec<Seg>, String> {
         return Err(bad("empty"));
     }
     Ok(out)
+}
+
+fn starts(item: &J, pre: &str) -> bool {
+    item.as_str().is_some_and(|t| t.starts_with(pre))
 }
 
 fn matches(item: &J, field: &str, want: &str) -> bool {
@@ -308,6 +323,29 @@ fn set(doc: &mut J, segs: &[Seg], v: J) -> Result<(), String> {
             };
             &mut a[at]
         }
+        Seg::Prefix(pre) => {
+            if !rest.is_empty() {
+                return Err(format!(
+                    "`[^{pre}]`: selects a string, nothing can follow it"
+                ));
+            }
+            if !v.as_str().is_some_and(|t| t.starts_with(pre.as_str())) {
+                return Err(format!(
+                    "`[^{pre}]`: the new value must start with `{pre}` (a second run must find it again)"
+                ));
+            }
+            if doc.is_null() {
+                *doc = J::Array(Vec::new());
+            }
+            let J::Array(a) = doc else {
+                return Err(format!("`[^{pre}]`: not a list"));
+            };
+            match a.iter().position(|x| starts(x, pre)) {
+                Some(at) => a[at] = v,
+                None => a.push(v),
+            }
+            return Ok(());
+        }
     };
     set(child, rest, v)
 }
@@ -322,6 +360,7 @@ fn delete(doc: &mut J, segs: &[Seg]) -> Result<(), String> {
             (Seg::Key(k), J::Object(m)) => m.get_mut(k),
             (Seg::Index(n), J::Array(a)) => a.get_mut(*n),
             (Seg::Match(f, w), J::Array(a)) => a.iter_mut().find(|x| matches(x, f, w)),
+            (Seg::Prefix(_), _) => None,
             _ => None,
         };
         match next {
@@ -337,6 +376,7 @@ fn delete(doc: &mut J, segs: &[Seg]) -> Result<(), String> {
             a.remove(*n);
         }
         (Seg::Match(f, w), J::Array(a)) => a.retain(|x| !matches(x, f, w)),
+        (Seg::Prefix(pre), J::Array(a)) => a.retain(|x| !starts(x, pre)),
         _ => {}
     }
     Ok(())

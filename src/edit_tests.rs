@@ -217,3 +217,53 @@ fn env_refuses_bad_names_and_line_breaks() {
         .unwrap_err()
         .contains("line break"));
 }
+
+const APISERVER: &str = "spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --advertise-address=10.0.0.1\n    - --admission-control=NamespaceLifecycle,NodeRestriction\n";
+
+#[test]
+fn a_prefix_selects_a_flag_in_a_command_list() {
+    let out = apply(
+        Format::Yaml,
+        Some(APISERVER),
+        &[
+            s(
+                "spec.containers[0].command[^--advertise-address=]",
+                json!("--advertise-address=10.0.0.2"),
+            ),
+            s("spec.containers[0].command[^--v=]", json!("--v=2")),
+            d("spec.containers[0].command[^--admission-control=]"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        "spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --advertise-address=10.0.0.2\n    - --v=2\n"
+    );
+    // Applied again, nothing changes.
+    let again = apply(
+        Format::Yaml,
+        Some(&out),
+        &[s(
+            "spec.containers[0].command[^--advertise-address=]",
+            json!("--advertise-address=10.0.0.2"),
+        )],
+    )
+    .unwrap();
+    assert!(same(Format::Yaml, Some(&out), &again));
+}
+
+#[test]
+fn a_prefix_value_that_a_second_run_would_not_find_is_refused() {
+    let e = apply(
+        Format::Yaml,
+        Some(APISERVER),
+        &[s(
+            "spec.containers[0].command[^--advertise-address=]",
+            json!("--bind-address=10.0.0.2"),
+        )],
+    )
+    .unwrap_err();
+    assert!(e.contains("must start with `--advertise-address=`"), "{e}");
+    assert!(parse_path("a[^]").is_err());
+    assert!(parse_path("a[^x].b").is_ok());
+}

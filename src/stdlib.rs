@@ -12,6 +12,10 @@ pub const FLOWS: &[(&str, &str)] = &[
         "kops-multi-master",
         include_str!("../stdlib/kops-multi-master.flow"),
     ),
+    (
+        "kubeadm-ha-setup",
+        include_str!("../stdlib/kubeadm-ha-setup.flow"),
+    ),
     ("restore-icp", include_str!("../stdlib/restore-icp.flow")),
 ];
 

@@ -25,9 +25,10 @@ enum SandboxCmd {
         #[arg(long, value_name = "K", conflicts_with = "etcd")]
         etcd_members: Option<usize>,
         /// What the hosts are shaped like: `icp` (etcd as ICP's static pod), `kops` (a
-        /// kops master with etcd `main` and `events`, and new masters beside it) or
-        /// `domeos` (old and new etcd hosts, an old and a new master, nodes); the kops and
-        /// domeos profiles start their own etcd (--etcd not needed).
+        /// kops master with etcd `main` and `events`, and new masters beside it),
+        /// `domeos` (old and new etcd hosts, an old and a new master, nodes) or `kubeadm`
+        /// (empty hosts for kubeadm2ha); the kops and domeos profiles start their own etcd
+        /// (--etcd not needed), the kubeadm profile none.
         #[arg(long, value_enum, default_value_t = sandbox::Profile::Icp)]
         profile: sandbox::Profile,
         /// Where the sandbox keeps its files.

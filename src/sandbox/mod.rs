@@ -12,11 +12,16 @@ use std::process::Command;
 const SCRIPT: &str = concat!(
     include_str!("kops.sh"),
     include_str!("domeos.sh"),
+    include_str!("kubeadm.sh"),
     include_str!("sandbox.sh")
 );
 
 /// The DomeOS profile's stand-ins (apiserver, kubelet, flanneld, kubectl), one program.
 const DOMEOS_STANDIN: &str = include_str!("domeos-standin.py");
+
+/// The kubeadm profile's stand-ins (yum, rpm, kernel settings, kubeadm, kubectl, kubelet,
+/// keepalived, the apiserver), one program.
+const KUBEADM_STANDIN: &str = include_str!("kubeadm-standin.py");
 
 /// What the hosts are shaped like.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +38,11 @@ pub enum Profile {
     /// new etcd hosts (clients 4012, peers 4010, etcd a systemctl service configured by
     /// `/etc/sysconfig/etcd`), an old and a new master, nodes (`--hosts 10`: two).
     Domeos,
+    /// Empty hosts for kubeadm2ha (seed 001): `primary-master` n1, `secondary-masters`
+    /// n2-n3, `minions` n4.. (`--hosts 5`), `etcd` = the masters; packages from a local
+    /// repo, read-only kernel settings, kubeadm/kubectl/kubelet/keepalived stand-ins, a
+    /// TLS apiserver on 6443 and the virtual IP 10.213.NET.100.
+    Kubeadm,
 }
 
 impl Profile {
@@ -41,6 +51,7 @@ impl Profile {
             Profile::Icp => "icp",
             Profile::Kops => "kops",
             Profile::Domeos => "domeos",
+            Profile::Kubeadm => "kubeadm",
         }
     }
 }
@@ -76,6 +87,7 @@ fn script(args: &[&str]) -> Result<String, String> {
         .arg("sandbox.sh")
         .args(args)
         .env("ETCDFLOW_DOMEOS_STANDIN", DOMEOS_STANDIN)
+        .env("ETCDFLOW_KUBEADM_STANDIN", KUBEADM_STANDIN)
         .output()
         .map_err(|e| format!("cannot run bash: {e}"))?;
     if out.status.success() {

@@ -4,7 +4,7 @@
 # /root and /run), a real sshd whose host key is already in a known_hosts file, and
 # optionally a real etcd member. Needs root, iproute2, util-linux, openssh-server, etcd.
 #
-#   sandbox.sh up DIR N ETCD(0|1) SUBNET_INDEX [PROFILE (icp|kops|domeos)]
+#   sandbox.sh up DIR N ETCD(0|1) SUBNET_INDEX [PROFILE (icp|kops|domeos|kubeadm)]
 #   sandbox.sh down DIR
 #   sandbox.sh status DIR
 #
@@ -25,6 +25,17 @@ standins() {
 # `NAME: COMMAND` (a service: COMMAND runs in its own session, its pid in /run/NAME.pid;
 # `start` fails when it exits within half a second, as a unit that cannot start).
 act=$1; unit=${2%.service}
+[ "$act" = daemon-reload ] && exit 0
+case "$act" in
+enable|disable|is-enabled)
+  mkdir -p /etc/etcdflow-sandbox/enabled
+  case "$act" in
+  enable) touch "/etc/etcdflow-sandbox/enabled/$unit" ;;
+  disable) rm -f "/etc/etcdflow-sandbox/enabled/$unit" ;;
+  *) if [ -e "/etc/etcdflow-sandbox/enabled/$unit" ]; then echo enabled; else echo disabled; exit 1; fi ;;
+  esac
+  exit 0 ;;
+esac
 running() { [ -s "/run/$unit.pid" ] && kill -0 "$(cat "/run/$unit.pid")" 2>/dev/null; }
 stop_service() {
   if running; then
@@ -181,6 +192,8 @@ host_setup() {
     kops_host_setup "$i" "$dir" "$n" "$net" "$prefix"
   elif [ "$profile" = domeos ]; then
     domeos_host_setup "$i" "$dir" "$n" "$prefix"
+  elif [ "$profile" = kubeadm ]; then
+    kubeadm_host_setup "$i" "$dir" "$n" "$prefix"
   else
     install -m 0755 "$dir/bin/kubelet-standin" /usr/local/bin/kubelet-standin
     touch /run/kubelet.active
@@ -206,7 +219,14 @@ up)
       [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import yaml' 2>/dev/null || die "the domeos profile needs /usr/bin/python3 with yaml (install python3-yaml)"
       [ "$n" -ge 9 ] || die "the domeos profile has at least 9 hosts: 3 old and 3 new etcd hosts, an old and a new master, nodes (--hosts 10)"
       etcd=3 ;;
-    *) die "unknown profile $profile (icp, kops or domeos)" ;;
+    kubeadm)
+      [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import yaml' 2>/dev/null || die "the kubeadm profile needs /usr/bin/python3 with yaml (install python3-yaml)"
+      command -v openssl >/dev/null || die "the kubeadm profile needs openssl (its kubeadm stand-in makes the cluster's certificates)"
+      command -v curl >/dev/null || die "the kubeadm profile needs curl (keepalived's check script)"
+      command -v etcd >/dev/null || die "missing etcd (install etcd-server)"
+      [ "$n" -ge 4 ] && [ "$n" -le 26 ] || die "the kubeadm profile has 4 to 26 hosts: 3 masters and at least one minion (--hosts 5)"
+      etcd=0 ;;
+    *) die "unknown profile $profile (icp, kops, domeos or kubeadm)" ;;
   esac
   [ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
   for t in ip unshare ssh-keygen; do command -v $t >/dev/null || die "missing $t"; done
@@ -238,6 +258,10 @@ up)
   if [ "$profile" = domeos ]; then
     printf '%s' "$ETCDFLOW_DOMEOS_STANDIN" > "$dir/bin/domeos-standin"
     chmod 0755 "$dir/bin/domeos-standin"
+  fi
+  if [ "$profile" = kubeadm ]; then
+    printf '%s' "$ETCDFLOW_KUBEADM_STANDIN" > "$dir/bin/kubeadm-standin"
+    chmod 0755 "$dir/bin/kubeadm-standin"
   fi
   {
     echo "net=$net"; echo "bridge=$br"; echo "hosts=$n"; echo "etcd=$etcd"; echo "profile=$profile"
@@ -275,7 +299,7 @@ CFG
     echo "$ns" > "$h/netns"
     echo "$ip" > "$h/address"
     ip netns exec "$ns" unshare --mount --uts --pid --fork --mount-proc --propagation private \
-      bash -c "KOPS_DOMAIN=$KOPS_DOMAIN; $(declare -f manifest host_setup kops_zone kops_events_zone kops_volume kops_manifest kops_host_setup domeos_role domeos_etcd_env domeos_host_setup); host_setup $i '$dir' $etcd '$cluster' $ip $profile $n $net $prefix" </dev/null >/dev/null 2>>"$h/setup.log" &
+      bash -c "KOPS_DOMAIN=$KOPS_DOMAIN; $(declare -f manifest host_setup kops_zone kops_events_zone kops_volume kops_manifest kops_host_setup domeos_role domeos_etcd_env domeos_host_setup kubeadm_host_setup); host_setup $i '$dir' $etcd '$cluster' $ip $profile $n $net $prefix" </dev/null >/dev/null 2>>"$h/setup.log" &
     echo $! > "$h/launcher.pid"
   done
   # Ready when every sshd has written its pid file (it does so once it listens).
@@ -350,7 +374,18 @@ CFG
     echo "[sandbox]"
     for i in $(seq 1 "$n"); do echo "n$i ansible_host=$prefix.$((10 + i)) ansible_user=root"; done
     echo
-    if [ "$profile" = domeos ]; then
+    if [ "$profile" = kubeadm ]; then
+      echo "# kubeadm2ha: the seed's groups (my-cluster.inventory)"
+      echo "[primary-master]"; echo "n1"
+      echo; echo "[secondary-masters]"; echo "n2"; echo "n3"
+      echo; echo "[masters:children]"; echo "primary-master"; echo "secondary-masters"
+      echo; echo "[primary-etcd:children]"; echo "primary-master"
+      echo; echo "[secondary-etcds:children]"; echo "secondary-masters"
+      echo; echo "[etcd:children]"; echo "primary-etcd"; echo "secondary-etcds"
+      echo; echo "[minions]"; for i in $(seq 4 "$n"); do echo "n$i"; done
+      echo; echo "[nodes:children]"; echo "masters"; echo "minions"
+      echo; echo "[all:vars]"; echo "MASTER_VIP=$prefix.100"; echo "CLUSTER_NAME=sandbox$net"
+    elif [ "$profile" = domeos ]; then
       echo "# DomeOS: the etcd cluster and the master move to new machines"
       echo "[etcd_old]"; for i in 1 2 3; do echo "n$i etcd_name=domeosEtcd$((i - 1))"; done
       echo; echo "[etcd_new]"; for i in 4 5 6; do echo "n$i etcd_name=domeosEtcd$((i - 1))"; done

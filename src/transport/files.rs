@@ -309,7 +309,15 @@ impl Conn {
         };
         drop(stdin);
         let copy = async {
-            let mut file = tokio::fs::File::create(&part).await?;
+            // Owner-only: a fetched file may be a key (kubeadm's pki/ca.key); the operator
+            // widens it on purpose. An old `.part` is replaced, never reused.
+            let _ = tokio::fs::remove_file(&part).await;
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&part)
+                .await?;
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 64 * 1024];
             let mut total = 0u64;
