@@ -16,6 +16,14 @@ pub const FLOWS: &[(&str, &str)] = &[
         "kubeadm-ha-setup",
         include_str!("../stdlib/kubeadm-ha-setup.flow"),
     ),
+    (
+        "kubeadm-ha-uninstall",
+        include_str!("../stdlib/kubeadm-ha-uninstall.flow"),
+    ),
+    (
+        "kubeadm-ha-upgrade",
+        include_str!("../stdlib/kubeadm-ha-upgrade.flow"),
+    ),
     ("restore-icp", include_str!("../stdlib/restore-icp.flow")),
 ];
 

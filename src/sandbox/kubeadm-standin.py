@@ -16,7 +16,9 @@ one program run under the names of the tools it stands in for:
           apply -f, delete pod
 
 Every tool refuses to run unless its package is installed; the files it writes are the
-ones kubeadm 1.9 writes."""
+ones kubeadm 1.9 writes. Faults for the tests, by files in /etc/etcdflow-sandbox:
+`fail-upgrade` (kubeadm upgrade apply fails and restores the manifests, as kubeadm does)
+and `apiserver-bind-address` (kubeadm init adds --bind-address=<this master>)."""
 import base64, hashlib, json, os, re, signal, socket, ssl, struct, subprocess, sys, tempfile, time
 import urllib.error, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,7 +109,10 @@ def yum(args):
                       "Environment=\"KUBELET_SYSTEM_PODS_ARGS=--pod-manifest-path=/etc/kubernetes/manifests --allow-privileged=true\"\n"
                       "Environment=\"KUBELET_CGROUP_ARGS=--cgroup-driver=systemd\"\n"
                       "ExecStart=\nExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_SYSTEM_PODS_ARGS $KUBELET_CGROUP_ARGS\n")
-            print("%s %s-%s" % ("Updated:" if old and old != v else "Installed:", n, v))
+            what = "Updated:" if old and old != v else "Installed:"
+            print("%s %s-%s" % (what, n, v))
+            with open("/var/log/yum.log", "a") as log:
+                log.write("%.3f %s %s-%s\n" % (time.time(), what, n, v))
     else:
         for spec in args[1:]:
             n, _ = split_pkg(spec, rp)
@@ -194,7 +199,7 @@ def make_cert(base, cn, ca=None, sans=(), org=None, rsa=False):
         write(ext, "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n" + ("subjectAltName=%s\n" % alt if alt else ""))
         csr = os.path.join(t, "csr")
         sh(["openssl", "req", "-new", "-key", key, "-subj", subj, "-out", csr])
-        sh(["openssl", "x509", "-req", "-in", csr, "-CA", ca + ".crt", "-CAkey", ca + ".key", "-CAcreateserial", "-days", "3650", "-out", base + ".crt", "-extfile", ext])
+        sh(["openssl", "x509", "-req", "-in", csr, "-CA", ca + ".crt", "-CAkey", ca + ".key", "-set_serial", "0x" + os.urandom(16).hex(), "-days", "3650", "-out", base + ".crt", "-extfile", ext])
 
 
 def sign_csr(csr_pem, ca):
@@ -202,7 +207,7 @@ def sign_csr(csr_pem, ca):
         csr, ext = os.path.join(t, "csr"), os.path.join(t, "ext")
         write(csr, csr_pem)
         write(ext, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
-        return sh(["openssl", "x509", "-req", "-in", csr, "-CA", ca + ".crt", "-CAkey", ca + ".key", "-CAcreateserial", "-days", "3650", "-extfile", ext])
+        return sh(["openssl", "x509", "-req", "-in", csr, "-CA", ca + ".crt", "-CAkey", ca + ".key", "-set_serial", "0x" + os.urandom(16).hex(), "-days", "3650", "-extfile", ext])
 
 
 def ca_hash(pem):
@@ -591,8 +596,11 @@ def keepalived():
         s.sendto(msg, (bcast, 5112))
 
     def bye(*_):
-        hold(False)
+        # Whatever hold() was doing when the signal came: the VIP goes, unconditionally.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        subprocess.run(["ip", "addr", "del", c["vip"] + "/32", "dev", c["interface"]], capture_output=True)
         advert(0)
+        print(time.strftime("%H:%M:%S"), "Stopped: %s released" % c["vip"], flush=True)
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, bye)
@@ -716,7 +724,10 @@ def kubeadm_init(args):
     eflags = ["--etcd-servers=" + ",".join(eps), "--etcd-cafile=" + etcd["caFile"], "--etcd-certfile=" + etcd["certFile"], "--etcd-keyfile=" + etcd["keyFile"]]
     write(MANIFESTS + "/kube-apiserver.yaml", pod("kube-apiserver", kv, ["kube-apiserver", "--advertise-address=" + me, "--secure-port=6443", "--admission-control=" + ADMISSION,
                                                                         "--client-ca-file=/etc/kubernetes/pki/ca.crt", "--tls-cert-file=/etc/kubernetes/pki/apiserver.crt",
-                                                                        "--tls-private-key-file=/etc/kubernetes/pki/apiserver.key", "--service-account-key-file=/etc/kubernetes/pki/sa.pub"] + eflags, me), 0o600)
+                                                                        "--tls-private-key-file=/etc/kubernetes/pki/apiserver.key", "--service-account-key-file=/etc/kubernetes/pki/sa.pub"] + eflags
+                                                            # A fault for the tests: a configuration that also binds to the
+                                                            # primary's address (a field a patch must not miss).
+                                                            + (["--bind-address=" + me] if os.path.exists(SB + "/apiserver-bind-address") else []), me), 0o600)
     write(MANIFESTS + "/kube-controller-manager.yaml", pod("kube-controller-manager", kv, ["kube-controller-manager", "--kubeconfig=/etc/kubernetes/controller-manager.conf", "--cluster-cidr=" + str(cfg.get("networking", {}).get("podSubnet", ""))]), 0o600)
     write(MANIFESTS + "/kube-scheduler.yaml", pod("kube-scheduler", kv, ["kube-scheduler", "--kubeconfig=/etc/kubernetes/scheduler.conf", "--leader-elect=true"]), 0o600)
     print("[init] Using Kubernetes version: %s\n[certificates] Generated certificates and keys in /etc/kubernetes/pki\n[kubeconfig] Wrote KubeConfig files to /etc/kubernetes" % kv)

@@ -14,6 +14,7 @@ mod faults;
 mod fmt;
 mod inventory;
 mod kops;
+mod kubeadm;
 mod language;
 mod lint;
 mod meta;
