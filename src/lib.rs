@@ -20,6 +20,7 @@ pub mod values;
 pub use cli::run;
 pub mod journal;
 pub mod lint;
+pub mod lsp;
 pub mod report;
 pub mod runtime;
 pub mod sandbox;

@@ -19,7 +19,7 @@
 //! facts (that needs a live cluster), no flow-sensitive analysis (that is `lint`).
 
 mod args;
-mod builtins;
+pub mod builtins;
 mod calls;
 pub(crate) mod expr;
 mod inventory;

@@ -2,7 +2,7 @@
 //! delegates to the library. Exit codes are documented in the README and in [`Exit`].
 #![allow(clippy::disallowed_macros, clippy::disallowed_methods)] // the CLI prints
 
-mod check;
+pub(crate) mod check;
 
 pub use check::param_args;
 mod explain;
@@ -87,6 +87,9 @@ enum Command {
     },
     /// Print the manual page (roff): `etcdflow man | man -l -`.
     Man,
+    /// Serve the Language Server Protocol on stdin/stdout, for editors (`editors/vscode`,
+    /// Neovim's lspconfig): diagnostics, completion, hover, definitions, rename, format.
+    Lsp,
 }
 
 /// The exit codes of `run` and `resume` (the README's table).
@@ -179,6 +182,13 @@ where
                 }
             }
         }
+        Command::Lsp => match crate::lsp::serve() {
+            Ok(()) => Exit::Ok.into(),
+            Err(e) => {
+                error("lsp-protocol-error", e.to_string(), None);
+                Exit::Failed.into()
+            }
+        },
         Command::Sandbox(a) => a.run().into(),
         Command::Resume(a) => a.run(color),
         Command::Runs(a) => a.run().into(),

@@ -567,6 +567,8 @@ in the inventory.
 /// Codes raised by the runtime and the CLI, not by `check` or `lint`: no flow file in
 /// the corpus can show them; the CLI and sandbox tests do.
 pub const RUNTIME: &[&str] = &[
+    "lsp-protocol-error",
+    "invalid-etcdflow-toml",
     "invalid-encoding",
     "invalid-limit",
     "unknown-host",

@@ -203,6 +203,25 @@ first byte that is not UTF-8.
 
     iconv -f latin1 -t utf-8 old.flow > new.flow";
 
+"lsp-protocol-error", Error, "the editor's connection to `etcdflow lsp` broke",
+"`etcdflow lsp` speaks the Language Server Protocol on stdin and stdout; it stops when the
+editor sends `exit` or closes the pipe. This error means the messages could not be read or
+written (the editor went away without `shutdown`, or sent something that is not LSP).
+Restart the language server from the editor; `etcdflow check FILE` shows the same
+diagnostics on the command line.
+
+    etcdflow lsp < /dev/null   # exits: no editor";
+
+"invalid-etcdflow-toml", Error, "`etcdflow.toml` cannot be read",
+"`etcdflow lsp` checks each flow with the inventory and params of the nearest
+`etcdflow.toml` in the flow's directory or above it. The file is TOML with these keys
+only (paths relative to the file):
+
+    inventory = [\"inventory/hosts\"]   # as -i
+    vars = \"site-vars.yml\"            # as --vars
+    [extra_vars]                      # as -e NAME=VALUE
+    network_manifest = \"kube-flannel.yml\"";
+
 "internal-error", Error, "a bug in etcdflow",
 "This is a bug in etcdflow, not in your flow. Please report it with the input attached.";
 }

@@ -1,0 +1,1 @@
+au BufRead,BufNewFile *.flow,*.etcdflow setfiletype etcdflow
