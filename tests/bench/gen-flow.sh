@@ -36,7 +36,7 @@ step s$i on everyone serial timeout: wait when: host.name != "skip" {
     run "echo {{ n }} $i > /tmp/out-$i"
   }
   wait port: port open timeout: 1m
-  copy "files/$i.txt" to: "/etc/bench/$i.txt" mode: "0644"
+  copy content: "bench $i\n" to: "/etc/bench/$i.txt" mode: "0644"
   rollback {
     run ["rm", "-f", "--", "/etc/bench/$i.txt"]
   }

@@ -542,3 +542,32 @@ fn kubeadm_ha_uninstall_without_an_etcd_quorum_removes_nothing() {
         .is_empty());
     assert_eq!(site.vip_holders(), vec![1]);
 }
+
+#[test]
+fn a_node_with_swap_on_is_refused_before_anything_is_installed() {
+    if no_root("a_node_with_swap_on_is_refused_before_anything_is_installed") {
+        return;
+    }
+    let site = Site::up(97);
+    let sb = site.sb();
+    // The kernel settings are the host's, not the flow's: swap on n4.
+    host_sh(
+        sb,
+        4,
+        "sed -i 's|\"swaps\": \\[\\]|\"swaps\": [\"/dev/sda2\"]|' /etc/etcdflow-sandbox/kernel.json",
+    );
+    let out = site.setup();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("n4: swap is on (/dev/sda2"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("swapoff -a"), "{}", out.stderr);
+    // Refused in the first step: no package, no certificate, no service anywhere.
+    for i in 1..=5 {
+        assert_eq!(host_cat(sb, i, "/var/log/yum.log"), "", "n{i}");
+        assert_eq!(host_cat(sb, i, "/etc/etcd/etcd.conf"), "", "n{i}");
+    }
+    assert!(!site.pki.exists(), "no certificate was made");
+}
