@@ -41,15 +41,23 @@ pub struct Parsed {
 
 /// Parse one file's text.
 pub fn parse(file: FileId, text: &str) -> Parsed {
-    let mut items = Vec::new();
-    let mut diagnostics = Vec::new();
     if let Some(d) = limits::check(file, text) {
         return Parsed {
-            file: ast::File { file, items },
+            file: ast::File {
+                file,
+                items: Vec::new(),
+            },
             diagnostics: vec![d],
             recovered: true,
         };
     }
+    parse_in_parallel(file, text).unwrap_or_else(|| parse_sequential(file, text))
+}
+
+/// One parse of the whole file, with error recovery item by item.
+fn parse_sequential(file: FileId, text: &str) -> Parsed {
+    let mut items = Vec::new();
+    let mut diagnostics = Vec::new();
     let mut offset = 0usize;
     let mut recovered = false;
     let mut rule = Rule::file;
@@ -99,6 +107,145 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
         diagnostics,
         recovered,
     }
+}
+
+/// Below this size one thread parses faster than several (thread start-up, splitting).
+const PARALLEL_FROM: usize = 64 * 1024;
+
+/// A large file is cut at top-level item starts into one chunk per core, and the chunks
+/// are parsed (pest) and lowered at once; the items are the same as one parse would give,
+/// in order. A chunk that does not parse sends the whole file to the sequential parse,
+/// whose error recovery and messages are the reference.
+fn parse_in_parallel(file: FileId, text: &str) -> Option<Parsed> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if text.len() < PARALLEL_FROM || threads < 2 {
+        return None;
+    }
+    let cuts = split_points(text, threads);
+    if cuts.is_empty() {
+        return None;
+    }
+    let mut bounds: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for c in cuts.into_iter().chain([text.len()]) {
+        if c > start {
+            bounds.push((start, c));
+            start = c;
+        }
+    }
+    let results: Vec<Option<(Vec<ast::Item>, Vec<Diagnostic>)>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = bounds
+            .iter()
+            .map(|&(a, b)| {
+                // The main thread's stack size: the depth limits (`limits.rs`) are set
+                // for it.
+                std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(sc, move || {
+                        let mut pairs = FlowParser::parse(Rule::items_tail, &text[a..b]).ok()?;
+                        let mut lw = lower::Lowerer::new(file, a);
+                        let mut items = Vec::new();
+                        if let Some(top) = pairs.next() {
+                            lw.items(top, &mut items);
+                        }
+                        Some((items, lw.diagnostics))
+                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.ok().and_then(|h| h.join().ok().flatten()))
+            .collect()
+    });
+    let mut items = Vec::new();
+    let mut diagnostics = Vec::new();
+    for r in results {
+        let (mut i, mut d) = r?;
+        items.append(&mut i);
+        diagnostics.append(&mut d);
+    }
+    Some(Parsed {
+        file: ast::File { file, items },
+        diagnostics,
+        recovered: false,
+    })
+}
+
+/// Up to `n - 1` offsets that cut `text` into `n` chunks of about equal size, each at the
+/// start of a top-level item (outside any bracket, string or `{{ }}`, not after a `\`
+/// continuation, with the item's `##` doc lines).
+fn split_points(text: &str, n: usize) -> Vec<usize> {
+    let b = text.as_bytes();
+    let (mut depth, mut in_str, mut in_interp) = (0usize, false, false);
+    let mut starts = Vec::new();
+    let mut i = 0;
+    let mut line_start = true;
+    let mut doc_start: Option<usize> = None;
+    let mut continued = false;
+    while i < b.len() {
+        if line_start && depth == 0 && !in_str && !in_interp && !continued {
+            let rest = &text[i..];
+            if rest.starts_with("##") {
+                doc_start.get_or_insert(i);
+            } else if is_item_start(rest) || rest.starts_with("block ") {
+                starts.push(doc_start.take().unwrap_or(i));
+            } else {
+                doc_start = None;
+            }
+        }
+        line_start = false;
+        let c = b[i];
+        if in_str && !in_interp {
+            match c {
+                b'\\' => i += 1,
+                b'"' => in_str = false,
+                b'{' if b.get(i + 1) == Some(&b'{') => {
+                    in_interp = true;
+                    i += 1;
+                }
+                _ => {}
+            }
+        } else {
+            match c {
+                b'#' if !in_interp => {
+                    while i + 1 < b.len() && b[i + 1] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'}' if in_interp && b.get(i + 1) == Some(&b'}') => {
+                    in_interp = false;
+                    i += 1;
+                }
+                b'"' if !in_interp => in_str = true,
+                b'\'' if !in_interp => {
+                    while i + 1 < b.len() && b[i + 1] != b'\'' && b[i + 1] != b'\n' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                b'{' | b'[' | b'(' if !in_interp => depth += 1,
+                b'}' | b']' | b')' if !in_interp => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if b.get(i) == Some(&b'\n') {
+            line_start = true;
+            continued = i > 0 && b[i - 1] == b'\\';
+        }
+        i += 1;
+    }
+    let mut cuts = Vec::new();
+    for k in 1..n {
+        let want = text.len() * k / n;
+        if let Some(&c) = starts.iter().find(|&&s| s >= want) {
+            if c > 0 && cuts.last().is_none_or(|&l| c > l) {
+                cuts.push(c);
+            }
+        }
+    }
+    cuts
 }
 
 const ITEM_KEYWORDS: &[&str] = &[

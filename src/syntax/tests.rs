@@ -356,3 +356,53 @@ fn deeply_nested_lists_parse() {
     }
     assert_eq!(depth, 60);
 }
+
+#[test]
+fn a_large_flow_parses_in_parallel_to_the_same_items() {
+    let mut text = String::new();
+    for (_, src) in crate::stdlib::FLOWS {
+        text.push_str(src);
+        text.push('\n');
+    }
+    while text.len() < 3 * super::PARALLEL_FROM {
+        let again = text.clone();
+        text.push_str(&again);
+    }
+    let cuts = super::split_points(&text, 4);
+    assert_eq!(cuts.len(), 3, "{cuts:?}");
+    for c in &cuts {
+        assert!(
+            super::is_item_start(&text[*c..])
+                || text[*c..].starts_with("block ")
+                || text[*c..].starts_with("##")
+        );
+    }
+    let parallel =
+        super::parse_in_parallel(FileId(0), &text).unwrap_or_else(|| panic!("no parallel parse"));
+    let sequential = super::parse_sequential(FileId(0), &text);
+    assert!(
+        sequential.diagnostics.is_empty(),
+        "{:?}",
+        sequential.diagnostics
+    );
+    assert_eq!(parallel.file, sequential.file);
+    assert_eq!(parallel.diagnostics, sequential.diagnostics);
+}
+
+#[test]
+fn deep_nesting_in_a_large_flow_parses_on_the_worker_threads() {
+    let mut text = String::new();
+    while text.len() < 2 * super::PARALLEL_FROM {
+        text.push_str(crate::stdlib::FLOWS[0].1);
+        text.push('\n');
+    }
+    let deep = format!(
+        "step deep on m {{\n  log \"{{{{ len({}1{}) }}}}\"\n}}\n",
+        "[".repeat(super::limits::MAX_NESTING - 4),
+        "]".repeat(super::limits::MAX_NESTING - 4)
+    );
+    text.push_str(&deep);
+    let p = parse(FileId(0), &text);
+    assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+    assert!(p.file.items.len() > 10);
+}
