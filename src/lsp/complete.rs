@@ -347,13 +347,12 @@ pub fn hover(
 ) -> Option<String> {
     let mut parts = Vec::new();
     for d in &a.diagnostics {
-        if let Some(l) = d.labels.iter().find(|l| {
+        if d.labels.iter().any(|l| {
             l.primary
                 && l.span.file == file
                 && (l.span.start as usize) <= offset
                 && offset <= l.span.end as usize
         }) {
-            let _ = l;
             let mut s = format!("**[{}]** {}", d.code, d.message);
             if let Some(h) = &d.help {
                 s.push_str(&format!("\n\nhelp: {h}"));

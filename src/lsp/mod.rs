@@ -296,14 +296,9 @@ impl Server {
             usize,
         ) -> serde_json::Result<serde_json::Value>,
     ) -> serde_json::Result<serde_json::Value> {
-        let tdp: TextDocumentPositionParams =
-            match serde_json::from_value::<serde_json::Value>(r.params.clone()) {
-                Ok(v) => serde_json::from_value(serde_json::json!({
-                    "textDocument": v.get("textDocument").cloned().unwrap_or_default(),
-                    "position": v.get("position").cloned().unwrap_or_default(),
-                }))?,
-                Err(e) => return Err(e),
-            };
+        // Every positional request's params hold `textDocument` and `position` (the rest,
+        // such as a completion's `context`, is not needed here).
+        let tdp: TextDocumentPositionParams = serde_json::from_value(r.params)?;
         let Some(path) = path_of(&tdp.text_document.uri) else {
             return Ok(serde_json::Value::Null);
         };
