@@ -145,6 +145,10 @@ pub(super) async fn action(
 ) -> Result<Value, Fail> {
     use crate::journal::Record;
     let index = sh.step_index(step);
+    // Nothing is touched once a lock's lease may have expired (inv. 19, fault T18).
+    if !matches!(a.kind, ActionKind::Log) && etcd::lock_lost(sh).await {
+        return Err(Fail(etcd::LEASE_LOST.into()));
+    }
     // `on: h`: this one action runs on `h`, over a delegate connection (`host` stays
     // the step's host); the journal names both.
     let on = match arg(a, "on") {

@@ -131,6 +131,8 @@ struct Shared {
     events: Sender,
     journal: Option<crate::journal::Journal>,
     interrupted: std::sync::atomic::AtomicBool,
+    /// A cluster lock's lease may have expired: nothing more is changed (inv. 19).
+    lease_lost: std::sync::atomic::AtomicBool,
     facts: std::sync::Mutex<Arc<Vec<Option<Value>>>>,
     /// Second connections to hosts that actions are delegated to (`on:`), one action at
     /// a time per host; a host's own connection stays its step tasks' alone.

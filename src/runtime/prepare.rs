@@ -420,6 +420,7 @@ pub fn prepare(
             events,
             journal,
             interrupted: std::sync::atomic::AtomicBool::new(false),
+            lease_lost: std::sync::atomic::AtomicBool::new(false),
             facts: std::sync::Mutex::default(),
             published: std::sync::Mutex::default(),
             delegates: tokio::sync::Mutex::default(),

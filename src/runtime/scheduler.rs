@@ -209,16 +209,7 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
     let mut undone_at: Option<bool> = None;
     let mut interrupted = false;
     for (i, step) in sh.flow.steps.iter().enumerate().skip(first) {
-        if etcd::lock_lost(&sh).await {
-            sh.interrupted
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-            send(Event::Log {
-                step: step.name.clone(),
-                host: LOCAL.into(),
-                message: "the cluster lock's lease was lost (inv. 19): no new work starts; `etcdflow resume` once the cluster is yours again".into(),
-            });
-        }
-        if sh.interrupted() {
+        if etcd::lock_lost(&sh).await || sh.interrupted() {
             interrupted = true;
             break;
         }
@@ -344,6 +335,10 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
         let (mut started_on, ok, undone) = run_step(&sh, i, &hosts, &mut states, false).await;
         started_on.extend(already);
         ran.push((i, started_on));
+        if !ok && sh.lease_lost.load(std::sync::atomic::Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
         if !ok {
             failed_at = Some(i);
             undone_at = undone;
@@ -374,6 +369,15 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
         });
         let mut all_ok = true;
         for (s, hosts) in &with_rb {
+            if etcd::lock_lost(&sh).await {
+                all_ok = false;
+                let _ = sh.events.send(Event::Log {
+                    step: sh.flow.steps[*s].name.clone(),
+                    host: LOCAL.into(),
+                    message: format!("rollback stopped: {}", etcd::LEASE_LOST),
+                });
+                break;
+            }
             // The reverse of the order the step ran in, with the step's own width.
             let hosts: Vec<String> = hosts.iter().rev().cloned().collect();
             let (_, ok, _) = run_step(&sh, *s, &hosts, &mut states, true).await;
@@ -384,7 +388,20 @@ pub(super) async fn run_inner(prep: Prepared) -> RunStatus {
         }
         (all_ok, states)
     };
-    let status = if interrupted && failed_at.is_none() {
+    let status = if sh.lease_lost.load(std::sync::atomic::Ordering::SeqCst) && failed_at.is_none() {
+        // No rollback without the lock: it would change the cluster under another
+        // operator. The journal keeps where the run stood.
+        send(Event::Log {
+            step: String::new(),
+            host: LOCAL.into(),
+            message: format!(
+                "{}. Once the cluster is yours again: `{}`",
+                etcd::LEASE_LOST,
+                resume_command(&sh)
+            ),
+        });
+        RunStatus::Interrupted
+    } else if interrupted && failed_at.is_none() {
         // On a terminal, offer the rollback; otherwise `--rollback-on-interrupt` decides.
         let offered = !sh.opts.rollback_on_interrupt
             && sh

@@ -223,7 +223,11 @@ pub(super) async fn run_step(
         rollback,
     });
     // An interrupted step is not finished: no `step_end`, so `resume` picks it up.
-    let finished = !(sh.interrupted() && !rollback && !queue.is_empty());
+    // A step stopped by a lost lease is not finished either (its refused hosts run it
+    // again on resume, their guards deciding what is left).
+    let lease_lost = sh.lease_lost.load(std::sync::atomic::Ordering::SeqCst);
+    let stopped_early = !queue.is_empty() || lease_lost;
+    let finished = !sh.interrupted() || rollback || !stopped_early;
     if finished {
         sh.journal(crate::journal::Record::StepEnd {
             step: index,

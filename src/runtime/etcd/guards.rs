@@ -231,17 +231,23 @@ pub(in crate::runtime) async fn same_hash(
 }
 
 /// The lock must still be ours before an etcd mutation (inv. 19).
-pub(in crate::runtime) async fn fenced(sh: &Shared, cluster: usize) -> Result<Option<i64>, Fail> {
+pub(in crate::runtime) async fn fenced(
+    sh: &Shared,
+    cluster: usize,
+) -> Result<Option<tx::Token>, Fail> {
     let Some(st) = sh.etcd.get(cluster) else {
         return Ok(None);
     };
     let g = st.lock.lock().await;
     match g.as_ref() {
-        Some(l) if l.lost() => Err(Fail(
-            "the cluster lock's lease was lost (inv. 19): another operator may act now; the run stops"
-                .into(),
-        )),
-        Some(l) => Ok(Some(l.revision)),
+        Some(l) if !l.held().await => {
+            sh.lease_lost
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            sh.interrupted
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            Err(Fail(super::lock::LEASE_LOST.into()))
+        }
+        Some(l) => Ok(Some(l.token())),
         None => Ok(None),
     }
 }

@@ -166,14 +166,30 @@ pub(in crate::runtime) async fn take_locks(
     Ok(files)
 }
 
+/// Whether a lock of the run may have been lost (inv. 19, fault T18): checked on the
+/// controller before every action and step, so a controller that was stopped past its
+/// lease changes nothing when it runs again. Once lost, the run stays stopped.
 pub(in crate::runtime) async fn lock_lost(sh: &Shared) -> bool {
+    if sh.lease_lost.load(std::sync::atomic::Ordering::SeqCst) {
+        return true;
+    }
     for st in &sh.etcd {
-        if st.lock.lock().await.as_ref().is_some_and(tx::Lock::lost) {
-            return true;
+        let g = st.lock.lock().await;
+        if let Some(l) = g.as_ref() {
+            if !l.held().await {
+                sh.lease_lost
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                sh.interrupted
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                return true;
+            }
         }
     }
     false
 }
+
+/// The refusal of an action after the lease may have expired.
+pub(in crate::runtime) const LEASE_LOST: &str = "the cluster lock's lease may have expired (inv. 19): another operator may act now, so nothing more is changed: no command, no etcd request, no rollback";
 
 pub(in crate::runtime) async fn release_locks(sh: &Shared) {
     for (st, c) in sh.etcd.iter().zip(&sh.cluster_confs) {

@@ -53,7 +53,8 @@ pub(in crate::runtime) async fn hand_over(
             name(Some(to))
         ),
     });
-    tx::move_leader(c, &ep, to).await?;
+    let fence = fenced(sh, cluster).await?;
+    tx::move_leader(c, &ep, to, fence).await?;
     wait_for(
         sh,
         cluster,

@@ -25,7 +25,7 @@ mod snapshots;
 
 use guards::*;
 pub(super) use guards::{quorum, url_host};
-pub(super) use lock::{lock_lost, open_tunnels, release_locks, take_locks};
+pub(super) use lock::{lock_lost, open_tunnels, release_locks, take_locks, LEASE_LOST};
 use membership::*;
 pub(super) use names::gather;
 pub(super) use snapshots::reverify;
@@ -231,10 +231,10 @@ pub(super) async fn action(
             check_peer_url(sh, cluster, &url, &f).await?;
             let after = voters + usize::from(voter);
             quorum_gate(sh, cluster, "member add", after, &|m| !m.learner, deadline).await?;
-            fenced(sh, cluster).await?;
+            let mut fence = fenced(sh, cluster).await?;
             let mut pause = every;
             let (m, list) = loop {
-                match tx::member_add(&c, &url, voter).await {
+                match tx::member_add(&c, &url, voter, fence).await {
                     Ok(r) => break r,
                     Err(e)
                         if matches!(
@@ -260,7 +260,7 @@ pub(super) async fn action(
                         retried(sh, hs.step, "member add", &e.message, pause);
                         tokio::time::sleep(pause).await;
                         pause = (pause * 2).min(Duration::from_secs(5));
-                        fenced(sh, cluster).await?;
+                        fence = fenced(sh, cluster).await?;
                     }
                     Err(e) => return Err(Fail(e.message)),
                 }
@@ -300,8 +300,8 @@ pub(super) async fn action(
                 // Right before the RPC: the catch-up seen before the gate's wait may be
                 // stale by now (a partition since).
                 caught_up(sh, cluster, &m, 100, every, deadline).await?;
-                fenced(sh, cluster).await?;
-                match tx::member_promote(&c, m.id).await {
+                let fence = fenced(sh, cluster).await?;
+                match tx::member_promote(&c, m.id, fence).await {
                     Ok(()) => break,
                     // Not in sync with the leader (etcd's `ErrLearnerNotReady`), or no
                     // answer / a leader change (gRPC Unavailable, DeadlineExceeded):
@@ -399,12 +399,12 @@ pub(super) async fn action(
                         .ok_or_else(|| Fail("no healthy voter can take over leadership".into()))?;
                     hand_over(sh, cluster, &f, to, deadline, hs.step).await?;
                 }
-            } else {
-                fenced(sh, cluster).await?;
             }
             let mut pause = every;
             loop {
-                match tx::member_remove(&c, m.id, &m.client_urls).await {
+                // Fenced again before every attempt (the hand-over above takes time).
+                let fence = fenced(sh, cluster).await?;
+                match tx::member_remove(&c, m.id, &m.client_urls, fence).await {
                     Ok(()) => break,
                     Err(e) if e.kind == tx::Outcome::NotFound => break,
                     Err(e) => {
@@ -422,7 +422,6 @@ pub(super) async fn action(
                         retried(sh, hs.step, "member remove", &e.message, pause);
                         tokio::time::sleep(pause).await;
                         pause = (pause * 2).min(Duration::from_secs(5));
-                        fenced(sh, cluster).await?;
                     }
                 }
             }
@@ -564,7 +563,7 @@ pub(super) async fn action(
             let key = need(a, "key", cx)?;
             let value = need(a, "value", cx)?;
             let fence = fenced(sh, cluster).await?;
-            tx::put(&c, &key, &value, fence).await?;
+            tx::put(&c, &key, &value, fence.map(|t| t.revision)).await?;
             Ok((Value::None, None, true))
         }
         EtcdOp::Get => {
@@ -604,7 +603,7 @@ pub(super) async fn action(
                 ));
             }
             let fence = fenced(sh, cluster).await?;
-            let n = tx::delete(&c, &k, prefix, fence).await?;
+            let n = tx::delete(&c, &k, prefix, fence.map(|t| t.revision)).await?;
             Ok((Value::Int(n), None, n > 0))
         }
         EtcdOp::WaitHealthy => {

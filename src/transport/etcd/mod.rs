@@ -372,8 +372,12 @@ pub async fn member_add(
     conf: &Conf,
     peer_url: &str,
     voter: bool,
+    fence: Option<Token>,
 ) -> Result<(Member, Vec<Member>), EtcdError> {
     let mut c = conf.client().await?;
+    if let Some(t) = fence {
+        lock::fence_txn(conf, &mut c, t).await?;
+    }
     let opts = (!voter).then(|| etcd_client::MemberAddOptions::new().with_is_learner());
     let r = conf
         .membership("member add", c.member_add([peer_url], opts))
@@ -385,24 +389,43 @@ pub async fn member_add(
     Ok((m, r.member_list().iter().map(member).collect()))
 }
 
-pub async fn member_promote(conf: &Conf, id: u64) -> Result<(), EtcdError> {
+pub async fn member_promote(conf: &Conf, id: u64, fence: Option<Token>) -> Result<(), EtcdError> {
     let mut c = conf.client().await?;
+    if let Some(t) = fence {
+        lock::fence_txn(conf, &mut c, t).await?;
+    }
     conf.membership("member promote", c.member_promote(id))
         .await
         .map(|_| ())
 }
 
 /// Remove a member, asking another member (never the one removed).
-pub async fn member_remove(conf: &Conf, id: u64, avoid: &[String]) -> Result<(), EtcdError> {
+pub async fn member_remove(
+    conf: &Conf,
+    id: u64,
+    avoid: &[String],
+    fence: Option<Token>,
+) -> Result<(), EtcdError> {
     let mut c = conf.client_except(avoid).await?;
+    if let Some(t) = fence {
+        lock::fence_txn(conf, &mut c, t).await?;
+    }
     conf.membership("member remove", c.member_remove(id))
         .await
         .map(|_| ())
 }
 
 /// Move leadership: the request must reach the current leader itself.
-pub async fn move_leader(conf: &Conf, leader_endpoint: &str, to: u64) -> Result<(), String> {
+pub async fn move_leader(
+    conf: &Conf,
+    leader_endpoint: &str,
+    to: u64,
+    fence: Option<Token>,
+) -> Result<(), String> {
     let mut c = conf.one(leader_endpoint).await?;
+    if let Some(t) = fence {
+        lock::fence_txn(conf, &mut c, t).await?;
+    }
     conf.deadline("move leader", c.move_leader(to))
         .await
         .map(|_| ())
