@@ -16,6 +16,53 @@ fn stop_and_continue(
     when: &dyn Fn(&serde_json::Value) -> bool,
     stopped: Duration,
 ) -> (Option<i32>, Vec<serde_json::Value>) {
+    stop_and_continue_inner(sb, dir, flow, when, move |me: &str| {
+        signal(me, "-STOP");
+        std::thread::sleep(stopped);
+        signal(me, "-CONT");
+    })
+}
+
+/// `kill SIG PID`; a failure fails the test.
+fn signal(pid: &str, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, pid])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// As [`stop_and_continue`], running `fault` on a thread of its own at the event (the
+/// run goes on meanwhile); waits for it before returning.
+fn stop_and_continue_with(
+    sb: &etcdflow::sandbox::Sandbox,
+    dir: &std::path::Path,
+    flow: &str,
+    when: &dyn Fn(&serde_json::Value) -> bool,
+    fault: impl FnOnce() + Send + 'static,
+) -> (Option<i32>, Vec<serde_json::Value>) {
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let s2 = std::sync::Arc::clone(&slot);
+    let mut fault = Some(fault);
+    let r = stop_and_continue_inner(sb, dir, flow, when, move |_: &str| {
+        if let Some(f) = fault.take() {
+            *s2.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::spawn(f));
+        }
+    });
+    if let Some(h) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        h.join()
+            .unwrap_or_else(|_| panic!("the fault thread panicked"));
+    }
+    r
+}
+
+fn stop_and_continue_inner(
+    sb: &etcdflow::sandbox::Sandbox,
+    dir: &std::path::Path,
+    flow: &str,
+    when: &dyn Fn(&serde_json::Value) -> bool,
+    mut at: impl FnMut(&str),
+) -> (Option<i32>, Vec<serde_json::Value>) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_etcdflow"))
         .current_dir(dir)
@@ -38,17 +85,7 @@ fn stop_and_continue(
         let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         if !sent && when(&v) {
             sent = true;
-            let pid = child.id().to_string();
-            let kill = |sig: &str| {
-                let ok = std::process::Command::new("kill")
-                    .args([sig, &pid])
-                    .status()
-                    .is_ok_and(|s| s.success());
-                assert!(ok, "kill {sig} {pid}");
-            };
-            kill("-STOP");
-            std::thread::sleep(stopped);
-            kill("-CONT");
+            at(&child.id().to_string());
         }
         events.push(v);
     }
@@ -183,4 +220,76 @@ fn a_full_disk_fails_the_copy_cleanly() {
         "f.bin",
         "no temp or staged file is left: {left}"
     );
+}
+
+/// T4 (defect 2): a voter that stopped answering for 3 s between two of the run's own
+/// observations is not "healthy for 5 s": the membership change waits until 5 s after
+/// it came back (the background observer saw the miss). Before, the add was issued
+/// ~3 s after the member came back.
+#[test]
+fn a_voter_that_paused_resets_the_health_window() {
+    if no_root("a_voter_that_paused_resets_the_health_window") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sb = etcdflow::sandbox::up(&dir.path().join("sbx"), 4, 3, 99)
+        .unwrap_or_else(|e| panic!("the etcd sandbox must come up: {e}"));
+    let guard = super::sandbox::Guard(sb);
+    let sb = &guard.0;
+    let eps = endpoints(sb, 3);
+    let body = format!(
+        r#"step settle on local {{
+  etcd.wait_healthy
+  log "settled"
+  run ["sleep", "7"]
+  etcd.member_add name: "n4" peer_url: "http://{}:2380"
+}}
+"#,
+        sb.address(4)
+    );
+    let t = etcd_flow("t4.flow", &body);
+    // The pid is one of n3's own pid namespace: signalled from inside n3.
+    let pid_file = sb.dir.join("n3/etcd.pid").display().to_string();
+    let sb2 = sb.clone();
+    let back = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (b2, eps2) = (std::sync::Arc::clone(&back), eps.clone());
+    let (code, events) = stop_and_continue_with(
+        sb,
+        t.path(),
+        "t4.flow",
+        &|e| e["event"] == "log" && e["message"] == "settled",
+        move || {
+            // n3 stops answering 1 s after the run's observation, for 3 s.
+            std::thread::sleep(Duration::from_secs(1));
+            host_sh(&sb2, 3, &format!("kill -STOP $(cat {pid_file})"));
+            std::thread::sleep(Duration::from_secs(3));
+            host_sh(&sb2, 3, &format!("kill -CONT $(cat {pid_file})"));
+            let t0 = std::time::Instant::now();
+            // When the add lands, seen from outside.
+            let added = loop {
+                if super::etcd::member_list(&eps2).len() == 4
+                    || t0.elapsed() > Duration::from_secs(30)
+                {
+                    break t0.elapsed();
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            *b2.lock().unwrap_or_else(|e| e.into_inner()) = Some(added);
+        },
+    );
+    let text: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    assert_eq!(code, Some(0), "{text:#?}");
+    let added = back
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(|| panic!("the add was not seen"));
+    report(&format!(
+        "T4 paused voter: the add landed {:.1}s after it answered again (window 5 s)",
+        added.as_secs_f64()
+    ));
+    assert!(
+        added >= Duration::from_millis(4800),
+        "the add went out {added:?} after the voter came back: {text:#?}"
+    );
+    assert_eq!(super::etcd::member_list(&eps).len(), 4);
 }

@@ -31,6 +31,7 @@ pub(in crate::runtime) async fn quorum_gate(
     counted: &(dyn Fn(&tx::Member) -> bool + Sync),
     deadline: Instant,
 ) -> Result<tx::Facts, Fail> {
+    let mut waited = false;
     loop {
         let f = observe(sh, cluster).await?;
         let alarms: Vec<&String> = f.status.iter().flat_map(|s| &s.errors).collect();
@@ -56,6 +57,26 @@ pub(in crate::runtime) async fn quorum_gate(
             .filter(|m| !m.name.is_empty() && healthy(&f, m))
             .collect();
         let need = quorum(voters_after) + usize::from(voters_after >= 3);
+        // Enough voters exist and some do not answer now: they may be back soon (a
+        // restart, a short partition), so the gate waits for them within the deadline.
+        let may_recover = counting.len() >= need && Instant::now() + GATE_POLL < deadline;
+        if up.len() < need && may_recover {
+            if !waited {
+                waited = true;
+                let _ = sh.events.send(crate::runtime::Event::Log {
+                    step: String::new(),
+                    host: LOCAL.into(),
+                    message: format!(
+                        "{what}: waiting for {} of {} voters to be healthy (inv. 1); {} now",
+                        need,
+                        counting.len(),
+                        up.len()
+                    ),
+                });
+            }
+            tokio::time::sleep(GATE_POLL).await;
+            continue;
+        }
         if up.len() < need {
             let down: Vec<String> = counting
                 .iter()
@@ -75,13 +96,11 @@ pub(in crate::runtime) async fn quorum_gate(
                 "bring the members back first, or replace a failed member by removing it before adding its successor (inv. 4)",
             ));
         }
-        let young = sh.etcd.get(cluster).and_then(|st| {
-            st.healthy_since.lock().ok().map(|since| {
-                up.iter().any(|m| {
-                    since
-                        .get(&m.id)
-                        .is_none_or(|t| t.elapsed() < HEALTH_INTERVAL)
-                })
+        let young = sh.etcd.get(cluster).map(|st| {
+            up.iter().any(|m| {
+                st.health
+                    .healthy_for(m.id)
+                    .is_none_or(|t| t < HEALTH_INTERVAL)
             })
         });
         if young != Some(true) {
@@ -97,9 +116,12 @@ pub(in crate::runtime) async fn quorum_gate(
                 "wait for the cluster to settle",
             ));
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(GATE_POLL).await;
     }
 }
+
+/// How often a waiting quorum gate looks again.
+const GATE_POLL: Duration = Duration::from_millis(500);
 
 /// Hold the cluster's membership-change lock (inv. 2: one change in flight).
 pub(in crate::runtime) async fn one_change(

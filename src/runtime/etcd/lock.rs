@@ -102,6 +102,26 @@ pub(in crate::runtime) async fn take_locks(
             continue;
         }
         let Some(conn) = &c.conn else { continue };
+        // A flow that changes membership has its members' health sampled for the whole
+        // run (inv. 1: the gate's 5 s window means no miss in those 5 s).
+        let membership = |op| {
+            matches!(
+                op,
+                EtcdOp::MemberAdd | EtcdOp::MemberPromote | EtcdOp::MemberRemove
+            )
+        };
+        if on(&membership) {
+            if let Some(st) = sh.etcd.get(i) {
+                if let Ok(mut o) = st.observer.lock() {
+                    if o.is_none() {
+                        *o = Some(super::health::spawn_observer(
+                            conn.clone(),
+                            Arc::clone(&st.health),
+                        ));
+                    }
+                }
+            }
+        }
         let holder = serde_json::json!({
             "operator": crate::journal::operator(),
             "run_id": sh.run_id,
@@ -193,6 +213,9 @@ pub(in crate::runtime) const LEASE_LOST: &str = "the cluster lock's lease may ha
 
 pub(in crate::runtime) async fn release_locks(sh: &Shared) {
     for (st, c) in sh.etcd.iter().zip(&sh.cluster_confs) {
+        if let Some(o) = st.observer.lock().ok().and_then(|mut o| o.take()) {
+            o.abort();
+        }
         let l = st.lock.lock().await.take();
         if let (Some(l), Some(conn)) = (l, &c.conn) {
             l.release(conn).await;

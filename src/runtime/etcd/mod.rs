@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod guards;
+mod health;
 mod lock;
 mod membership;
 mod names;
@@ -50,7 +51,9 @@ pub struct ClusterState {
     /// The run's lease lock in this cluster (inv. 19).
     pub lock: tokio::sync::Mutex<Option<tx::Lock>>,
     /// Since when each member (by id) has answered without a break (inv. 1: ≥ 5 s).
-    pub healthy_since: std::sync::Mutex<std::collections::HashMap<u64, Instant>>,
+    pub health: Arc<health::HealthClock>,
+    /// The background observer feeding `health` (a flow that changes membership).
+    pub observer: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Member DNS names that resolved to no inventory host, and when (`names`).
     pub unresolved: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
@@ -107,19 +110,7 @@ fn rec(fields: Vec<(&'static str, Value)>) -> Value {
 async fn observe(sh: &Shared, cluster: usize) -> Result<tx::Facts, Fail> {
     let f = gather(sh, cluster).await?;
     if let Some(st) = sh.etcd.get(cluster) {
-        if let Ok(mut since) = st.healthy_since.lock() {
-            let now = Instant::now();
-            let up: Vec<u64> = f
-                .members
-                .iter()
-                .filter(|m| healthy(&f, m))
-                .map(|m| m.id)
-                .collect();
-            since.retain(|id, _| up.contains(id));
-            for id in up {
-                since.entry(id).or_insert(now);
-            }
-        }
+        st.health.facts(&f);
     }
     Ok(f)
 }
